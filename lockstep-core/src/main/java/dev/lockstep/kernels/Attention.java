@@ -1,0 +1,116 @@
+package dev.lockstep.kernels;
+
+import dev.lockstep.cache.KvCache;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
+
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
+
+import static dev.lockstep.kernels.Canonical.F512;
+
+/**
+ * Causal multi-head attention of a ragged batch over the paged KV cache, parallel over (token, head)
+ * pairs. Every token attends to positions 0..pos of its own sequence, read through the sequence's
+ * block table; the current batch's K/V were written into their pages before this runs, so cached and
+ * fresh K/V are read the same way.
+ *
+ * <p>Per (token, head), in the same order for any batch: scores s_j = (q . k_j) * scale (canonical dot),
+ * m = max s_j, e_j = exp(s_j - m), Z = canonical sum of e_j, p_j = e_j * (1/Z),
+ * out = sum over j in increasing position of p_j * v_j (one fma chain per output dimension).
+ * Every reduction's order depends only on the head size and the position: not on the chunking of the
+ * prompt, the batch, or whether a position came from the prefix cache.
+ */
+public final class Attention implements WorkerPool.Task {
+    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+
+    private final WorkerPool pool;
+    private float[][] scores;
+
+    private KvCache cache;
+    private int layer, tokens, nHead, nKvHead, headDim;
+    private float[] q, out;
+    private int[] positions, seqOf;
+    private int[][] tables;
+    private float scale;
+
+    public Attention(WorkerPool pool) {
+        this.pool = pool;
+        this.scores = new float[pool.size()][0];
+    }
+
+    /**
+     * @param q         [tokens][nHead*headDim] queries (after RoPE)
+     * @param out       [tokens][nHead*headDim] results
+     * @param positions position of each token in its sequence
+     * @param seqOf     index of each token's sequence in {@code tables}
+     * @param tables    block table of each sequence
+     */
+    public void apply(KvCache cache, int layer, float[] q, float[] out, int tokens, int[] positions, int[] seqOf,
+                      int[][] tables, int nHead, int nKvHead, int headDim, float scale) {
+        int maxPos = 0;
+        for (int t = 0; t < tokens; t++) maxPos = Math.max(maxPos, positions[t]);
+        if (scores[0].length < maxPos + 1) {
+            int cap = Math.max(maxPos + 1, 2 * scores[0].length);
+            for (int w = 0; w < scores.length; w++) scores[w] = new float[cap];
+        }
+        this.cache = cache;
+        this.layer = layer;
+        this.q = q;
+        this.out = out;
+        this.tokens = tokens;
+        this.positions = positions;
+        this.seqOf = seqOf;
+        this.tables = tables;
+        this.nHead = nHead;
+        this.nKvHead = nKvHead;
+        this.headDim = headDim;
+        this.scale = scale;
+        pool.execute(this);
+        this.q = this.out = null;
+        this.tables = null;
+        this.cache = null;
+    }
+
+    @Override
+    public void run(int worker, int workers) {
+        int items = tokens * nHead;
+        int i0 = WorkerPool.rangeStart(items, worker, workers), i1 = WorkerPool.rangeStart(items, worker + 1, workers);
+        float[] sc = scores[worker];
+        for (int it = i0; it < i1; it++) {
+            int t = it / nHead, h = it % nHead;
+            head(t, h, sc);
+        }
+    }
+
+    private void head(int t, int h, float[] sc) {
+        int n = positions[t] + 1;
+        int[] table = tables[seqOf[t]];
+        int g = h / (nHead / nKvHead);
+        int qo = (t * nHead + h) * headDim;
+        long headOff = (long) g * headDim * Float.BYTES;
+        MemorySegment keys = cache.keys(layer), vals = cache.values(layer);
+        for (int j = 0; j < n; j++)
+            sc[j] = Dot.segment(keys, cache.offset(table, j) + headOff, headDim, q, qo) * scale;
+        float z = Ops.expShiftSum(sc, 0, n, Ops.max(sc, 0, n));
+        Ops.scale(sc, 0, n, 1f / z);
+        if (Canonical.SIMD512) {
+            for (int d = 0; d < headDim; d += 16) {
+                VectorMask<Float> m = F512.indexInRange(d, headDim);
+                FloatVector acc = FloatVector.zero(F512);
+                for (int j = 0; j < n; j++) {
+                    FloatVector v = FloatVector.fromMemorySegment(F512, vals, cache.offset(table, j) + headOff + 4L * d, LE, m);
+                    acc = FloatVector.broadcast(F512, sc[j]).fma(v, acc);
+                }
+                acc.intoArray(out, qo + d, m);
+            }
+        } else {
+            for (int d = 0; d < headDim; d++) {
+                float acc = 0f;
+                for (int j = 0; j < n; j++)
+                    acc = Math.fma(sc[j], vals.get(KvCache.FLOAT, cache.offset(table, j) + headOff + 4L * d), acc);
+                out[qo + d] = acc;
+            }
+        }
+    }
+}

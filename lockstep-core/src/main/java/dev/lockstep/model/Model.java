@@ -1,0 +1,27 @@
+package dev.lockstep.model;
+
+import dev.lockstep.gguf.GgufFile;
+import dev.lockstep.kernels.WorkerPool;
+
+/** A loaded model: its weights (in the mapped file) and what it needs from the cache. */
+public interface Model {
+    GgufFile file();
+
+    String architecture();
+
+    int vocabSize();
+
+    /** The context length the model was trained for (positions beyond it are refused). */
+    int contextLength();
+
+    /** Layers that keep a KV cache, and floats per token per layer for K (and again for V). */
+    int kvLayers();
+
+    int kvDim();
+
+    /** One line describing the hyper-parameters. */
+    String describe();
+
+    /** A runner with activation buffers for up to {@code maxTokens} tokens per forward pass. */
+    ModelRunner newRunner(WorkerPool pool, int maxTokens);
+}
