@@ -42,6 +42,9 @@ MSG
   export JAVA_HOME="$best"
 }
 
+# Maven itself (Guice) calls sun.misc.Unsafe; JDK 24+ warns about it on every build. Quiet that.
+export MAVEN_OPTS="${MAVEN_OPTS:-} --sun-misc-unsafe-memory-access=allow"
+
 # JVM flags every Lockstep process uses (Vector API incubator module, FFM without warnings).
 LOCKSTEP_JVM_FLAGS=(--add-modules=jdk.incubator.vector --enable-native-access=ALL-UNNAMED -XX:+UseParallelGC)
 

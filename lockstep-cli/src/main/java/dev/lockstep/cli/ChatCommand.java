@@ -1,0 +1,103 @@
+package dev.lockstep.cli;
+
+import dev.lockstep.engine.Engine;
+import dev.lockstep.engine.FinishReason;
+import dev.lockstep.engine.GenerationEvent;
+import dev.lockstep.engine.GenerationRequest;
+import dev.lockstep.engine.GenerationResult;
+import dev.lockstep.tokenizer.ChatTemplate;
+import dev.lockstep.tokenizer.Tokenizer;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+
+/**
+ * {@code lockstep chat}: an interactive conversation through the model's chat template. Each turn
+ * re-renders the whole conversation; the prefix cache makes the earlier turns free.
+ */
+@Command(name = "chat", mixinStandardHelpOptions = true, sortOptions = false,
+        description = "Chat with the model (its own chat template; ChatML if the file has none). /reset starts over, /exit quits.")
+final class ChatCommand implements Callable<Integer> {
+
+    @Mixin ModelOptions modelOptions;
+
+    @Option(names = "--system", paramLabel = "TEXT", description = "system prompt")
+    String system;
+
+    @Option(names = {"-n", "--max-tokens"}, paramLabel = "N", description = "tokens per reply at most (default: ${DEFAULT-VALUE})")
+    int maxTokens = 512;
+
+    @Mixin SamplingOptions sampling;
+
+    @Mixin EngineOptions engineOptions;
+
+    @Override
+    public Integer call() throws Exception {
+        PrintStream out = new PrintStream(new java.io.FileOutputStream(java.io.FileDescriptor.out), true, StandardCharsets.UTF_8);
+        boolean interactive = System.console() != null;
+        try (LoadedModel lm = LoadedModel.open(modelOptions.resolve(), true);
+             Engine engine = new Engine(lm.model(), lm.tokenizer(), engineOptions.toConfig(modelOptions.threads).withMaxSeqs(1))) {
+            Tokenizer tok = lm.tokenizer();
+            ChatTemplate template = ChatTemplate.forModel(lm.file(), tok);
+            System.err.println("lockstep chat: " + lm.model().architecture() + ", " + (template.isDefault()
+                    ? "no chat template in the file: using ChatML" : "the model's chat template") + ", seed "
+                    + sampling.effectiveSeed() + ". /reset starts over, /exit quits.");
+            List<ChatTemplate.Message> messages = new ArrayList<>();
+            if (system != null) messages.add(new ChatTemplate.Message("system", system));
+            BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
+            int turn = 0;
+            while (true) {
+                if (interactive) {
+                    out.print("> ");
+                    out.flush();
+                }
+                String line = in.readLine();
+                if (line == null || line.strip().equals("/exit")) break;
+                if (line.strip().equals("/reset")) {
+                    messages.clear();
+                    if (system != null) messages.add(new ChatTemplate.Message("system", system));
+                    out.println("(conversation reset)");
+                    continue;
+                }
+                if (line.isBlank()) continue;
+                messages.add(new ChatTemplate.Message("user", line));
+                int[] ids = encodeChat(tok, template.render(messages, true));
+                int ctx = lm.model().contextLength();
+                if (ids.length >= ctx - 1) {
+                    out.println("(the conversation is longer than the context of " + ctx + " tokens; /reset to start over)");
+                    messages.removeLast();
+                    continue;
+                }
+                int n = Math.min(maxTokens, ctx - ids.length);
+                GenerationRequest req = new GenerationRequest(ids, sampling.toParams(), n, List.of(), false, -1, false, turn++);
+                GenerationResult r = engine.submit(req).await(e -> {
+                    if (e instanceof GenerationEvent.Token t) out.print(t.text());
+                    else if (e instanceof GenerationEvent.Finished f) out.print(f.text());
+                });
+                out.println();
+                if (r.reason() == FinishReason.ERROR) System.err.println("lockstep: " + r.finish().message());
+                messages.add(new ChatTemplate.Message("assistant", r.text()));
+            }
+        }
+        return 0;
+    }
+
+    /** Tokenizes a rendered chat: special tokens parsed; BOS added unless the template already wrote it. */
+    static int[] encodeChat(Tokenizer tok, String rendered) {
+        boolean hasBos = tok.bos() >= 0 && rendered.startsWith(tok.vocabulary().token(tok.bos()));
+        int[] ids = tok.encode(rendered, false, true);
+        if (!tok.addsBos() || hasBos || tok.bos() < 0) return ids;
+        int[] withBos = new int[ids.length + 1];
+        withBos[0] = tok.bos();
+        System.arraycopy(ids, 0, withBos, 1, ids.length);
+        return withBos;
+    }
+}

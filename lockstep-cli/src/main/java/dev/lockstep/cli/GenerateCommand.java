@@ -1,0 +1,165 @@
+package dev.lockstep.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import dev.lockstep.LockstepException;
+import dev.lockstep.cache.KvCache;
+import dev.lockstep.engine.Engine;
+import dev.lockstep.engine.EngineConfig;
+import dev.lockstep.engine.GenerationEvent;
+import dev.lockstep.engine.GenerationRequest;
+import dev.lockstep.engine.GenerationResult;
+import dev.lockstep.engine.RequestHandle;
+import dev.lockstep.sampling.Logprobs;
+import dev.lockstep.sampling.SamplingParams;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+/** {@code lockstep generate}: continue a prompt, streaming the text, like llama.cpp's completion tool. */
+@Command(name = "generate", mixinStandardHelpOptions = true, sortOptions = false,
+        description = "Generate text that continues PROMPT (or standard input).")
+final class GenerateCommand implements Callable<Integer> {
+
+    @Parameters(index = "0", arity = "0..1", paramLabel = "PROMPT", description = "the prompt; '-' or absent: read standard input")
+    String prompt;
+
+    @Mixin ModelOptions modelOptions;
+
+    @Option(names = {"-n", "--max-tokens"}, paramLabel = "N", description = "tokens to generate at most (default: ${DEFAULT-VALUE}; "
+            + "capped at the context length)")
+    int maxTokens = 256;
+
+    @Mixin SamplingOptions sampling;
+
+    @Option(names = "--stop", paramLabel = "TEXT", description = "stop when this text appears (repeatable)")
+    List<String> stop = new ArrayList<>();
+
+    @Option(names = "--ignore-eos", description = "keep going after end-of-generation tokens (for benchmarks)")
+    boolean ignoreEos;
+
+    @Option(names = "--json", description = "print one JSON object (prompt_token_ids, token_ids, text, finish_reason, timings) instead of streaming")
+    boolean json;
+
+    @Option(names = "--logprobs", paramLabel = "K", description = "with --json: each generated token's logprob and its top K alternatives")
+    Integer logprobs;
+
+    @Option(names = "--no-echo", description = "do not print the prompt before the generated text")
+    boolean noEcho;
+
+    @Mixin EngineOptions engineOptions;
+
+    @Override
+    public Integer call() throws Exception {
+        String text = prompt == null || prompt.equals("-") ? new String(System.in.readAllBytes(), StandardCharsets.UTF_8) : prompt;
+        PrintStream out = new PrintStream(new java.io.FileOutputStream(java.io.FileDescriptor.out), true, StandardCharsets.UTF_8);
+        PrintStream err = System.err;
+        if (logprobs != null && (logprobs < 0 || logprobs > 20))
+            throw new LockstepException("--logprobs must be between 0 and 20, got " + logprobs);
+        SamplingParams params = sampling.toParams();
+        long t0 = System.nanoTime();
+        try (LoadedModel lm = LoadedModel.open(modelOptions.resolve(), true)) {
+            int[] ids = lm.tokenizer().encode(text, true, false);
+            int ctx = lm.model().contextLength();
+            if (ids.length >= ctx)
+                throw new LockstepException("the prompt has " + ids.length + " tokens but the model's context length is " + ctx);
+            int n = maxTokens;
+            if (n < 1) throw new LockstepException("--max-tokens must be at least 1");
+            if (ids.length + n > ctx) {
+                n = ctx - ids.length;
+                if (!json) err.printf("note: --max-tokens capped to %d by the context length %d%n", n, ctx);
+            }
+            EngineConfig cfg = engineOptions.toConfig(modelOptions.threads);
+            if (engineOptions.kvCacheMemory == null) {
+                // one sequence: size the cache to this request rather than to free memory
+                long perBlock = KvCache.bytesPerBlock(lm.model().kvLayers(), lm.model().kvDim(), cfg.blockSize());
+                cfg = cfg.withKvCacheBytes(perBlock * ((ids.length + n) / cfg.blockSize() + 2)).withMaxSeqs(1);
+            }
+            try (Engine engine = new Engine(lm.model(), lm.tokenizer(), cfg)) {
+                long loadNanos = System.nanoTime() - t0;
+                GenerationRequest req = new GenerationRequest(ids, params, n, stop, ignoreEos,
+                        logprobs == null ? -1 : logprobs, false, 0);
+                if (!json && !noEcho) out.print(text);
+                long submit = System.nanoTime();
+                long[] first = {0};
+                RequestHandle h = engine.submit(req);
+                GenerationResult r = h.await(e -> {
+                    if (e instanceof GenerationEvent.Token t) {
+                        if (first[0] == 0) first[0] = System.nanoTime();
+                        if (!json) out.print(t.text());
+                    } else if (e instanceof GenerationEvent.Finished f && !json) {
+                        out.print(f.text());
+                    }
+                });
+                long end = System.nanoTime();
+                if (first[0] == 0) first[0] = end;
+                double loadMs = loadNanos / 1e6, promptMs = (first[0] - submit) / 1e6, decodeMs = (end - first[0]) / 1e6;
+                int generated = r.tokens().length;
+                double promptTps = promptMs > 0 ? ids.length / (promptMs / 1000) : 0;
+                double decodeTps = decodeMs > 0 && generated > 1 ? (generated - 1) / (decodeMs / 1000) : 0;
+                if (r.finish().message() != null && r.reason() == dev.lockstep.engine.FinishReason.ERROR)
+                    throw new LockstepException(r.finish().message());
+                if (json) {
+                    Map<String, Object> o = new LinkedHashMap<>();
+                    o.put("prompt_token_ids", ids);
+                    o.put("token_ids", r.tokens());
+                    o.put("text", r.text());
+                    o.put("finish_reason", r.reason().openAi());
+                    Map<String, Object> timings = new LinkedHashMap<>();
+                    timings.put("load_ms", round(loadMs));
+                    timings.put("prompt_ms", round(promptMs));
+                    timings.put("decode_ms", round(decodeMs));
+                    timings.put("prompt_tokens_per_s", round(promptTps));
+                    timings.put("decode_tokens_per_s", round(decodeTps));
+                    o.put("timings", timings);
+                    if (logprobs != null) o.put("logprobs", logprobsJson(r.logprobs()));
+                    ObjectMapper m = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+                    out.println(m.writeValueAsString(o));
+                } else {
+                    out.println();
+                    err.printf(Locale.ROOT, "%nseed %d | load %.0f ms | prompt %d tokens in %.0f ms (%.1f tok/s) | "
+                                    + "generated %d tokens in %.0f ms (%.1f tok/s) | finish: %s%n",
+                            params.seed(), loadMs, ids.length, promptMs, promptTps, generated, decodeMs, decodeTps,
+                            r.reason().openAi());
+                }
+            }
+        } catch (IOException e) {
+            throw new LockstepException("cannot write output: " + e.getMessage());
+        }
+        return 0;
+    }
+
+    static double round(double v) {
+        return Math.round(v * 1000) / 1000.0;
+    }
+
+    static List<Map<String, Object>> logprobsJson(List<Logprobs.Entry> entries) {
+        List<Map<String, Object>> out = new ArrayList<>();
+        for (Logprobs.Entry e : entries) {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("token", e.token());
+            m.put("logprob", e.logprob());
+            List<Map<String, Object>> top = new ArrayList<>();
+            for (Logprobs.TokenLogprob t : e.top()) {
+                Map<String, Object> tm = new LinkedHashMap<>();
+                tm.put("token", t.token());
+                tm.put("logprob", t.logprob());
+                top.add(tm);
+            }
+            m.put("top_logprobs", top);
+            out.add(m);
+        }
+        return out;
+    }
+}

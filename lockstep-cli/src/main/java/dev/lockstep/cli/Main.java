@@ -1,0 +1,54 @@
+package dev.lockstep.cli;
+
+import dev.lockstep.LockstepException;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/**
+ * {@code lockstep}: the command line. Each sub-command is a class of its own; user errors
+ * ({@link LockstepException}) are printed as one line without a stack trace.
+ */
+@Command(name = "lockstep", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
+        description = "Lockstep: a deterministic, batch-invariant LLM inference engine in pure Java.",
+        subcommands = {GenerateCommand.class, ChatCommand.class, TokenizeCommand.class, DetokenizeCommand.class,
+                InfoCommand.class, CommandLine.HelpCommand.class})
+public final class Main implements Runnable {
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    public static void main(String[] args) {
+        System.exit(run(args));
+    }
+
+    /** Runs the CLI and returns its exit code (tests call this in-process). */
+    public static int run(String... args) {
+        CommandLine cl = new CommandLine(new Main());
+        cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
+            Throwable e = ex;
+            while (!(e instanceof LockstepException) && e.getCause() != null && e.getCause() != e) e = e.getCause();
+            if (e instanceof LockstepException) {
+                cmd.getErr().println("lockstep: " + e.getMessage());
+                return 1;
+            }
+            cmd.getErr().println("lockstep: internal error: " + ex);
+            if (System.getenv("LOCKSTEP_DEBUG") != null) ex.printStackTrace(cmd.getErr());
+            else cmd.getErr().println("(set LOCKSTEP_DEBUG=1 for the stack trace; this is a bug, please report it)");
+            return 3;
+        });
+        return cl.execute(args);
+    }
+
+    @Override
+    public void run() {
+        spec.commandLine().usage(System.out);
+    }
+
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            String v = Main.class.getPackage().getImplementationVersion();
+            return new String[]{"lockstep " + (v == null ? "dev" : v) + " (Java " + Runtime.version() + ")"};
+        }
+    }
+}

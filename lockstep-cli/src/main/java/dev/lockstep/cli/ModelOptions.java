@@ -1,0 +1,30 @@
+package dev.lockstep.cli;
+
+import dev.lockstep.LockstepException;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/** {@code --model} (default: the project's embedded model) and {@code --threads}. */
+final class ModelOptions {
+    /** Where the embedded default model lives, relative to the project root. */
+    static final String DEFAULT_MODEL = "models/lockstep-default.gguf";
+
+    @Option(names = {"-m", "--model"}, paramLabel = "FILE", description = "GGUF model file (default: the embedded model, "
+            + DEFAULT_MODEL + ")")
+    Path model;
+
+    @Option(names = {"-t", "--threads"}, paramLabel = "N", description = "worker threads (default: all cores)")
+    int threads = Runtime.getRuntime().availableProcessors();
+
+    Path resolve() {
+        if (model != null) return model;
+        String root = System.getProperty("lockstep.root", ".");
+        Path p = Path.of(root).resolve(DEFAULT_MODEL);
+        if (!Files.exists(p))
+            throw new LockstepException("no --model given and the embedded default model " + p + " is not there; "
+                    + "pass --model path/to/model.gguf");
+        return p;
+    }
+}

@@ -1,0 +1,425 @@
+package dev.lockstep.engine;
+
+import dev.lockstep.LockstepException;
+import dev.lockstep.cache.BlockManager;
+import dev.lockstep.cache.KvCache;
+import dev.lockstep.kernels.WorkerPool;
+import dev.lockstep.model.ForwardBatch;
+import dev.lockstep.model.Model;
+import dev.lockstep.model.ModelRunner;
+import dev.lockstep.sampling.Logprobs;
+import dev.lockstep.sampling.Sampler;
+import dev.lockstep.tokenizer.Tokenizer;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
+
+/**
+ * The inference engine: {@link #submit} a request, read its tokens from the returned
+ * {@link RequestHandle}. One engine thread runs the loop
+ * <pre>
+ *   take new requests and cancellations
+ *   schedule     which tokens of which sequences to compute now   (Scheduler, BlockManager)
+ *   forward      one pass over that ragged batch                   (ModelRunner -> kernels)
+ *   sample       per sequence, from its own logits row             (Sampler, counter-based RNG)
+ *   emit         tokens / text / logprobs to each handle; finish and free what ended
+ * </pre>
+ * Every request gets the same bits whatever else runs: kernels are batch-invariant, sampling is keyed
+ * by (seed, position), and cached or recomputed K/V are identical.
+ */
+public final class Engine implements AutoCloseable {
+
+    /** A request the engine refuses; {@code kind} says why, {@code param} which field (for HTTP 400s). */
+    public static final class RejectedException extends LockstepException {
+        public enum Kind { INVALID, TOO_LONG, QUEUE_FULL, SHUTTING_DOWN }
+
+        private final Kind kind;
+        private final String param;
+
+        RejectedException(Kind kind, String param, String message) {
+            super(message);
+            this.kind = kind;
+            this.param = param;
+        }
+
+        public Kind kind() { return kind; }
+        public String param() { return param; }
+    }
+
+    /** Optional hooks for metrics (called on the engine thread; keep them cheap). */
+    public interface Observer {
+        default void onFirstToken(long ttftNanos) {}
+        default void onToken(long interTokenNanos) {}
+        default void onFinished(FinishReason reason, int promptTokens, int completionTokens) {}
+        default void onRejected(RejectedException.Kind kind) {}
+    }
+
+    /** Counters for stats and /metrics (read from any thread). */
+    public record Stats(int waiting, int running, int kvBlocksUsed, int kvBlocksFree, int kvBlocksTotal,
+                        long prefixQueriedTokens, long prefixHitTokens, long promptTokens, long generatedTokens,
+                        long finishedRequests, long rejectedRequests, long preemptions, long steps) {
+        public double prefixHitRate() {
+            return prefixQueriedTokens == 0 ? 0 : (double) prefixHitTokens / prefixQueriedTokens;
+        }
+    }
+
+    private final Model model;
+    private final Tokenizer tokenizer;
+    private final EngineConfig config;
+    private final WorkerPool pool;
+    private final KvCache kv;
+    private final BlockManager blocks;
+    private final ModelRunner runner;
+    private final Scheduler scheduler;
+    private final Sampler sampler;
+    private final Logprobs logprobs;
+    private final ForwardBatch batch;
+    private final float[] logits;
+    private final int vocab;
+    private final int[] rowSeq, rowPos;
+    private final Thread thread;
+    private final ConcurrentLinkedQueue<Sequence> incoming = new ConcurrentLinkedQueue<>();
+    private final ConcurrentLinkedQueue<Long> cancels = new ConcurrentLinkedQueue<>();
+    private final AtomicInteger queued = new AtomicInteger();   // accepted, never admitted yet
+    private final AtomicInteger inFlight = new AtomicInteger(); // accepted, not finished
+    private final AtomicLong nextId = new AtomicLong(1);
+    private volatile boolean accepting = true;
+    private volatile boolean stopping;
+    private volatile Observer observer = new Observer() {};
+    private volatile int statWaiting, statRunning;
+    private final AtomicLong promptTokens = new AtomicLong(), generatedTokens = new AtomicLong(),
+            finished = new AtomicLong(), rejected = new AtomicLong(), steps = new AtomicLong();
+
+    public Engine(Model model, Tokenizer tokenizer, EngineConfig config) {
+        this.model = model;
+        this.tokenizer = tokenizer;
+        this.config = config;
+        this.vocab = model.vocabSize();
+        int bs = config.blockSize();
+        long perBlock = KvCache.bytesPerBlock(model.kvLayers(), model.kvDim(), bs);
+        long bytes = config.kvCacheBytes() > 0 ? config.kvCacheBytes() : autoKvBytes(model, config, perBlock);
+        int numBlocks = (int) Math.min(Integer.MAX_VALUE / 2, Math.max(1, bytes / perBlock));
+        if (config.kvCacheBytes() > 0 && bytes < perBlock)
+            throw new LockstepException("--kv-cache-memory " + bytes + " bytes is less than one KV block (" + perBlock
+                    + " bytes = " + bs + " tokens)");
+        this.pool = new WorkerPool(config.threads());
+        this.kv = new KvCache(model.kvLayers(), model.kvDim(), bs, numBlocks);
+        this.blocks = new BlockManager(numBlocks, bs, modelKey(model), config.prefixCaching());
+        int maxTokens = config.maxBatchTokens();
+        this.runner = model.newRunner(pool, maxTokens);
+        int maxBlocksPerSeq = (model.contextLength() + bs - 1) / bs + 1;
+        this.scheduler = new Scheduler(blocks, config, maxBlocksPerSeq);
+        this.sampler = new Sampler(vocab);
+        this.logprobs = new Logprobs(vocab);
+        this.batch = new ForwardBatch(maxTokens, config.maxSeqs());
+        this.logits = new float[config.maxLogitRows() * vocab];
+        this.rowSeq = new int[config.maxLogitRows()];
+        this.rowPos = new int[config.maxLogitRows()];
+        this.thread = new Thread(this::loop, "lockstep-engine");
+        this.thread.setDaemon(true);
+        this.thread.start();
+    }
+
+    /**
+     * Default KV memory: enough for {@code maxSeqs} full contexts, but at most 40% of the memory the
+     * OS reports available, and at least one full context or 64 blocks.
+     */
+    static long autoKvBytes(Model model, EngineConfig cfg, long perBlock) {
+        long perToken = perBlock / cfg.blockSize();
+        long want = perToken * model.contextLength() * cfg.maxSeqs();
+        long cap = (long) (availableMemory() * 0.4);
+        long floor = Math.max(perBlock * 64, perToken * Math.min(model.contextLength(), 4096));
+        return Math.max(floor, Math.min(want, cap));
+    }
+
+    /** MemAvailable from /proc/meminfo, else the JVM's view of free physical memory. */
+    public static long availableMemory() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/meminfo")))
+                if (line.startsWith("MemAvailable:"))
+                    return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
+        } catch (IOException | RuntimeException ignored) {
+            // not Linux: fall through
+        }
+        var os = java.lang.management.ManagementFactory.getOperatingSystemMXBean();
+        if (os instanceof com.sun.management.OperatingSystemMXBean sun) return sun.getFreeMemorySize();
+        return 4L << 30;
+    }
+
+    private static long modelKey(Model m) {
+        Path p = m.file().path();
+        return p.toAbsolutePath().toString().hashCode() * 31L + m.file().fileSize();
+    }
+
+    public Model model() { return model; }
+    public Tokenizer tokenizer() { return tokenizer; }
+    public EngineConfig config() { return config; }
+    public int kvBlocks() { return blocks.numBlocks(); }
+
+    public void setObserver(Observer o) {
+        this.observer = o == null ? new Observer() {} : o;
+    }
+
+    // ------------------------------------------------------------------ public API
+
+    /**
+     * Queues a request. Throws {@link RejectedException} at once for a request that can never run
+     * (invalid tokens, too long for the context or for the KV cache), when the queue is full, or when
+     * the engine is shutting down.
+     */
+    public RequestHandle submit(GenerationRequest req) {
+        try {
+            int ctx = model.contextLength();
+            int n = req.prompt().length;
+            if (!accepting) throw new RejectedException(RejectedException.Kind.SHUTTING_DOWN, null, "the engine is shutting down");
+            if (n == 0) throw new RejectedException(RejectedException.Kind.INVALID, "prompt", "the prompt is empty");
+            for (int t : req.prompt())
+                if (t < 0 || t >= vocab) throw new RejectedException(RejectedException.Kind.INVALID, "prompt",
+                        "token id " + t + " is outside the vocabulary [0, " + vocab + ")");
+            if (n >= ctx) throw new RejectedException(RejectedException.Kind.TOO_LONG, "prompt", "the prompt has " + n
+                    + " tokens but the model's context length is " + ctx + " (at least one token must be left to generate)");
+            int maxTokens = req.maxTokens() < 0 ? ctx - n : req.maxTokens();
+            if (maxTokens < 1) throw new RejectedException(RejectedException.Kind.INVALID, "max_tokens",
+                    "max_tokens must be at least 1, got " + req.maxTokens());
+            if ((long) n + maxTokens > ctx) throw new RejectedException(RejectedException.Kind.TOO_LONG, "max_tokens",
+                    "the prompt (" + n + " tokens) plus max_tokens (" + maxTokens + ") exceeds the model's context length "
+                            + ctx);
+            int blocksNeeded = blocks.blocksFor(n + maxTokens);
+            if (blocksNeeded > blocks.numBlocks()) throw new RejectedException(RejectedException.Kind.TOO_LONG, "max_tokens",
+                    "the request needs " + blocksNeeded + " KV blocks (" + (n + maxTokens) + " tokens) but the cache holds only "
+                            + blocks.numBlocks() + " blocks (" + (long) blocks.numBlocks() * config.blockSize()
+                            + " tokens); raise --kv-cache-memory or lower max_tokens");
+            if (queued.incrementAndGet() > config.maxWaiting()) {
+                queued.decrementAndGet();
+                throw new RejectedException(RejectedException.Kind.QUEUE_FULL, null, "the engine's queue is full ("
+                        + config.maxWaiting() + " waiting requests)");
+            }
+            inFlight.incrementAndGet();
+            long id = nextId.getAndIncrement();
+            RequestHandle h = new RequestHandle(id, this);
+            Sequence s = new Sequence(id, req, h, n + maxTokens, config.blockSize(), new TextStream(tokenizer, req.stop()));
+            s.arrivalNanos = System.nanoTime();
+            incoming.add(s);
+            LockSupport.unpark(thread);
+            return h;
+        } catch (RejectedException e) {
+            rejected.incrementAndGet();
+            observer.onRejected(e.kind());
+            throw e;
+        }
+    }
+
+    /** Submits and waits for the whole result. */
+    public GenerationResult generate(GenerationRequest req) throws InterruptedException {
+        return submit(req).await();
+    }
+
+    void cancel(RequestHandle h) {
+        cancels.add(h.id());
+        LockSupport.unpark(thread);
+    }
+
+    public Stats stats() {
+        int avail = blocks.available();
+        return new Stats(statWaiting + incoming.size(), statRunning, blocks.numBlocks() - avail, avail, blocks.numBlocks(),
+                blocks.queriedTokens(), blocks.hitTokens(), promptTokens.get(), generatedTokens.get(), finished.get(),
+                rejected.get(), scheduler.preemptions, steps.get());
+    }
+
+    /** Drops idle cached prefix blocks (tests use this to compare warm and cold caches). */
+    public void clearPrefixCache() {
+        runOnEngineThread(blocks::clearIdleCache);
+    }
+
+    private final ConcurrentLinkedQueue<Runnable> tasks = new ConcurrentLinkedQueue<>();
+
+    private void runOnEngineThread(Runnable r) {
+        java.util.concurrent.CompletableFuture<Void> f = new java.util.concurrent.CompletableFuture<>();
+        tasks.add(() -> {
+            r.run();
+            f.complete(null);
+        });
+        LockSupport.unpark(thread);
+        f.join();
+    }
+
+    /**
+     * Stops accepting requests, lets running and queued ones finish for up to {@code grace}, then ends
+     * the rest with an ERROR ("shut down") and stops the engine thread.
+     */
+    public void shutdown(Duration grace) {
+        accepting = false;
+        long deadline = System.nanoTime() + grace.toNanos();
+        while (System.nanoTime() < deadline && inFlight.get() > 0) {
+            LockSupport.parkNanos(5_000_000);
+        }
+        stopping = true;
+        LockSupport.unpark(thread);
+        try {
+            thread.join(10_000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        pool.close();
+        kv.close();
+    }
+
+    @Override
+    public void close() {
+        shutdown(Duration.ZERO);
+    }
+
+    // ------------------------------------------------------------------ engine thread
+
+    private void loop() {
+        while (true) {
+            Runnable task;
+            while ((task = tasks.poll()) != null) task.run();
+            drainIncoming();
+            drainCancels();
+            if (stopping) {
+                failAll("the engine shut down before this request finished");
+                while ((task = tasks.poll()) != null) task.run();
+                return;
+            }
+            statWaiting = scheduler.waiting.size();
+            statRunning = scheduler.running.size();
+            if (!scheduler.hasWork()) {
+                LockSupport.park(this);
+                continue;
+            }
+            try {
+                step();
+            } catch (RuntimeException | Error e) {
+                // a bug or resource failure: end what was in this step with an error, keep serving
+                for (int i = 0; i < scheduler.numScheduled; i++)
+                    finish(scheduler.scheduled[i], FinishReason.ERROR, "internal error: " + e);
+                if (e instanceof Error err && !(e instanceof OutOfMemoryError)) throw err;
+            }
+        }
+    }
+
+    private void drainIncoming() {
+        Sequence s;
+        while ((s = incoming.poll()) != null) scheduler.waiting.addLast(s);
+    }
+
+    private void drainCancels() {
+        Long id;
+        while ((id = cancels.poll()) != null) {
+            Sequence target = find(id);
+            if (target != null) finish(target, FinishReason.CANCELLED, "cancelled");
+        }
+    }
+
+    private Sequence find(long id) {
+        for (Sequence s : scheduler.running) if (s.id == id) return s;
+        for (Sequence s : scheduler.waiting) if (s.id == id) return s;
+        return null;
+    }
+
+    private void failAll(String message) {
+        drainIncoming();
+        for (Sequence s : new ArrayList<>(scheduler.running)) finish(s, FinishReason.ERROR, message);
+        for (Sequence s : new ArrayList<>(scheduler.waiting)) finish(s, FinishReason.ERROR, message);
+    }
+
+    private void step() {
+        scheduler.schedule();
+        if (scheduler.newlyAdmitted > 0) {
+            queued.addAndGet(-scheduler.newlyAdmitted);
+            scheduler.newlyAdmitted = 0;
+        }
+        int ns = scheduler.numScheduled;
+        if (ns == 0) {
+            // nothing fits: only possible when the head of the queue needs more blocks than exist now
+            Sequence head = scheduler.waiting.peekFirst();
+            if (head != null && scheduler.running.isEmpty())
+                finish(head, FinishReason.ERROR, "not enough KV cache memory for this request");
+            return;
+        }
+        steps.incrementAndGet();
+        batch.clear();
+        int rows = 0;
+        for (int i = 0; i < ns; i++) {
+            Sequence s = scheduler.scheduled[i];
+            int n = scheduler.counts[i];
+            int bi = batch.addSequence(s.blockTable, 0, s.computed);
+            for (int p = s.computed; p < s.computed + n; p++) {
+                boolean want = p == s.length - 1 || (s.wantsPromptLogprobs() && p < s.promptLen - 1);
+                batch.addToken(bi, s.tokens[p], p, want);
+                if (want) {
+                    rowSeq[rows] = i;
+                    rowPos[rows] = p;
+                    rows++;
+                }
+            }
+        }
+        runner.forward(batch, kv, logits);
+
+        int row = 0;
+        for (int i = 0; i < ns; i++) {
+            Sequence s = scheduler.scheduled[i];
+            int n = scheduler.counts[i];
+            int lastRow = -1;
+            while (row < rows && rowSeq[row] == i) {
+                int p = rowPos[row];
+                if (s.wantsPromptLogprobs() && p < s.promptLen - 1)
+                    s.promptLogprobs.add(logprobs.entry(logits, row * vocab, s.tokens[p + 1], Math.max(0, s.request.logprobs())));
+                if (p == s.length - 1) lastRow = row;
+                row++;
+            }
+            s.computed += n;
+            scheduler.registerFullBlocks(s);
+            if (s.computed == s.length && lastRow >= 0) emitNext(s, lastRow);
+        }
+    }
+
+    /** Samples the next token of {@code s} from logits row {@code row}, emits it, and finishes if it ends. */
+    private void emitNext(Sequence s, int row) {
+        GenerationRequest r = s.request;
+        if (s.generated() == 0 && s.wantsPromptLogprobs() && !s.promptLogprobsSent) {
+            s.handle.emit(new GenerationEvent.PromptLogprobs(List.copyOf(s.promptLogprobs)));
+            s.promptLogprobsSent = true;
+        }
+        int tok = sampler.sample(logits, row * vocab, r.sampling(), s.tokens, s.promptLen, s.length, r.stream());
+        Logprobs.Entry lp = r.logprobs() >= 0 ? logprobs.entry(logits, row * vocab, tok, r.logprobs()) : null;
+        s.tokens[s.length++] = tok;
+        generatedTokens.incrementAndGet();
+        long now = System.nanoTime();
+        if (s.firstTokenNanos == 0) {
+            s.firstTokenNanos = now;
+            observer.onFirstToken(now - s.arrivalNanos);
+        } else {
+            observer.onToken(now - s.lastTokenNanos);
+        }
+        s.lastTokenNanos = now;
+        boolean eog = tokenizer != null && tokenizer.isEndOfGeneration(tok) && !r.ignoreEos();
+        String text = eog ? "" : s.text.push(tok);
+        s.handle.emit(new GenerationEvent.Token(tok, lp, text));
+        if (eog || s.text.stopped()) finish(s, FinishReason.STOP, null);
+        else if (s.length >= s.maxLength) finish(s, FinishReason.LENGTH, null);
+    }
+
+    private void finish(Sequence s, FinishReason reason, String message) {
+        if (s.state == Sequence.State.FINISHED) return;
+        if (!s.admitted) queued.decrementAndGet();
+        inFlight.decrementAndGet();
+        scheduler.remove(s);
+        promptTokens.addAndGet(s.promptLen);
+        String tail = reason == FinishReason.STOP || reason == FinishReason.LENGTH ? s.text.flush() : "";
+        s.handle.emit(new GenerationEvent.Finished(reason, tail, s.promptLen, s.generated(), s.cachedPromptTokens, message));
+        finished.incrementAndGet();
+        observer.onFinished(reason, s.promptLen, s.generated());
+        statRunning = scheduler.running.size();
+        statWaiting = scheduler.waiting.size();
+    }
+}

@@ -1,0 +1,61 @@
+package dev.lockstep.engine;
+
+/**
+ * Engine settings (the CLI's and server's engine flags).
+ *
+ * @param threads          worker threads for the kernels
+ * @param kvCacheBytes     memory for the paged KV cache; 0 = automatic (see {@link Engine})
+ * @param blockSize        tokens per KV block
+ * @param maxBatchTokens   tokens computed per step at most (prefill chunks + decode tokens)
+ * @param maxSeqs          sequences running at once at most
+ * @param maxWaiting       requests queued (not yet running) at most; more are rejected
+ * @param prefixCaching    reuse cached KV blocks of identical prompt prefixes
+ * @param maxLogitRows     logits rows per step at most (bounds memory when prompts are scored)
+ */
+public record EngineConfig(int threads, long kvCacheBytes, int blockSize, int maxBatchTokens, int maxSeqs,
+                           int maxWaiting, boolean prefixCaching, int maxLogitRows) {
+
+    public static EngineConfig defaults() {
+        return new EngineConfig(Runtime.getRuntime().availableProcessors(), 0, 16, 512, 32, 1024, true, 64);
+    }
+
+    public EngineConfig {
+        if (threads < 1) throw new IllegalArgumentException("threads must be >= 1");
+        if (blockSize < 1) throw new IllegalArgumentException("block size must be >= 1");
+        if (maxBatchTokens < 1) throw new IllegalArgumentException("max batch tokens must be >= 1");
+        if (maxSeqs < 1) throw new IllegalArgumentException("max seqs must be >= 1");
+        if (maxLogitRows < 1) throw new IllegalArgumentException("max logit rows must be >= 1");
+    }
+
+    public EngineConfig withThreads(int t) {
+        return new EngineConfig(t, kvCacheBytes, blockSize, maxBatchTokens, maxSeqs, maxWaiting, prefixCaching, maxLogitRows);
+    }
+
+    public EngineConfig withKvCacheBytes(long b) {
+        return new EngineConfig(threads, b, blockSize, maxBatchTokens, maxSeqs, maxWaiting, prefixCaching, maxLogitRows);
+    }
+
+    public EngineConfig withMaxBatchTokens(int n) {
+        return new EngineConfig(threads, kvCacheBytes, blockSize, n, maxSeqs, maxWaiting, prefixCaching, maxLogitRows);
+    }
+
+    public EngineConfig withMaxSeqs(int n) {
+        return new EngineConfig(threads, kvCacheBytes, blockSize, maxBatchTokens, n, maxWaiting, prefixCaching, maxLogitRows);
+    }
+
+    public EngineConfig withMaxWaiting(int n) {
+        return new EngineConfig(threads, kvCacheBytes, blockSize, maxBatchTokens, maxSeqs, n, prefixCaching, maxLogitRows);
+    }
+
+    public EngineConfig withPrefixCaching(boolean on) {
+        return new EngineConfig(threads, kvCacheBytes, blockSize, maxBatchTokens, maxSeqs, maxWaiting, on, maxLogitRows);
+    }
+
+    public EngineConfig withBlockSize(int n) {
+        return new EngineConfig(threads, kvCacheBytes, n, maxBatchTokens, maxSeqs, maxWaiting, prefixCaching, maxLogitRows);
+    }
+
+    public EngineConfig withMaxLogitRows(int n) {
+        return new EngineConfig(threads, kvCacheBytes, blockSize, maxBatchTokens, maxSeqs, maxWaiting, prefixCaching, n);
+    }
+}

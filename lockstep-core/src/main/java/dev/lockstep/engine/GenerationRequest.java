@@ -1,0 +1,49 @@
+package dev.lockstep.engine;
+
+import dev.lockstep.sampling.SamplingParams;
+
+import java.util.List;
+
+/**
+ * What to generate: a prompt (token ids), how to sample, when to stop, what to report.
+ *
+ * @param maxTokens      tokens to generate at most (-1: up to the context length)
+ * @param stop           strings that end the output (not included in it)
+ * @param ignoreEos      keep generating after end-of-generation tokens (benchmarks)
+ * @param logprobs       -1: no logprobs; k >= 0: each generated token's logprob and its top k alternatives
+ * @param promptLogprobs also score every prompt token (k alternatives as for {@code logprobs})
+ * @param stream         random stream index (choices of one prompt sampled with one seed differ by stream)
+ */
+public record GenerationRequest(int[] prompt, SamplingParams sampling, int maxTokens, List<String> stop, boolean ignoreEos,
+                                int logprobs, boolean promptLogprobs, long stream) {
+
+    public GenerationRequest {
+        prompt = prompt.clone();
+        stop = stop == null ? List.of() : List.copyOf(stop);
+        if (sampling == null) sampling = SamplingParams.GREEDY;
+    }
+
+    public static GenerationRequest greedy(int[] prompt, int maxTokens) {
+        return new GenerationRequest(prompt, SamplingParams.GREEDY, maxTokens, List.of(), false, -1, false, 0);
+    }
+
+    public GenerationRequest withLogprobs(int k) {
+        return new GenerationRequest(prompt, sampling, maxTokens, stop, ignoreEos, k, promptLogprobs, stream);
+    }
+
+    public GenerationRequest withPromptLogprobs(boolean on) {
+        return new GenerationRequest(prompt, sampling, maxTokens, stop, ignoreEos, logprobs, on, stream);
+    }
+
+    public GenerationRequest withIgnoreEos(boolean on) {
+        return new GenerationRequest(prompt, sampling, maxTokens, stop, on, logprobs, promptLogprobs, stream);
+    }
+
+    public GenerationRequest withStop(List<String> s) {
+        return new GenerationRequest(prompt, sampling, maxTokens, s, ignoreEos, logprobs, promptLogprobs, stream);
+    }
+
+    public GenerationRequest withStream(long s) {
+        return new GenerationRequest(prompt, sampling, maxTokens, stop, ignoreEos, logprobs, promptLogprobs, s);
+    }
+}

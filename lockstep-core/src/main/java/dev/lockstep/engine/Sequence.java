@@ -1,0 +1,68 @@
+package dev.lockstep.engine;
+
+import dev.lockstep.sampling.Logprobs;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The engine's state of one request: its tokens (prompt, then generated), how many of them have K/V
+ * in the cache ({@code computed}), and its block table. Owned by the engine thread.
+ *
+ * <p>Invariant: {@code computed <= length}, and blocks {@code 0 .. blocksFor(computed)} are allocated.
+ * A sequence needs a forward pass over tokens {@code [computed, length)}; when that range reaches
+ * {@code length} the last token's logits give the next token.
+ */
+final class Sequence {
+    enum State { WAITING, RUNNING, FINISHED }
+
+    final long id;
+    final GenerationRequest request;
+    final RequestHandle handle;
+    final int promptLen;
+    final int maxLength; // prompt + tokens it may generate
+    final int[] tokens;
+    int length;
+    int computed;
+    final int[] blockTable;
+    int numBlocks;
+    /** Chain hashes of this sequence's full blocks registered in the prefix cache. */
+    final long[] blockHashes;
+    int hashedBlocks;
+    State state = State.WAITING;
+    /** Whether the prefix cache has been consulted since the sequence (re)started waiting. */
+    boolean prefixLooked;
+    /** Whether it ever left the queue (the queue-length limit counts requests never admitted). */
+    boolean admitted;
+    boolean promptLogprobsSent;
+    int cachedPromptTokens;
+    long arrivalNanos, firstTokenNanos, lastTokenNanos;
+    int preemptions;
+    final TextStream text;
+    List<Logprobs.Entry> promptLogprobs;
+    volatile boolean cancelRequested;
+
+    Sequence(long id, GenerationRequest request, RequestHandle handle, int maxLength, int blockSize, TextStream text) {
+        this.id = id;
+        this.request = request;
+        this.handle = handle;
+        this.promptLen = request.prompt().length;
+        this.maxLength = maxLength;
+        this.tokens = new int[maxLength];
+        System.arraycopy(request.prompt(), 0, tokens, 0, promptLen);
+        this.length = promptLen;
+        int maxBlocks = (maxLength + blockSize - 1) / blockSize;
+        this.blockTable = new int[maxBlocks];
+        this.blockHashes = new long[maxBlocks];
+        this.text = text;
+        if (request.promptLogprobs()) promptLogprobs = new ArrayList<>();
+    }
+
+    int generated() {
+        return length - promptLen;
+    }
+
+    boolean wantsPromptLogprobs() {
+        return promptLogprobs != null;
+    }
+}
