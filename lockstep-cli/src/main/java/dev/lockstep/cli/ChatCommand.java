@@ -13,7 +13,7 @@ import picocli.CommandLine.Option;
 
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
-import java.io.PrintStream;
+import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
@@ -26,6 +26,9 @@ import java.util.concurrent.Callable;
 @Command(name = "chat", mixinStandardHelpOptions = true, sortOptions = false,
         description = "Chat with the model (its own chat template; ChatML if the file has none). /reset starts over, /exit quits.")
 final class ChatCommand implements Callable<Integer> {
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
 
     @Mixin ModelOptions modelOptions;
 
@@ -41,13 +44,13 @@ final class ChatCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        PrintStream out = new PrintStream(new java.io.FileOutputStream(java.io.FileDescriptor.out), true, StandardCharsets.UTF_8);
+        PrintWriter out = spec.commandLine().getOut();
         boolean interactive = System.console() != null;
         try (LoadedModel lm = LoadedModel.open(modelOptions.resolve(), true);
              Engine engine = new Engine(lm.model(), lm.tokenizer(), engineOptions.toConfig(modelOptions.threads).withMaxSeqs(1))) {
             Tokenizer tok = lm.tokenizer();
             ChatTemplate template = ChatTemplate.forModel(lm.file(), tok);
-            System.err.println("lockstep chat: " + lm.model().architecture() + ", " + (template.isDefault()
+            spec.commandLine().getErr().println("lockstep chat: " + lm.model().architecture() + ", " + (template.isDefault()
                     ? "no chat template in the file: using ChatML" : "the model's chat template") + ", seed "
                     + sampling.effectiveSeed() + ". /reset starts over, /exit quits.");
             List<ChatTemplate.Message> messages = new ArrayList<>();
@@ -79,11 +82,14 @@ final class ChatCommand implements Callable<Integer> {
                 int n = Math.min(maxTokens, ctx - ids.length);
                 GenerationRequest req = new GenerationRequest(ids, sampling.toParams(), n, List.of(), false, -1, false, turn++);
                 GenerationResult r = engine.submit(req).await(e -> {
-                    if (e instanceof GenerationEvent.Token t) out.print(t.text());
+                    if (e instanceof GenerationEvent.Token t) {
+                        out.print(t.text());
+                        out.flush();
+                    }
                     else if (e instanceof GenerationEvent.Finished f) out.print(f.text());
                 });
                 out.println();
-                if (r.reason() == FinishReason.ERROR) System.err.println("lockstep: " + r.finish().message());
+                if (r.reason() == FinishReason.ERROR) spec.commandLine().getErr().println("lockstep: " + r.finish().message());
                 messages.add(new ChatTemplate.Message("assistant", r.text()));
             }
         }

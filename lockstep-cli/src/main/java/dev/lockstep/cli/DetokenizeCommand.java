@@ -8,7 +8,7 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-import java.io.PrintStream;
+import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
@@ -18,6 +18,9 @@ import java.util.concurrent.Callable;
 @Command(name = "detokenize", mixinStandardHelpOptions = true, sortOptions = false,
         description = "Print the text of token IDS (arguments, or whitespace/comma separated on standard input).")
 final class DetokenizeCommand implements Callable<Integer> {
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
     @Parameters(paramLabel = "IDS", arity = "0..*", description = "token ids")
     List<String> ids = new ArrayList<>();
 
@@ -40,7 +43,7 @@ final class DetokenizeCommand implements Callable<Integer> {
                     throw new LockstepException("'" + s + "' is not a token id");
                 }
             }
-        PrintStream out = new PrintStream(new java.io.FileOutputStream(java.io.FileDescriptor.out), true, StandardCharsets.UTF_8);
+        PrintWriter out = spec.commandLine().getOut();
         try (GgufFile f = GgufFile.open(modelOptions.resolve())) {
             Tokenizer tok = LoadedModel.tokenizerOnly(f);
             int[] a = list.stream().mapToInt(Integer::intValue).toArray();

@@ -18,7 +18,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 import java.io.IOException;
-import java.io.PrintStream;
+import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -31,6 +31,9 @@ import java.util.concurrent.Callable;
 @Command(name = "generate", mixinStandardHelpOptions = true, sortOptions = false,
         description = "Generate text that continues PROMPT (or standard input).")
 final class GenerateCommand implements Callable<Integer> {
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
 
     @Parameters(index = "0", arity = "0..1", paramLabel = "PROMPT", description = "the prompt; '-' or absent: read standard input")
     String prompt;
@@ -63,8 +66,8 @@ final class GenerateCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         String text = prompt == null || prompt.equals("-") ? new String(System.in.readAllBytes(), StandardCharsets.UTF_8) : prompt;
-        PrintStream out = new PrintStream(new java.io.FileOutputStream(java.io.FileDescriptor.out), true, StandardCharsets.UTF_8);
-        PrintStream err = System.err;
+        PrintWriter out = spec.commandLine().getOut();
+        PrintWriter err = spec.commandLine().getErr();
         if (logprobs != null && (logprobs < 0 || logprobs > 20))
             throw new LockstepException("--logprobs must be between 0 and 20, got " + logprobs);
         SamplingParams params = sampling.toParams();
@@ -97,7 +100,10 @@ final class GenerateCommand implements Callable<Integer> {
                 GenerationResult r = h.await(e -> {
                     if (e instanceof GenerationEvent.Token t) {
                         if (first[0] == 0) first[0] = System.nanoTime();
-                        if (!json) out.print(t.text());
+                        if (!json) {
+                            out.print(t.text());
+                            out.flush();
+                        }
                     } else if (e instanceof GenerationEvent.Finished f && !json) {
                         out.print(f.text());
                     }

@@ -10,7 +10,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-import java.io.PrintStream;
+import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.util.Map;
 import java.util.TreeMap;
@@ -20,6 +20,9 @@ import java.util.concurrent.Callable;
 @Command(name = "info", mixinStandardHelpOptions = true, sortOptions = false,
         description = "Show a model's architecture, hyper-parameters, tokenizer and tensors.")
 final class InfoCommand implements Callable<Integer> {
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
     @Mixin ModelOptions modelOptions;
 
     @Option(names = "--metadata", description = "also print every metadata key")
@@ -27,7 +30,7 @@ final class InfoCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        PrintStream out = new PrintStream(new java.io.FileOutputStream(java.io.FileDescriptor.out), true, StandardCharsets.UTF_8);
+        PrintWriter out = spec.commandLine().getOut();
         try (GgufFile f = GgufFile.open(modelOptions.resolve())) {
             out.printf("file        %s (%s, GGUF v%d, %d metadata keys, %d tensors)%n", f.path(), Sizes.human(f.fileSize()),
                     f.version(), f.metadata().size(), f.tensors().size());

@@ -21,9 +21,17 @@ public final class Main implements Runnable {
         System.exit(run(args));
     }
 
-    /** Runs the CLI and returns its exit code (tests call this in-process). */
+    /** Runs the CLI on the process's standard streams (UTF-8) and returns its exit code. */
     public static int run(String... args) {
+        return run(new java.io.PrintWriter(new java.io.OutputStreamWriter(System.out, java.nio.charset.StandardCharsets.UTF_8), true),
+                new java.io.PrintWriter(new java.io.OutputStreamWriter(System.err, java.nio.charset.StandardCharsets.UTF_8), true), args);
+    }
+
+    /** Runs the CLI with the given output streams (tests call this in-process). */
+    public static int run(java.io.PrintWriter out, java.io.PrintWriter err, String... args) {
         CommandLine cl = new CommandLine(new Main());
+        cl.setOut(out);
+        cl.setErr(err);
         cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
             Throwable e = ex;
             while (!(e instanceof LockstepException) && e.getCause() != null && e.getCause() != e) e = e.getCause();
@@ -36,7 +44,12 @@ public final class Main implements Runnable {
             else cmd.getErr().println("(set LOCKSTEP_DEBUG=1 for the stack trace; this is a bug, please report it)");
             return 3;
         });
-        return cl.execute(args);
+        try {
+            return cl.execute(args);
+        } finally {
+            out.flush();
+            err.flush();
+        }
     }
 
     @Override

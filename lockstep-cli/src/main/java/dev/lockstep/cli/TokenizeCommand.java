@@ -8,7 +8,7 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-import java.io.PrintStream;
+import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -17,6 +17,9 @@ import java.util.concurrent.Callable;
 @Command(name = "tokenize", mixinStandardHelpOptions = true, sortOptions = false,
         description = "Print the token ids of TEXT (or standard input).")
 final class TokenizeCommand implements Callable<Integer> {
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
     @Parameters(index = "0", arity = "0..1", paramLabel = "TEXT", description = "text; '-' or absent: standard input")
     String text;
 
@@ -34,7 +37,7 @@ final class TokenizeCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         String t = text == null || text.equals("-") ? new String(System.in.readAllBytes(), StandardCharsets.UTF_8) : text;
-        PrintStream out = new PrintStream(new java.io.FileOutputStream(java.io.FileDescriptor.out), true, StandardCharsets.UTF_8);
+        PrintWriter out = spec.commandLine().getOut();
         try (GgufFile f = GgufFile.open(modelOptions.resolve())) {
             Tokenizer tok = LoadedModel.tokenizerOnly(f);
             int[] ids = tok.encode(t, !noSpecial, parseSpecial);

@@ -12,6 +12,17 @@ public final class MatMul implements WorkerPool.Task {
     /** Tokens handled together while a slice of weight rows is hot in cache. */
     private static final int TOKEN_TILE = 8;
 
+    /**
+     * Test-only negative control: when set, batches of at most 2 tokens use a split-K dot product
+     * (two halves summed), which breaks batch invariance on purpose. The invariance tests switch it on to
+     * prove that they can fail.
+     */
+    private static volatile boolean splitKNegativeControl;
+
+    public static void setSplitKNegativeControl(boolean on) {
+        splitKNegativeControl = on;
+    }
+
     private final WorkerPool pool;
     private final float[][] scratch;
 
@@ -41,6 +52,14 @@ public final class MatMul implements WorkerPool.Task {
         this.w = null;
     }
 
+    /** The rule-breaking variant: two half-length canonical dots, added. Never used outside tests. */
+    private static float splitK(Matrix m, int r, float[] x, int xo, float[] scratch) {
+        int n = m.cols(), half = n / 2 / m.type().blockSize * m.type().blockSize;
+        float[] w = new float[n];
+        m.dequantizeRow(r, w, 0);
+        return Canonical.dotScalar(w, 0, x, xo, half) + Canonical.dotScalar(w, half, x, xo + half, n - half);
+    }
+
     @Override
     public void run(int worker, int workers) {
         Matrix m = w;
@@ -52,7 +71,8 @@ public final class MatMul implements WorkerPool.Task {
             int t1 = Math.min(tokens, t0 + TOKEN_TILE);
             for (int r = r0; r < r1; r++) {
                 for (int t = t0; t < t1; t++) {
-                    y[yOff + t * yStride + r] = Dot.row(m.type(), m.data(), r, n, x, xOff + t * xStride, s);
+                    y[yOff + t * yStride + r] = splitKNegativeControl && tokens <= 2 ? splitK(m, r, x, xOff + t * xStride, s)
+                            : Dot.row(m.type(), m.data(), r, n, x, xOff + t * xStride, s);
                 }
             }
         }

@@ -1,0 +1,126 @@
+package dev.lockstep.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.lockstep.Fixtures;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.ByteArrayInputStream;
+import java.io.InputStream;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The command line, run in-process: output formats, and errors as one line without a stack trace. */
+class CliTest {
+    record Result(int code, String out, String err) {}
+
+    static Result run(String stdin, String... args) {
+        StringWriter out = new StringWriter(), err = new StringWriter();
+        InputStream saved = System.in;
+        try {
+            if (stdin != null) System.setIn(new ByteArrayInputStream(stdin.getBytes(StandardCharsets.UTF_8)));
+            int code = Main.run(new PrintWriter(out, true), new PrintWriter(err, true), args);
+            return new Result(code, out.toString(), err.toString());
+        } finally {
+            System.setIn(saved);
+        }
+    }
+
+    static String aidreams() {
+        return Fixtures.file("aidreams/aidreams260K-f32.gguf").toString();
+    }
+
+    @Test
+    void generateJsonHasExactlyTheDocumentedKeys() throws Exception {
+        Result r = run(null, "generate", "--model", aidreams(), "--temperature", "0", "--max-tokens", "32", "--ignore-eos",
+                "--json", "--logprobs", "3", "Once upon a time");
+        assertEquals(0, r.code(), r.err());
+        JsonNode j = new ObjectMapper().readTree(r.out());
+        List<String> keys = new ArrayList<>();
+        j.fieldNames().forEachRemaining(keys::add);
+        assertEquals(List.of("prompt_token_ids", "token_ids", "text", "finish_reason", "timings", "logprobs"), keys);
+        List<String> timingKeys = new ArrayList<>();
+        j.get("timings").fieldNames().forEachRemaining(timingKeys::add);
+        assertEquals(List.of("load_ms", "prompt_ms", "decode_ms", "prompt_tokens_per_s", "decode_tokens_per_s"), timingKeys);
+        JsonNode ref = Fixtures.json("reference/aidreams260K-f32.p1.json");
+        assertEquals(ref.get("prompt_tokens_used"), j.get("prompt_token_ids"));
+        assertEquals(ref.get("greedy_tokens"), j.get("token_ids"));
+        assertEquals(ref.get("greedy_text").asText(), j.get("text").asText());
+        assertEquals("length", j.get("finish_reason").asText());
+        assertEquals(32, j.get("logprobs").size());
+        JsonNode first = j.get("logprobs").get(0);
+        assertEquals(j.get("token_ids").get(0), first.get("token"));
+        assertEquals(3, first.get("top_logprobs").size());
+        assertEquals(first.get("token"), first.get("top_logprobs").get(0).get("token"), "greedy token is the most likely");
+    }
+
+    @Test
+    void generateStreamsTextAndReadsStdin() {
+        Result r = run("Once upon a time", "generate", "--model", aidreams(), "--temp", "0", "-n", "8");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().startsWith("Once upon a time, pixels unfolding"), r.out());
+        assertTrue(r.err().contains("tok/s"), r.err());
+        Result seeded1 = run(null, "generate", "--model", aidreams(), "--seed", "7", "-n", "16", "--no-echo", "Hello");
+        Result seeded2 = run(null, "generate", "--model", aidreams(), "--seed", "7", "-n", "16", "--no-echo", "Hello");
+        assertEquals(seeded1.out(), seeded2.out(), "a seed fixes a sampled generation");
+    }
+
+    @Test
+    void tokenizeAndDetokenize() throws Exception {
+        Path vocab = Fixtures.file("vocab/ggml-vocab-llama-bpe.gguf");
+        Result r = run(null, "tokenize", "--model", vocab.toString(), "--json", "--no-special", "Hello world");
+        assertEquals(0, r.code(), r.err());
+        assertEquals("{\"token_ids\":[9906,1917]}", r.out().trim());
+        Result d = run(null, "detokenize", "--model", vocab.toString(), "9906", "1917");
+        assertEquals("Hello world", d.out().trim());
+        Result withBos = run(null, "tokenize", "--model", vocab.toString(), "Hello");
+        assertTrue(withBos.out().contains("128000 '<|begin_of_text|>'"), withBos.out());
+    }
+
+    @Test
+    void infoListsTensors() {
+        Result r = run(null, "info", "--model", Fixtures.file("models/tiny-qwen3-q8_0.gguf").toString());
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("qwen3: dim 128, 4 layers"), r.out());
+        assertTrue(r.out().contains("blk.0.attn_q_norm.weight"), r.out());
+        assertTrue(r.out().contains("Q8_0"), r.out());
+    }
+
+    @Test
+    void chatRunsTurnsThroughTheTemplate() {
+        Result r = run("Hello\n/reset\nHi again\n/exit\n", "chat", "--model", aidreams(), "--temp", "0", "-n", "5");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("(conversation reset)"), r.out());
+        assertTrue(r.err().contains("ChatML"), r.err());
+    }
+
+    @Test
+    void badInputIsOneLineWithoutStackTrace(@TempDir Path tmp) throws Exception {
+        Path bad = tmp.resolve("bad.gguf");
+        Files.writeString(bad, "this is not a model");
+        for (Result r : new Result[]{
+                run(null, "generate", "--model", bad.toString(), "hi"),
+                run(null, "info", "--model", tmp.resolve("missing.gguf").toString()),
+                run(null, "detokenize", "--model", aidreams(), "99999"),
+                run(null, "generate", "--model", aidreams(), "--top-p", "2", "hi")}) {
+            assertEquals(1, r.code(), r.err());
+            assertTrue(r.err().startsWith("lockstep: "), r.err());
+            assertFalse(r.err().contains("\tat "), "no stack trace: " + r.err());
+            Iterator<String> lines = r.err().lines().iterator();
+            lines.next();
+            assertFalse(lines.hasNext(), "one line: " + r.err());
+        }
+        assertTrue(run(null, "info", "--model", bad.toString()).err().contains("not a GGUF file"));
+    }
+}
