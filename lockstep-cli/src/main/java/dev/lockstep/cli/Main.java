@@ -11,7 +11,8 @@ import picocli.CommandLine.Command;
 @Command(name = "lockstep", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Lockstep: a deterministic, batch-invariant LLM inference engine in pure Java.",
         subcommands = {GenerateCommand.class, ChatCommand.class, TokenizeCommand.class, DetokenizeCommand.class,
-                InfoCommand.class, CommandLine.HelpCommand.class})
+                InfoCommand.class, SynthCommand.class, QuantizeCommand.class, VerifyCommand.class,
+                BenchCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 
     @CommandLine.Spec

@@ -162,7 +162,9 @@ public final class GgufWriter {
             offset = GgufFile.alignUp(offset + byteSize(t), alignment);
         }
         os.pad(alignment);
-        long done = 0;
+        long dataStart = os.count;
+        os.progress = progress;
+        os.progressBase = dataStart;
         for (PendingTensor t : tensors) {
             long expected = byteSize(t);
             long before = os.count;
@@ -170,10 +172,9 @@ public final class GgufWriter {
             long written = os.count - before;
             if (written != expected)
                 throw new IllegalStateException("tensor " + t.name + " wrote " + written + " bytes, expected " + expected);
-            done += expected;
-            progress.accept(done);
             os.pad(alignment);
         }
+        progress.accept(os.count - dataStart);
     }
 
     private static void writeValue(CountingOut os, GgufValueType type, Object v) throws IOException {
@@ -209,6 +210,8 @@ public final class GgufWriter {
     private static final class CountingOut extends OutputStream implements Sink {
         private final OutputStream out;
         long count;
+        LongConsumer progress;
+        long progressBase, lastReported;
 
         CountingOut(OutputStream out) {
             this.out = out;
@@ -224,6 +227,10 @@ public final class GgufWriter {
         public void write(byte[] b, int off, int len) throws IOException {
             out.write(b, off, len);
             count += len;
+            if (progress != null && count - lastReported >= (8 << 20)) {
+                lastReported = count;
+                progress.accept(count - progressBase);
+            }
         }
 
         @Override

@@ -67,11 +67,12 @@ public final class MatMul implements WorkerPool.Task {
         int r1 = WorkerPool.rangeStart(m.rows(), worker + 1, workers);
         float[] s = scratch[worker];
         int n = m.cols();
+        boolean splitK = splitKNegativeControl && tokens <= 2;
         for (int t0 = 0; t0 < tokens; t0 += TOKEN_TILE) {
             int t1 = Math.min(tokens, t0 + TOKEN_TILE);
             for (int r = r0; r < r1; r++) {
                 for (int t = t0; t < t1; t++) {
-                    y[yOff + t * yStride + r] = splitKNegativeControl && tokens <= 2 ? splitK(m, r, x, xOff + t * xStride, s)
+                    y[yOff + t * yStride + r] = splitK ? splitK(m, r, x, xOff + t * xStride, s)
                             : Dot.row(m.type(), m.data(), r, n, x, xOff + t * xStride, s);
                 }
             }

@@ -1,0 +1,131 @@
+package dev.lockstep.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import dev.lockstep.bench.EngineBench;
+import dev.lockstep.bench.MemoryBandwidth;
+import dev.lockstep.bench.Stats;
+import dev.lockstep.engine.Engine;
+import dev.lockstep.engine.EngineConfig;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+import java.io.PrintWriter;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+/**
+ * {@code lockstep bench}: prompt processing (pp), decoding (tg) and aggregate decoding at several
+ * concurrencies, repeated, with median and spread, against the memory bandwidth measured in the same run.
+ */
+@Command(name = "bench", mixinStandardHelpOptions = true, sortOptions = false,
+        description = "Measure prompt and decode tokens/s (with the invariance guarantees on, as always).")
+final class BenchCommand implements Callable<Integer> {
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    @Mixin ModelOptions modelOptions;
+
+    @Option(names = "--pp", paramLabel = "N", description = "prompt length of the prompt-processing test (default: ${DEFAULT-VALUE}; 0 = skip)")
+    int pp = 512;
+
+    @Option(names = "--tg", paramLabel = "N", description = "tokens of the decode tests (default: ${DEFAULT-VALUE}; 0 = skip)")
+    int tg = 128;
+
+    @Option(names = "--concurrency", split = ",", paramLabel = "N,N,...", description = "concurrent sequences for aggregate decode (default: 1,2,4,8,16)")
+    List<Integer> concurrency = new ArrayList<>(List.of(1, 2, 4, 8, 16));
+
+    @Option(names = "--reps", paramLabel = "N", description = "repetitions of each test (default: ${DEFAULT-VALUE})")
+    int reps = 3;
+
+    @Option(names = "--json", description = "print the results as JSON")
+    boolean json;
+
+    @Option(names = "--no-bandwidth", description = "skip the memory bandwidth measurement")
+    boolean noBandwidth;
+
+    @Mixin EngineOptions engineOptions;
+
+    @Override
+    public Integer call() throws Exception {
+        PrintWriter out = spec.commandLine().getOut();
+        int maxConc = concurrency.stream().mapToInt(Integer::intValue).max().orElse(1);
+        Map<String, Object> result = new LinkedHashMap<>();
+        try (LoadedModel lm = LoadedModel.open(modelOptions.resolve(), false)) {
+            EngineConfig cfg = engineOptions.toConfig(modelOptions.threads).withMaxSeqs(Math.max(maxConc, engineOptions.maxSeqs))
+                    .withMaxBatchTokens(Math.max(engineOptions.maxBatchTokens, pp)).withPrefixCaching(false);
+            if (engineOptions.kvCacheMemory == null) {
+                long perToken = dev.lockstep.cache.KvCache.bytesPerBlock(lm.model().kvLayers(), lm.model().kvDim(), 1);
+                cfg = cfg.withKvCacheBytes(perToken * (Math.max(pp + 16, (long) maxConc * (tg + 32)) + 64L * cfg.blockSize()));
+            }
+            long weightBytes = EngineBench.weightBytesPerToken(lm.model());
+            double bw = noBandwidth ? 0 : MemoryBandwidth.measure(modelOptions.threads, 1L << 30, 5);
+            result.put("model", modelOptions.resolve().toString());
+            result.put("model_description", lm.model().describe());
+            result.put("threads", modelOptions.threads);
+            result.put("weight_bytes_per_token", weightBytes);
+            result.put("memory_bandwidth_gbps", round(bw / 1e9));
+            if (!json) {
+                out.printf("model      %s (%s of weights read per forward pass)%n", modelOptions.resolve().getFileName(), Sizes.human(weightBytes));
+                out.printf("threads    %d; memory read bandwidth measured now: %s%n", modelOptions.threads,
+                        noBandwidth ? "skipped" : String.format(Locale.ROOT, "%.1f GB/s", bw / 1e9));
+                out.printf("roofline   %s decode tok/s (bandwidth / weight bytes per token)%n%n",
+                        noBandwidth ? "?" : String.format(Locale.ROOT, "%.1f", bw / weightBytes));
+                out.printf("%-16s %-26s %-14s %s%n", "test", "tok/s median (min-max)", "weights GB/s", "of bandwidth");
+                out.flush();
+            }
+            List<Map<String, Object>> rows = new ArrayList<>();
+            try (Engine engine = new Engine(lm.model(), lm.tokenizer(), cfg)) {
+                EngineBench b = new EngineBench(engine);
+                b.promptTokensPerSecond(Math.min(64, Math.max(pp, 8))); // warm-up: JIT-compile the kernels
+                b.decodeTokensPerSecond(16);
+                if (pp > 0) rows.add(row(out, "pp" + pp, repeat(() -> b.promptTokensPerSecond(pp)), 0, bw, 1));
+                if (tg > 0) {
+                    rows.add(row(out, "tg" + tg, repeat(() -> b.decodeTokensPerSecond(tg)), weightBytes, bw, 1));
+                    for (int c : concurrency)
+                        rows.add(row(out, "decode x" + c, repeat(() -> b.aggregateDecode(c, tg)), weightBytes, bw, c));
+                }
+            }
+            result.put("results", rows);
+        }
+        if (json) out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(result));
+        return 0;
+    }
+
+    interface Measure {
+        double run() throws InterruptedException;
+    }
+
+    private Stats repeat(Measure m) throws InterruptedException {
+        double[] v = new double[reps];
+        for (int i = 0; i < reps; i++) v[i] = m.run();
+        return Stats.of(v);
+    }
+
+    /** One table row; for decode, weight traffic = steps/s x weight bytes (one step serves {@code seqs} tokens). */
+    private Map<String, Object> row(PrintWriter out, String name, Stats s, long weightBytes, double bw, int seqs) {
+        double gbps = weightBytes > 0 ? s.median() / seqs * weightBytes / 1e9 : 0;
+        Map<String, Object> r = new LinkedHashMap<>();
+        r.put("test", name);
+        r.put("tokens_per_s_median", round(s.median()));
+        r.put("tokens_per_s_min", round(s.min()));
+        r.put("tokens_per_s_max", round(s.max()));
+        r.put("reps", s.n());
+        if (weightBytes > 0) r.put("weight_read_gbps", round(gbps));
+        if (!json) {
+            out.printf(Locale.ROOT, "%-16s %-26s %-14s %s%n", name, s.toString(), weightBytes > 0 ? String.format(Locale.ROOT, "%.1f", gbps) : "",
+                    weightBytes > 0 && bw > 0 ? String.format(Locale.ROOT, "%.0f%%", 100 * gbps * 1e9 / bw) : "");
+            out.flush();
+        }
+        return r;
+    }
+
+    private static double round(double v) {
+        return Math.round(v * 100) / 100.0;
+    }
+}
