@@ -416,10 +416,11 @@ public final class Engine implements AutoCloseable {
         scheduler.remove(s);
         promptTokens.addAndGet(s.promptLen);
         String tail = reason == FinishReason.STOP || reason == FinishReason.LENGTH ? s.text.flush() : "";
-        s.handle.emit(new GenerationEvent.Finished(reason, tail, s.promptLen, s.generated(), s.cachedPromptTokens, message));
+        // counters first: whoever wakes up on the Finished event sees them already updated
         finished.incrementAndGet();
-        observer.onFinished(reason, s.promptLen, s.generated());
         statRunning = scheduler.running.size();
         statWaiting = scheduler.waiting.size();
+        observer.onFinished(reason, s.promptLen, s.generated());
+        s.handle.emit(new GenerationEvent.Finished(reason, tail, s.promptLen, s.generated(), s.cachedPromptTokens, message));
     }
 }

@@ -44,6 +44,20 @@ public final class Canonical {
         return s.lane(0) + s.lane(1);
     }
 
+    /**
+     * The halving tree of 64 lanes stored at {@code lanes[off..off+64)} (same operations as
+     * {@link #tree(FloatVector, FloatVector, FloatVector, FloatVector)}). Big kernels store their
+     * accumulators and call this instead: a vector passed to a method that C2 does not inline is boxed.
+     */
+    public static float treeOf(float[] lanes, int off) {
+        if (!SIMD512) {
+            float[] a = java.util.Arrays.copyOfRange(lanes, off, off + LANES);
+            return tree(a);
+        }
+        return tree(FloatVector.fromArray(F512, lanes, off), FloatVector.fromArray(F512, lanes, off + 16),
+                FloatVector.fromArray(F512, lanes, off + 32), FloatVector.fromArray(F512, lanes, off + 48));
+    }
+
     /** The halving tree of 64 scalar lanes (the scalar twin of the vector tree); destroys {@code a}. */
     public static float tree(float[] a) {
         for (int half = LANES / 2; half >= 1; half >>= 1)
