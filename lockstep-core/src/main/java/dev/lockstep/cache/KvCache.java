@@ -12,18 +12,23 @@ import java.nio.ByteOrder;
  * where slot (block, i) lives. Off-heap so that its size is bounded by RAM, not by the Java heap.
  *
  * <pre>
- * layer l, K:  [block 0: slot 0 (kvDim floats) .. slot blockSize-1] [block 1 ...] ...
+ * layer l, K:  [block][kv head][head dim][slot]   (within a block, a head's K is stored transposed)
+ * layer l, V:  [block][slot][kv head][head dim]
  * </pre>
+ * K is transposed inside each block so that attention reads one dimension of 16 positions with a
+ * single vector load and computes 16 scores at once (see {@code Attention}).
  */
 public final class KvCache implements AutoCloseable {
     public static final ValueLayout.OfFloat FLOAT = ValueLayout.JAVA_FLOAT.withOrder(ByteOrder.LITTLE_ENDIAN);
 
-    private final int layers, kvDim, blockSize, numBlocks;
+    private final int layers, kvDim, blockSize, numBlocks, headDim;
     private final Arena arena;
     private final MemorySegment[] keys, values;
 
-    public KvCache(int layers, int kvDim, int blockSize, int numBlocks) {
+    public KvCache(int layers, int kvDim, int headDim, int blockSize, int numBlocks) {
         if (numBlocks < 1) throw new IllegalArgumentException("KV cache needs at least one block");
+        if (kvDim % headDim != 0) throw new IllegalArgumentException("kvDim " + kvDim + " is not whole heads of " + headDim);
+        this.headDim = headDim;
         this.layers = layers;
         this.kvDim = kvDim;
         this.blockSize = blockSize;
@@ -51,6 +56,7 @@ public final class KvCache implements AutoCloseable {
     public int kvDim() { return kvDim; }
     public int blockSize() { return blockSize; }
     public int numBlocks() { return numBlocks; }
+    public int headDim() { return headDim; }
     public MemorySegment keys(int layer) { return keys[layer]; }
     public MemorySegment values(int layer) { return values[layer]; }
 
@@ -64,11 +70,18 @@ public final class KvCache implements AutoCloseable {
         return offset(blockTable[pos / blockSize], pos % blockSize);
     }
 
+    /** Byte offset of dimension {@code d} of kv head {@code g} of block {@code block} in a layer's K pool (16 slots follow). */
+    public long keyOffset(int block, int g, int d) {
+        return (((long) block * kvDim + (long) g * headDim + d) * blockSize) * Float.BYTES;
+    }
+
     /** Stores one token's K and V (kvDim floats each) at {@code pos} of the sequence with {@code blockTable}. */
     public void write(int layer, int[] blockTable, int pos, float[] k, int kOff, float[] v, int vOff) {
-        long o = offset(blockTable, pos);
-        MemorySegment.copy(k, kOff, keys[layer], FLOAT, o, kvDim);
-        MemorySegment.copy(v, vOff, values[layer], FLOAT, o, kvDim);
+        int block = blockTable[pos / blockSize], slot = pos % blockSize;
+        MemorySegment.copy(v, vOff, values[layer], FLOAT, offset(block, slot), kvDim);
+        MemorySegment ks = keys[layer];
+        long base = (long) block * kvDim * blockSize + slot;
+        for (int i = 0; i < kvDim; i++) ks.setAtIndex(FLOAT, base + (long) i * blockSize, k[kOff + i]);
     }
 
     /** Copies every layer's slots of block {@code src} into block {@code dst} (copy-on-write of a shared block). */

@@ -111,7 +111,7 @@ public final class Engine implements AutoCloseable {
             throw new LockstepException("--kv-cache-memory " + bytes + " bytes is less than one KV block (" + perBlock
                     + " bytes = " + bs + " tokens)");
         this.pool = new WorkerPool(config.threads());
-        this.kv = new KvCache(model.kvLayers(), model.kvDim(), bs, numBlocks);
+        this.kv = new KvCache(model.kvLayers(), model.kvDim(), model.kvHeadDim(), bs, numBlocks);
         this.blocks = new BlockManager(numBlocks, bs, modelKey(model), config.prefixCaching());
         int maxTokens = config.maxBatchTokens();
         this.runner = model.newRunner(pool, maxTokens);

@@ -15,9 +15,11 @@ import static dev.lockstep.kernels.Canonical.F512;
  * block table; the current batch's K/V were written into their pages before this runs, so cached and
  * fresh K/V are read the same way.
  *
- * <p>Per (token, head), in the same order for any batch: scores s_j = (q . k_j) * scale (canonical dot),
- * m = max s_j, e_j = exp(s_j - m), Z = canonical sum of e_j, p_j = e_j * (1/Z),
- * out = sum over j in increasing position of p_j * v_j (one fma chain per output dimension).
+ * <p>Per (token, head), in the same order for any batch: scores s_j = (q . k_j) * scale where the dot is
+ * one fma chain over the head dimension (d = 0, 1, ...; 16 positions side by side in a vector, which
+ * is why K is stored transposed within a block), m = max s_j, e_j = exp(s_j - m), Z = canonical sum of
+ * e_j, p_j = e_j * (1/Z), out = sum over j in increasing position of p_j * v_j (one fma chain per
+ * output dimension). No split of the positions at all: each (token, head) is one worker's job.
  * Every reduction's order depends only on the head size and the position: not on the chunking of the
  * prompt, the batch, or whether a position came from the prefix cache.
  */
@@ -33,6 +35,7 @@ public final class Attention implements WorkerPool.Task {
     private int[] positions, seqOf;
     private int[][] tables;
     private float scale;
+    private long rowBytes;
 
     public Attention(WorkerPool pool) {
         this.pool = pool;
@@ -66,6 +69,7 @@ public final class Attention implements WorkerPool.Task {
         this.nKvHead = nKvHead;
         this.headDim = headDim;
         this.scale = scale;
+        this.rowBytes = (long) cache.kvDim() * Float.BYTES;
         pool.execute(this);
         this.q = this.out = null;
         this.tables = null;
@@ -88,19 +92,48 @@ public final class Attention implements WorkerPool.Task {
         int[] table = tables[seqOf[t]];
         int g = h / (nHead / nKvHead);
         int qo = (t * nHead + h) * headDim;
+        int bs = cache.blockSize();
         long headOff = (long) g * headDim * Float.BYTES;
         MemorySegment keys = cache.keys(layer), vals = cache.values(layer);
-        for (int j = 0; j < n; j++)
-            sc[j] = Dot.segment(keys, cache.offset(table, j) + headOff, headDim, q, qo) * scale;
+
+        // scores s_j = (q . k_j) * scale; each dot a single fma chain over the head dimension, d = 0, 1, ...
+        // K is transposed within a block, so one vector load brings dimension d of 16 positions.
+        for (int b = 0, j0 = 0; j0 < n; b++, j0 += bs) {
+            int block = table[b], cnt = Math.min(bs, n - j0);
+            long kBase = cache.keyOffset(block, g, 0);
+            if (Canonical.SIMD512) {
+                for (int s0 = 0; s0 < cnt; s0 += 16) {
+                    VectorMask<Float> m = F512.indexInRange(s0, cnt);
+                    FloatVector acc = FloatVector.zero(F512);
+                    long ko = kBase + 4L * s0;
+                    for (int d = 0; d < headDim; d++)
+                        acc = FloatVector.broadcast(F512, q[qo + d]).fma(FloatVector.fromMemorySegment(F512, keys, ko + 4L * d * bs, LE, m), acc);
+                    acc.mul(scale).intoArray(sc, j0 + s0, m);
+                }
+            } else {
+                for (int s = 0; s < cnt; s++) {
+                    float acc = 0f;
+                    for (int d = 0; d < headDim; d++)
+                        acc = Math.fma(q[qo + d], keys.get(KvCache.FLOAT, kBase + 4L * ((long) d * bs + s)), acc);
+                    sc[j0 + s] = acc * scale;
+                }
+            }
+        }
         float z = Ops.expShiftSum(sc, 0, n, Ops.max(sc, 0, n));
         Ops.scale(sc, 0, n, 1f / z);
+
+        // out = sum over positions, in order, of p_j v_j: one fma chain per output dimension
         if (Canonical.SIMD512) {
             for (int d = 0; d < headDim; d += 16) {
                 VectorMask<Float> m = F512.indexInRange(d, headDim);
                 FloatVector acc = FloatVector.zero(F512);
-                for (int j = 0; j < n; j++) {
-                    FloatVector v = FloatVector.fromMemorySegment(F512, vals, cache.offset(table, j) + headOff + 4L * d, LE, m);
-                    acc = FloatVector.broadcast(F512, sc[j]).fma(v, acc);
+                for (int b = 0, j0 = 0; j0 < n; b++, j0 += bs) {
+                    long vo = cache.offset(table[b], 0) + headOff + 4L * d;
+                    int cnt = Math.min(bs, n - j0);
+                    for (int s = 0; s < cnt; s++) {
+                        FloatVector v = FloatVector.fromMemorySegment(F512, vals, vo + (long) s * rowBytes, LE, m);
+                        acc = FloatVector.broadcast(F512, sc[j0 + s]).fma(v, acc);
+                    }
                 }
                 acc.intoArray(out, qo + d, m);
             }

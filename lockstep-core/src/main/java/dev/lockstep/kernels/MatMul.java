@@ -10,9 +10,6 @@ package dev.lockstep.kernels;
  * arguments in fields, so a call allocates nothing.
  */
 public final class MatMul implements WorkerPool.Task {
-    /** Tokens handled together while a slice of weight rows is hot in cache. */
-    private static final int TOKEN_TILE = 8;
-
     /**
      * Test-only negative control: when set, batches of at most 2 tokens use a split-K dot product
      * (two halves summed), which breaks batch invariance on purpose. The invariance tests switch it on to
@@ -33,14 +30,12 @@ public final class MatMul implements WorkerPool.Task {
 
     private final float[][] tiles;
     private final float[][] lanes; // per worker: accumulators of a kernel, stored for the canonical tree
-    private final float[][] accs;  // per worker: accumulators of a row block x token block between K passes
 
     public MatMul(WorkerPool pool) {
         this.pool = pool;
         this.scratch = new float[pool.size()][256];
         this.tiles = new float[pool.size()][];
-        this.lanes = new float[pool.size()][4 * Canonical.LANES];
-        this.accs = new float[pool.size()][RB * TB * Canonical.LANES];
+        this.lanes = new float[pool.size()][16 * Canonical.LANES];
     }
 
     /**
@@ -76,55 +71,55 @@ public final class MatMul implements WorkerPool.Task {
         int n = m.cols();
         float[] s = scratch[worker];
         boolean splitK = splitKNegativeControl && tokens <= 2;
-        if (splitK || !Canonical.SIMD512 || n % 64 != 0 || tokens == 1) {
-            for (int t0 = 0; t0 < tokens; t0 += TOKEN_TILE) {
-                int t1 = Math.min(tokens, t0 + TOKEN_TILE);
-                for (int r = r0; r < r1; r++)
-                    for (int t = t0; t < t1; t++)
-                        y[yOff + t * yStride + r] = splitK ? splitK(m, r, x, xOff + t * xStride, s)
-                                : Dot.row(m.type(), m.data(), r, n, x, xOff + t * xStride, s);
-            }
+        if (splitK) {
+            for (int r = r0; r < r1; r++)
+                for (int t = 0; t < tokens; t++) y[yOff + t * yStride + r] = splitK(m, r, x, xOff + t * xStride, s);
+        } else if (tokens == 1 || !Canonical.SIMD512 || n % 16 != 0) {
+            matvec(m, r0, r1, s);
         } else {
             blocked(m, r0, r1, worker);
         }
     }
 
-    /** Blocking of the batched product: rows and tokens per block (even), K per pass. */
-    static final int RB = 8, TB = 8, KB = 512;
+    /** Token by token, four rows at a time where a fused 4-row kernel exists. */
+    private void matvec(Matrix m, int r0, int r1, float[] s) {
+        int n = m.cols();
+        for (int t = 0; t < tokens; t++) {
+            int xo = xOff + t * xStride, yo = yOff + t * yStride;
+            int r = r0;
+            if (Canonical.SIMD512)
+                while (r + 4 <= r1 && Dot.rows4(m.type(), m.data(), r, n, x, xo, y, yo + r)) r += 4;
+            for (; r < r1; r++) y[yo + r] = Dot.row(m.type(), m.data(), r, n, x, xo, s);
+        }
+    }
+
+    /** Rows dequantized per block: a tile of about 512 KB that stays in L2 while the tokens stream past. */
+    static int rowBlock(int n) {
+        return Math.max(4, Math.min(64, (128 * 1024 / n) & ~3));
+    }
 
     /**
-     * Two or more tokens, GotoBLAS-style blocking: a block of {@link #RB} rows is dequantized once
-     * (exact reference floats) into a tile; for each block of {@link #TB} tokens, passes over K in
-     * slices of {@link #KB} keep the weights' and the activations' slices in L1 while 2x2 register tiles
-     * run; accumulators live in a small buffer between passes. Each output remains one canonical dot
-     * product: its lanes' chains are paused and resumed in order, never split and re-added.
+     * Two or more tokens: a block of rows is dequantized once (exact reference floats) into a tile that
+     * stays in L2; every group of four tokens (in L1) then meets every group of four rows in a 4x4
+     * register tile. Each output remains one canonical dot product.
      */
     private void blocked(Matrix m, int r0, int r1, int worker) {
-        int n = m.cols();
+        int n = m.cols(), rb = rowBlock(n);
         float[] tile = tiles[worker];
-        if (tile == null || tile.length < RB * n) tile = tiles[worker] = new float[RB * n];
-        float[] acc = accs[worker];
-        for (int b0 = r0; b0 < r1; b0 += RB) {
-            int rows = Math.min(RB, r1 - b0);
+        if (tile == null || tile.length < rb * n) tile = tiles[worker] = new float[rb * n];
+        float[] l = lanes[worker];
+        for (int b0 = r0; b0 < r1; b0 += rb) {
+            int rows = Math.min(rb, r1 - b0);
             for (int i = 0; i < rows; i++) DequantVec.row(m.type(), m.data(), b0 + i, n, tile, i * n);
-            for (int t0 = 0; t0 < tokens; t0 += TB) {
-                int toks = Math.min(TB, tokens - t0);
-                java.util.Arrays.fill(acc, 0f);
-                for (int k0 = 0; k0 < n; k0 += KB) {
-                    int k1 = Math.min(n, k0 + KB);
-                    for (int i = 0; i < rows; i += 2) {
-                        int wa = i * n, wb = Math.min(i + 1, rows - 1) * n; // an odd last row is computed twice
-                        for (int j = 0; j < toks; j += 2) {
-                            int xa = xOff + (t0 + j) * xStride, xb = xOff + (t0 + Math.min(j + 1, toks - 1)) * xStride;
-                            Gemm.kernel2x2acc(tile, wa, wb, x, xa, xb, k0, k1, acc, ((i / 2) * (TB / 2) + j / 2) * 256);
-                        }
-                    }
+            for (int t = 0; t < tokens; t += 4) {
+                int nt = Math.min(4, tokens - t), last = tokens - 1;
+                int x0 = xOff + t * xStride, x1 = xOff + Math.min(t + 1, last) * xStride;
+                int x2 = xOff + Math.min(t + 2, last) * xStride, x3 = xOff + Math.min(t + 3, last) * xStride;
+                for (int i = 0; i < rows; i += 4) {
+                    int nr = Math.min(4, rows - i), lr = rows - 1;
+                    Gemm.kernel4x4(tile, i * n, Math.min(i + 1, lr) * n, Math.min(i + 2, lr) * n, Math.min(i + 3, lr) * n,
+                            x, x0, x1, x2, x3, n, y, yOff + t * yStride + b0 + i, 1, yStride, nr, nt, l);
                 }
-                for (int i = 0; i < rows; i++)
-                    for (int j = 0; j < toks; j++) {
-                        int ao = ((i / 2) * (TB / 2) + j / 2) * 256 + ((i & 1) * 2 + (j & 1)) * 64;
-                        y[yOff + (t0 + j) * yStride + b0 + i] = Canonical.treeOf(acc, ao);
-                    }
             }
         }
     }

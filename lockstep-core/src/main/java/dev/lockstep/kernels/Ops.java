@@ -63,7 +63,7 @@ public final class Ops {
 
     /**
      * Replaces {@code x[off..off+n)} by {@code exp(x - shift)} and returns their sum in the canonical
-     * order (lane i % 64, then the halving tree). The heart of every softmax.
+     * order (lane i % 16, then the halving tree). The heart of every softmax.
      */
     public static float expShiftSum(float[] x, int off, int n, float shift) {
         if (!Canonical.SIMD512) {
@@ -71,23 +71,24 @@ public final class Ops {
             for (int i = 0; i < n; i++) {
                 float e = Exp.exp(x[off + i] - shift);
                 x[off + i] = e;
-                acc[i & 63] += e;
+                acc[i & 15] += e;
             }
             return Canonical.tree(acc);
         }
-        FloatVector a0 = FloatVector.zero(F512), a1 = a0, a2 = a0, a3 = a0;
-        for (int i = 0; i < n; i += 16) {
+        FloatVector acc = FloatVector.zero(F512);
+        int i = 0;
+        for (; i + 16 <= n; i += 16) {
+            FloatVector e = Exp.exp(FloatVector.fromArray(F512, x, off + i).sub(shift));
+            e.intoArray(x, off + i);
+            acc = acc.add(e);
+        }
+        if (i < n) {
             VectorMask<Float> m = F512.indexInRange(i, n);
             FloatVector e = Exp.exp(FloatVector.fromArray(F512, x, off + i, m).sub(shift));
             e.intoArray(x, off + i, m);
-            switch ((i >> 4) & 3) {
-                case 0 -> a0 = a0.blend(a0.add(e), m);
-                case 1 -> a1 = a1.blend(a1.add(e), m);
-                case 2 -> a2 = a2.blend(a2.add(e), m);
-                default -> a3 = a3.blend(a3.add(e), m);
-            }
+            acc = acc.blend(acc.add(e), m);
         }
-        return Canonical.tree(a0, a1, a2, a3);
+        return Canonical.tree(acc);
     }
 
     /** {@code x[off..off+n) *= s}. */

@@ -19,6 +19,9 @@ public interface Model {
 
     int kvDim();
 
+    /** Size of one K/V head (the cache stores K transposed per head within a block). */
+    int kvHeadDim();
+
     /** One line describing the hyper-parameters. */
     String describe();
 

@@ -94,6 +94,7 @@ public final class Transformer implements Model {
     @Override public int contextLength() { return cfg.contextLength(); }
     @Override public int kvLayers() { return cfg.layers(); }
     @Override public int kvDim() { return cfg.kvDim(); }
+    @Override public int kvHeadDim() { return cfg.headDim(); }
     public Rope rope() { return rope; }
 
     @Override

@@ -57,7 +57,7 @@ public final class Sampler {
         for (int i = 0; i < n; i++) {
             float v = Exp.exp(l[cand[i]] - max);
             l[cand[i]] = v;
-            acc[i & 63] += v;
+            acc[i & 15] += v;
         }
         double total = Canonical.tree(acc);
         if (p.topP() < 1f) {

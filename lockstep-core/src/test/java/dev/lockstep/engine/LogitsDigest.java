@@ -28,7 +28,7 @@ public final class LogitsDigest {
         try (GgufFile f = GgufFile.open(model); WorkerPool pool = new WorkerPool(2)) {
             Model m = ModelLoader.load(f);
             ModelRunner r = m.newRunner(pool, 64);
-            KvCache kv = new KvCache(m.kvLayers(), m.kvDim(), 16, 8);
+            KvCache kv = new KvCache(m.kvLayers(), m.kvDim(), m.kvHeadDim(), 16, 8);
             int[] table = {0, 1, 2, 3, 4, 5, 6, 7};
             int[] prompt = {1, 415, 2936, 9060, 285, 1142, 461, 10575, 754, 278, 17366, 11203};
             for (int i = 0; i < prompt.length; i++) prompt[i] %= m.vocabSize();

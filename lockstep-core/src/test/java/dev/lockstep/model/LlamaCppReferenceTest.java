@@ -113,7 +113,7 @@ class LlamaCppReferenceTest {
     static float[] lastLogits(Model m, int[] ids) {
         try (WorkerPool pool = new WorkerPool(2)) {
             ModelRunner r = m.newRunner(pool, ids.length);
-            try (KvCache kv = new KvCache(m.kvLayers(), m.kvDim(), 16, (ids.length + 15) / 16)) {
+            try (KvCache kv = new KvCache(m.kvLayers(), m.kvDim(), m.kvHeadDim(), 16, (ids.length + 15) / 16)) {
                 int[] table = new int[(ids.length + 15) / 16];
                 for (int i = 0; i < table.length; i++) table[i] = i;
                 ForwardBatch b = new ForwardBatch(ids.length, 1);
