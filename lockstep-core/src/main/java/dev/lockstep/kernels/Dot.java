@@ -25,8 +25,8 @@ import static dev.lockstep.kernels.Canonical.F512;
  * are exact: scale x small integer needs at most 19 significant bits.) The 512-bit path is the fast
  * path; the scalar path serves JVMs with narrower vectors and is the executable specification.
  *
- * <p>Decoding uses {@link #rows4}: four rows at once are four independent FMA chains (one row's
- * chain alone waits on the FMA latency) sharing the activation loads. Kernels are written out in
+ * <p>Decoding uses {@link #rows2}: two distant rows at once, two independent FMA chains and two
+ * memory streams. Kernels are written out in
  * full: a helper method returning a vector may not be inlined by C2, and a vector that crosses a real
  * call is boxed.
  */
@@ -146,25 +146,29 @@ public final class Dot {
         return Canonical.tree(acc);
     }
 
-    // ------------------------------------------------------------------ four rows at once (decode)
+    // ------------------------------------------------------------------ two rows at once (decode)
 
     /**
-     * Rows {@code row .. row+3} at once into {@code out[oo], out[oo+1], ...}: same bits as {@link #row}
-     * four times. Returns false when there is no 4-row kernel for this type and length (caller falls back).
+     * Rows {@code rowA} and {@code rowB} at once into {@code out[oa]} and {@code out[ob]}: same bits as
+     * {@link #row} twice. Two independent FMA chains (one row's chain alone waits on the FMA latency),
+     * and, when the rows are far apart, two memory streams the prefetcher follows well (measured: two
+     * distant rows stream from DRAM at 10-14 GB/s on 2 threads, single rows 8-10, four adjacent rows
+     * 5-10). Returns false when there is no 2-row kernel for this type and length (caller falls back).
      */
-    public static boolean rows4(GgmlType type, MemorySegment w, long row, int n, float[] x, int xo, float[] out, int oo) {
+    public static boolean rows2(GgmlType type, MemorySegment w, long rowA, long rowB, int n, float[] x, int xo,
+                                float[] out, int oa, int ob) {
         if (!Canonical.SIMD512) return false;
-        long rb = type.byteSize(n), off = row * rb;
+        long rb = type.byteSize(n), offA = rowA * rb, offB = rowB * rb;
         switch (type) {
-            case Q8_0 -> q8_0x4(w, off, rb, n, x, xo, out, oo);
-            case Q4_0 -> q4_0x4(w, off, rb, n, x, xo, out, oo);
+            case Q8_0 -> q8_0x2(w, offA, offB, n, x, xo, out, oa, ob);
+            case Q4_0 -> q4_0x2(w, offA, offB, n, x, xo, out, oa, ob);
             case F16 -> {
                 if (n % 16 != 0) return false;
-                f16x4(w, off, rb, n, x, xo, out, oo);
+                f16x2(w, offA, offB, n, x, xo, out, oa, ob);
             }
             case F32 -> {
                 if (n % 16 != 0) return false;
-                f32x4(w, off, rb, n, x, xo, out, oo);
+                f32x2(w, offA, offB, n, x, xo, out, oa, ob);
             }
             default -> {
                 return false;
@@ -173,80 +177,64 @@ public final class Dot {
         return true;
     }
 
-    static void q8_0x4(MemorySegment w, long off, long rb, int n, float[] x, int xo, float[] out, int oo) {
-        FloatVector a0 = FloatVector.zero(F512), a1 = a0, a2 = a0, a3 = a0;
-        long o0 = off, o1 = off + rb, o2 = off + 2 * rb, o3 = off + 3 * rb;
-        for (int k = 0; k < n; k += 32, o0 += 34, o1 += 34, o2 += 34, o3 += 34) {
+    static void q8_0x2(MemorySegment w, long o0, long o1, int n, float[] x, int xo, float[] out, int oa, int ob) {
+        FloatVector a0 = FloatVector.zero(F512), a1 = a0;
+        for (int k = 0; k < n; k += 32, o0 += 34, o1 += 34) {
             FloatVector xl = FloatVector.fromArray(F512, x, xo + k), xh = FloatVector.fromArray(F512, x, xo + k + 16);
-            float d0 = Dequant.f16(w, o0), d1 = Dequant.f16(w, o1), d2 = Dequant.f16(w, o2), d3 = Dequant.f16(w, o3);
+            float d0 = Dequant.f16(w, o0), d1 = Dequant.f16(w, o1);
             a0 = ((FloatVector) ByteVector.fromMemorySegment(B128, w, o0 + 2, LE).convertShape(VectorOperators.B2F, F512, 0)).mul(d0).fma(xl, a0);
             a1 = ((FloatVector) ByteVector.fromMemorySegment(B128, w, o1 + 2, LE).convertShape(VectorOperators.B2F, F512, 0)).mul(d1).fma(xl, a1);
-            a2 = ((FloatVector) ByteVector.fromMemorySegment(B128, w, o2 + 2, LE).convertShape(VectorOperators.B2F, F512, 0)).mul(d2).fma(xl, a2);
-            a3 = ((FloatVector) ByteVector.fromMemorySegment(B128, w, o3 + 2, LE).convertShape(VectorOperators.B2F, F512, 0)).mul(d3).fma(xl, a3);
             a0 = ((FloatVector) ByteVector.fromMemorySegment(B128, w, o0 + 18, LE).convertShape(VectorOperators.B2F, F512, 0)).mul(d0).fma(xh, a0);
             a1 = ((FloatVector) ByteVector.fromMemorySegment(B128, w, o1 + 18, LE).convertShape(VectorOperators.B2F, F512, 0)).mul(d1).fma(xh, a1);
-            a2 = ((FloatVector) ByteVector.fromMemorySegment(B128, w, o2 + 18, LE).convertShape(VectorOperators.B2F, F512, 0)).mul(d2).fma(xh, a2);
-            a3 = ((FloatVector) ByteVector.fromMemorySegment(B128, w, o3 + 18, LE).convertShape(VectorOperators.B2F, F512, 0)).mul(d3).fma(xh, a3);
         }
-        out[oo] = Canonical.tree(a0);
-        out[oo + 1] = Canonical.tree(a1);
-        out[oo + 2] = Canonical.tree(a2);
-        out[oo + 3] = Canonical.tree(a3);
+        out[oa] = Canonical.tree(a0);
+        out[ob] = Canonical.tree(a1);
     }
 
-    static void q4_0x4(MemorySegment w, long off, long rb, int n, float[] x, int xo, float[] out, int oo) {
-        FloatVector a0 = FloatVector.zero(F512), a1 = a0, a2 = a0, a3 = a0;
-        long o0 = off, o1 = off + rb, o2 = off + 2 * rb, o3 = off + 3 * rb;
-        for (int k = 0; k < n; k += 32, o0 += 18, o1 += 18, o2 += 18, o3 += 18) {
+    static void q4_0x2(MemorySegment w, long o0, long o1, int n, float[] x, int xo, float[] out, int oa, int ob) {
+        FloatVector a0 = FloatVector.zero(F512), a1 = a0;
+        for (int k = 0; k < n; k += 32, o0 += 18, o1 += 18) {
             FloatVector xl = FloatVector.fromArray(F512, x, xo + k), xh = FloatVector.fromArray(F512, x, xo + k + 16);
             ByteVector q0 = ByteVector.fromMemorySegment(B128, w, o0 + 2, LE), q1 = ByteVector.fromMemorySegment(B128, w, o1 + 2, LE);
-            ByteVector q2 = ByteVector.fromMemorySegment(B128, w, o2 + 2, LE), q3 = ByteVector.fromMemorySegment(B128, w, o3 + 2, LE);
-            float d0 = Dequant.f16(w, o0), d1 = Dequant.f16(w, o1), d2 = Dequant.f16(w, o2), d3 = Dequant.f16(w, o3);
+            float d0 = Dequant.f16(w, o0), d1 = Dequant.f16(w, o1);
             a0 = ((FloatVector) q0.and((byte) 0xF).sub((byte) 8).convertShape(VectorOperators.B2F, F512, 0)).mul(d0).fma(xl, a0);
             a1 = ((FloatVector) q1.and((byte) 0xF).sub((byte) 8).convertShape(VectorOperators.B2F, F512, 0)).mul(d1).fma(xl, a1);
-            a2 = ((FloatVector) q2.and((byte) 0xF).sub((byte) 8).convertShape(VectorOperators.B2F, F512, 0)).mul(d2).fma(xl, a2);
-            a3 = ((FloatVector) q3.and((byte) 0xF).sub((byte) 8).convertShape(VectorOperators.B2F, F512, 0)).mul(d3).fma(xl, a3);
             a0 = ((FloatVector) q0.lanewise(VectorOperators.LSHR, 4).sub((byte) 8).convertShape(VectorOperators.B2F, F512, 0)).mul(d0).fma(xh, a0);
             a1 = ((FloatVector) q1.lanewise(VectorOperators.LSHR, 4).sub((byte) 8).convertShape(VectorOperators.B2F, F512, 0)).mul(d1).fma(xh, a1);
-            a2 = ((FloatVector) q2.lanewise(VectorOperators.LSHR, 4).sub((byte) 8).convertShape(VectorOperators.B2F, F512, 0)).mul(d2).fma(xh, a2);
-            a3 = ((FloatVector) q3.lanewise(VectorOperators.LSHR, 4).sub((byte) 8).convertShape(VectorOperators.B2F, F512, 0)).mul(d3).fma(xh, a3);
         }
-        out[oo] = Canonical.tree(a0);
-        out[oo + 1] = Canonical.tree(a1);
-        out[oo + 2] = Canonical.tree(a2);
-        out[oo + 3] = Canonical.tree(a3);
+        out[oa] = Canonical.tree(a0);
+        out[ob] = Canonical.tree(a1);
     }
 
-    static void f16x4(MemorySegment w, long off, long rb, int n, float[] x, int xo, float[] out, int oo) {
-        FloatVector a0 = FloatVector.zero(F512), a1 = a0, a2 = a0, a3 = a0;
+    static void f16x2(MemorySegment w, long o0, long o1, int n, float[] x, int xo, float[] out, int oa, int ob) {
+        FloatVector a0 = FloatVector.zero(F512), a1 = a0;
         for (int k = 0; k < n; k += 16) {
             FloatVector xv = FloatVector.fromArray(F512, x, xo + k);
-            long o = off + 2L * k;
-            a0 = halfToFloat(((IntVector) ShortVector.fromMemorySegment(S256, w, o, LE).convertShape(VectorOperators.S2I, I512, 0)).and(0xFFFF)).fma(xv, a0);
-            a1 = halfToFloat(((IntVector) ShortVector.fromMemorySegment(S256, w, o + rb, LE).convertShape(VectorOperators.S2I, I512, 0)).and(0xFFFF)).fma(xv, a1);
-            a2 = halfToFloat(((IntVector) ShortVector.fromMemorySegment(S256, w, o + 2 * rb, LE).convertShape(VectorOperators.S2I, I512, 0)).and(0xFFFF)).fma(xv, a2);
-            a3 = halfToFloat(((IntVector) ShortVector.fromMemorySegment(S256, w, o + 3 * rb, LE).convertShape(VectorOperators.S2I, I512, 0)).and(0xFFFF)).fma(xv, a3);
+            IntVector h0 = ((IntVector) ShortVector.fromMemorySegment(S256, w, o0 + 2L * k, LE).convertShape(VectorOperators.S2I, I512, 0)).and(0xFFFF);
+            IntVector h1 = ((IntVector) ShortVector.fromMemorySegment(S256, w, o1 + 2L * k, LE).convertShape(VectorOperators.S2I, I512, 0)).and(0xFFFF);
+            // half -> float inline (see halfToFloat): rebias by 2^112, keep Inf/NaN, restore the sign
+            IntVector e0 = h0.and(0x7FFF), e1 = h1.and(0x7FFF);
+            IntVector s0 = e0.lanewise(VectorOperators.LSHL, 13), s1 = e1.lanewise(VectorOperators.LSHL, 13);
+            IntVector b0 = s0.reinterpretAsFloats().mul(TWO_POW_112).reinterpretAsInts()
+                    .blend(s0.or(0x7F800000), e0.compare(VectorOperators.GE, 0x7C00)).or(h0.and(0x8000).lanewise(VectorOperators.LSHL, 16));
+            IntVector b1 = s1.reinterpretAsFloats().mul(TWO_POW_112).reinterpretAsInts()
+                    .blend(s1.or(0x7F800000), e1.compare(VectorOperators.GE, 0x7C00)).or(h1.and(0x8000).lanewise(VectorOperators.LSHL, 16));
+            a0 = b0.reinterpretAsFloats().fma(xv, a0);
+            a1 = b1.reinterpretAsFloats().fma(xv, a1);
         }
-        out[oo] = Canonical.tree(a0);
-        out[oo + 1] = Canonical.tree(a1);
-        out[oo + 2] = Canonical.tree(a2);
-        out[oo + 3] = Canonical.tree(a3);
+        out[oa] = Canonical.tree(a0);
+        out[ob] = Canonical.tree(a1);
     }
 
-    static void f32x4(MemorySegment w, long off, long rb, int n, float[] x, int xo, float[] out, int oo) {
-        FloatVector a0 = FloatVector.zero(F512), a1 = a0, a2 = a0, a3 = a0;
+    static void f32x2(MemorySegment w, long o0, long o1, int n, float[] x, int xo, float[] out, int oa, int ob) {
+        FloatVector a0 = FloatVector.zero(F512), a1 = a0;
         for (int k = 0; k < n; k += 16) {
             FloatVector xv = FloatVector.fromArray(F512, x, xo + k);
-            long o = off + 4L * k;
-            a0 = FloatVector.fromMemorySegment(F512, w, o, LE).fma(xv, a0);
-            a1 = FloatVector.fromMemorySegment(F512, w, o + rb, LE).fma(xv, a1);
-            a2 = FloatVector.fromMemorySegment(F512, w, o + 2 * rb, LE).fma(xv, a2);
-            a3 = FloatVector.fromMemorySegment(F512, w, o + 3 * rb, LE).fma(xv, a3);
+            a0 = FloatVector.fromMemorySegment(F512, w, o0 + 4L * k, LE).fma(xv, a0);
+            a1 = FloatVector.fromMemorySegment(F512, w, o1 + 4L * k, LE).fma(xv, a1);
         }
-        out[oo] = Canonical.tree(a0);
-        out[oo + 1] = Canonical.tree(a1);
-        out[oo + 2] = Canonical.tree(a2);
-        out[oo + 3] = Canonical.tree(a3);
+        out[oa] = Canonical.tree(a0);
+        out[ob] = Canonical.tree(a1);
     }
 
     /** 16 IEEE half floats (as the low 16 bits of int lanes) to float, exactly. */

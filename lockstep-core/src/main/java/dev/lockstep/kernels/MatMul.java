@@ -81,15 +81,19 @@ public final class MatMul implements WorkerPool.Task {
         }
     }
 
-    /** Token by token, four rows at a time where a fused 4-row kernel exists. */
+    /**
+     * Token by token; each worker pairs row i of the first half of its range with row i of the second
+     * half (two distant rows per kernel call: two FMA chains, two memory streams).
+     */
     private void matvec(Matrix m, int r0, int r1, float[] s) {
-        int n = m.cols();
+        int n = m.cols(), half = (r1 - r0) / 2;
         for (int t = 0; t < tokens; t++) {
             int xo = xOff + t * xStride, yo = yOff + t * yStride;
-            int r = r0;
+            int i = 0;
             if (Canonical.SIMD512)
-                while (r + 4 <= r1 && Dot.rows4(m.type(), m.data(), r, n, x, xo, y, yo + r)) r += 4;
-            for (; r < r1; r++) y[yo + r] = Dot.row(m.type(), m.data(), r, n, x, xo, s);
+                while (i < half && Dot.rows2(m.type(), m.data(), r0 + i, r0 + half + i, n, x, xo, y, yo + r0 + i, yo + r0 + half + i)) i++;
+            for (int r = r0 + i; r < r0 + half; r++) y[yo + r] = Dot.row(m.type(), m.data(), r, n, x, xo, s);
+            for (int r = r0 + half + i; r < r1; r++) y[yo + r] = Dot.row(m.type(), m.data(), r, n, x, xo, s);
         }
     }
 
