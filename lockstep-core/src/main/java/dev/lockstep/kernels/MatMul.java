@@ -27,6 +27,10 @@ public final class MatMul implements WorkerPool.Task {
     private Matrix w;
     private float[] x, y;
     private int xOff, xStride, yOff, yStride, tokens;
+    // further products of the same call (same input, own outputs): one barrier for all of them
+    private final Matrix[] more = new Matrix[2];
+    private final float[][] moreY = new float[2][];
+    private int moreCount;
 
     private final float[][] tiles;
     private final float[][] lanes; // per worker: accumulators of a kernel, stored for the canonical tree
@@ -50,9 +54,37 @@ public final class MatMul implements WorkerPool.Task {
         this.y = y;
         this.yOff = yOff;
         this.yStride = yStride;
+        this.moreCount = 0;
         pool.execute(this);
         this.x = this.y = null;
         this.w = null;
+    }
+
+    /**
+     * Two or three products of the same input in one parallel step (e.g. Q, K and V): each worker does
+     * its share of every matrix, so the threads meet once instead of three times. Outputs are written
+     * like {@link #apply}, each with its own matrix's row count as stride.
+     */
+    public void applyShared(float[] x, int xOff, int xStride, int tokens, Matrix w0, float[] y0, Matrix w1, float[] y1,
+                            Matrix w2, float[] y2) {
+        this.x = x;
+        this.xOff = xOff;
+        this.xStride = xStride;
+        this.tokens = tokens;
+        this.w = w0;
+        this.y = y0;
+        this.yOff = 0;
+        this.yStride = w0.rows();
+        more[0] = w1;
+        moreY[0] = y1;
+        more[1] = w2;
+        moreY[1] = y2;
+        moreCount = w2 == null ? 1 : 2;
+        pool.execute(this);
+        this.x = this.y = null;
+        this.w = null;
+        more[0] = more[1] = null;
+        moreY[0] = moreY[1] = null;
     }
 
     /** The rule-breaking variant: two half-length canonical dots, added. Never used outside tests. */
@@ -65,7 +97,11 @@ public final class MatMul implements WorkerPool.Task {
 
     @Override
     public void run(int worker, int workers) {
-        Matrix m = w;
+        runOne(w, y, yOff, yStride, worker, workers);
+        for (int i = 0; i < moreCount; i++) runOne(more[i], moreY[i], 0, more[i].rows(), worker, workers);
+    }
+
+    private void runOne(Matrix m, float[] y, int yOff, int yStride, int worker, int workers) {
         int r0 = WorkerPool.rangeStart(m.rows(), worker, workers);
         int r1 = WorkerPool.rangeStart(m.rows(), worker + 1, workers);
         int n = m.cols();
@@ -75,9 +111,9 @@ public final class MatMul implements WorkerPool.Task {
             for (int r = r0; r < r1; r++)
                 for (int t = 0; t < tokens; t++) y[yOff + t * yStride + r] = splitK(m, r, x, xOff + t * xStride, s);
         } else if (tokens == 1 || !Canonical.SIMD512 || n % 16 != 0) {
-            matvec(m, r0, r1, s);
+            matvec(m, y, yOff, yStride, r0, r1, s);
         } else {
-            blocked(m, r0, r1, worker);
+            blocked(m, y, yOff, yStride, r0, r1, worker);
         }
     }
 
@@ -85,7 +121,7 @@ public final class MatMul implements WorkerPool.Task {
      * Token by token; each worker pairs row i of the first half of its range with row i of the second
      * half (two distant rows per kernel call: two FMA chains, two memory streams).
      */
-    private void matvec(Matrix m, int r0, int r1, float[] s) {
+    private void matvec(Matrix m, float[] y, int yOff, int yStride, int r0, int r1, float[] s) {
         int n = m.cols(), half = (r1 - r0) / 2;
         for (int t = 0; t < tokens; t++) {
             int xo = xOff + t * xStride, yo = yOff + t * yStride;
@@ -107,7 +143,7 @@ public final class MatMul implements WorkerPool.Task {
      * stays in L2; every group of four tokens (in L1) then meets every group of four rows in a 4x4
      * register tile. Each output remains one canonical dot product.
      */
-    private void blocked(Matrix m, int r0, int r1, int worker) {
+    private void blocked(Matrix m, float[] y, int yOff, int yStride, int r0, int r1, int worker) {
         int n = m.cols(), rb = rowBlock(n);
         float[] tile = tiles[worker];
         if (tile == null || tile.length < rb * n) tile = tiles[worker] = new float[rb * n];

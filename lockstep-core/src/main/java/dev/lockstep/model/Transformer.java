@@ -156,9 +156,7 @@ public final class Transformer implements Model {
                 Layer l = layers[li];
                 // attention
                 for (int t = 0; t < n; t++) Ops.rmsNorm(xb, t * dim, x, t * dim, l.attnNorm, dim, cfg.rmsEps());
-                matmul.apply(l.wq, xb, 0, dim, n, q, 0, qDim);
-                matmul.apply(l.wk, xb, 0, dim, n, k, 0, kvDim);
-                matmul.apply(l.wv, xb, 0, dim, n, v, 0, kvDim);
+                matmul.applyShared(xb, 0, dim, n, l.wq, q, l.wk, k, l.wv, v);
                 for (int t = 0; t < n; t++) {
                     if (l.bq != null) {
                         Ops.addInPlace(q, t * qDim, l.bq, 0, qDim);
@@ -183,8 +181,7 @@ public final class Transformer implements Model {
 
                 // feed-forward
                 for (int t = 0; t < n; t++) Ops.rmsNorm(xb, t * dim, x, t * dim, l.ffnNorm, dim, cfg.rmsEps());
-                matmul.apply(l.gate, xb, 0, dim, n, hb, 0, ff);
-                matmul.apply(l.up, xb, 0, dim, n, hb2, 0, ff);
+                matmul.applyShared(xb, 0, dim, n, l.gate, hb, l.up, hb2, null, null);
                 for (int t = 0; t < n; t++) Ops.swiglu(hb, t * ff, hb2, t * ff, ff);
                 matmul.apply(l.down, hb, 0, ff, n, xb, 0, dim);
                 for (int t = 0; t < n; t++) Ops.addInPlace(x, t * dim, xb, t * dim, dim);
