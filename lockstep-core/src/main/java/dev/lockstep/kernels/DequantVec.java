@@ -72,6 +72,15 @@ final class DequantVec {
                 for (int j = 0; j < len; j += 16) Dot.loadBf16(w, off + 2L * j).intoArray(out, o + j);
             }
             case F32 -> MemorySegment.copy(w, Dequant.F32_LE, off, out, o, len);
+            case Q4_K -> {
+                for (int j = 0; j < len; j += 256, off += 144) qK(w, off, out, o + j, false);
+            }
+            case Q5_K -> {
+                for (int j = 0; j < len; j += 256, off += 176) qK(w, off, out, o + j, true);
+            }
+            case Q6_K -> {
+                for (int j = 0; j < len; j += 256, off += 210) q6K(w, off, out, o + j);
+            }
             default -> Dequant.dequantize(type, w, off, out, o, len);
         }
     }
@@ -79,5 +88,57 @@ final class DequantVec {
     /** Dequantizes a whole row of {@code n} values. */
     static void row(GgmlType type, MemorySegment w, long row, int n, float[] out, int o) {
         segment(type, w, row * type.byteSize(n), 0, n, out, o);
+    }
+
+    /**
+     * Q4_K / Q5_K super-block: value = d*sc*q - dmin*m per sub-block of 32. The product d*sc*q is exact
+     * in float (at most 22 significant bits), so {@code fma(q, d*sc, -dmin*m)} rounds exactly once, as
+     * the reference's {@code d1 * q - m1} does.
+     */
+    private static void qK(MemorySegment w, long bo, float[] out, int o, boolean five) {
+        float d = Dequant.f16(w, bo), dmin = Dequant.f16(w, bo + 2);
+        long qs = bo + (five ? 48 : 16), qh = bo + 16;
+        ByteVector h0 = five ? ByteVector.fromMemorySegment(B128, w, qh, LE) : null;
+        ByteVector h1 = five ? ByteVector.fromMemorySegment(B128, w, qh + 16, LE) : null;
+        for (int i = 0; i < 4; i++) {
+            int sm1 = Dequant.scaleMinK4Public(2 * i, w, bo + 4), sm2 = Dequant.scaleMinK4Public(2 * i + 1, w, bo + 4);
+            float d1 = d * (sm1 & 0xFF), m1 = dmin * (sm1 >> 8), d2 = d * (sm2 & 0xFF), m2 = dmin * (sm2 >> 8);
+            for (int half = 0; half < 2; half++) {
+                ByteVector q = ByteVector.fromMemorySegment(B128, w, qs + 32L * i + 16 * half, LE);
+                ByteVector lo = q.and((byte) 0xF), hi = q.lanewise(VectorOperators.LSHR, 4);
+                if (five) {
+                    ByteVector h = half == 0 ? h0 : h1;
+                    lo = lo.or(h.lanewise(VectorOperators.LSHR, 2 * i).and((byte) 1).lanewise(VectorOperators.LSHL, 4));
+                    hi = hi.or(h.lanewise(VectorOperators.LSHR, 2 * i + 1).and((byte) 1).lanewise(VectorOperators.LSHL, 4));
+                }
+                ((FloatVector) lo.convertShape(VectorOperators.B2F, F512, 0)).fma(d1, -m1).intoArray(out, o + 64 * i + 16 * half);
+                ((FloatVector) hi.convertShape(VectorOperators.B2F, F512, 0)).fma(d2, -m2).intoArray(out, o + 64 * i + 32 + 16 * half);
+            }
+        }
+    }
+
+    /** Q6_K super-block: value = (d * scale) * (q - 32), scale per 16 values. */
+    private static void q6K(MemorySegment w, long bo, float[] out, int o) {
+        float d = Dequant.f16(w, bo + 208);
+        for (int n = 0; n < 2; n++) {
+            for (int half = 0; half < 2; half++) { // l in [16*half, 16*half+16): one scale per 16 values
+                int l = 16 * half;
+                ByteVector lo0 = ByteVector.fromMemorySegment(B128, w, bo + 64L * n + l, LE);
+                ByteVector lo1 = ByteVector.fromMemorySegment(B128, w, bo + 64L * n + l + 32, LE);
+                ByteVector h = ByteVector.fromMemorySegment(B128, w, bo + 128 + 32L * n + l, LE);
+                ByteVector q1 = lo0.and((byte) 0xF).or(h.and((byte) 3).lanewise(VectorOperators.LSHL, 4)).sub((byte) 32);
+                ByteVector q2 = lo1.and((byte) 0xF).or(h.lanewise(VectorOperators.LSHR, 2).and((byte) 3).lanewise(VectorOperators.LSHL, 4)).sub((byte) 32);
+                ByteVector q3 = lo0.lanewise(VectorOperators.LSHR, 4).or(h.lanewise(VectorOperators.LSHR, 4).and((byte) 3).lanewise(VectorOperators.LSHL, 4)).sub((byte) 32);
+                ByteVector q4 = lo1.lanewise(VectorOperators.LSHR, 4).or(h.lanewise(VectorOperators.LSHR, 6).and((byte) 3).lanewise(VectorOperators.LSHL, 4)).sub((byte) 32);
+                long sc = bo + 192 + 8L * n + half;
+                float s1 = d * w.get(java.lang.foreign.ValueLayout.JAVA_BYTE, sc), s2 = d * w.get(java.lang.foreign.ValueLayout.JAVA_BYTE, sc + 2);
+                float s3 = d * w.get(java.lang.foreign.ValueLayout.JAVA_BYTE, sc + 4), s4 = d * w.get(java.lang.foreign.ValueLayout.JAVA_BYTE, sc + 6);
+                int base = o + 128 * n + l;
+                ((FloatVector) q1.convertShape(VectorOperators.B2F, F512, 0)).mul(s1).intoArray(out, base);
+                ((FloatVector) q2.convertShape(VectorOperators.B2F, F512, 0)).mul(s2).intoArray(out, base + 32);
+                ((FloatVector) q3.convertShape(VectorOperators.B2F, F512, 0)).mul(s3).intoArray(out, base + 64);
+                ((FloatVector) q4.convertShape(VectorOperators.B2F, F512, 0)).mul(s4).intoArray(out, base + 96);
+            }
+        }
     }
 }

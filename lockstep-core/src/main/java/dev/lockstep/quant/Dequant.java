@@ -127,6 +127,10 @@ public final class Dequant {
      * their low 4 bits from bytes 8..11 and their high 2 bits from the top of bytes 0..7.
      * Returns scale in the low byte, min in the next.
      */
+    public static int scaleMinK4Public(int j, MemorySegment s, long scalesOff) {
+        return scaleMinK4(j, s, scalesOff);
+    }
+
     static int scaleMinK4(int j, MemorySegment s, long scalesOff) {
         int sc, m;
         if (j < 4) {
