@@ -53,7 +53,7 @@ final class DequantVec {
                     float d = Dequant.f16(w, off);
                     ByteVector q = ByteVector.fromMemorySegment(B128, w, off + 2, LE);
                     ((FloatVector) q.and((byte) 0xF).sub((byte) 8).convertShape(VectorOperators.B2F, F512, 0)).mul(d).intoArray(out, o + j);
-                    ((FloatVector) q.lanewise(VectorOperators.LSHR, 4).sub((byte) 8).convertShape(VectorOperators.B2F, F512, 0))
+                    ((FloatVector) q.reinterpretAsInts().lanewise(VectorOperators.LSHR, 4).and(0x0F0F0F0F).reinterpretAsBytes().sub((byte) 8).convertShape(VectorOperators.B2F, F512, 0))
                             .mul(d).intoArray(out, o + j + 16);
                 }
             }
@@ -93,27 +93,31 @@ final class DequantVec {
     /**
      * Q4_K / Q5_K super-block: value = d*sc*q - dmin*m per sub-block of 32. The product d*sc*q is exact
      * in float (at most 22 significant bits), so {@code fma(q, d*sc, -dmin*m)} rounds exactly once, as
-     * the reference's {@code d1 * q - m1} does.
+     * the reference's {@code d1 * q - m1} does. (No vector is ever null or merged from two branches here:
+     * C2 would box it.)
      */
     private static void qK(MemorySegment w, long bo, float[] out, int o, boolean five) {
         float d = Dequant.f16(w, bo), dmin = Dequant.f16(w, bo + 2);
         long qs = bo + (five ? 48 : 16), qh = bo + 16;
-        ByteVector h0 = five ? ByteVector.fromMemorySegment(B128, w, qh, LE) : null;
-        ByteVector h1 = five ? ByteVector.fromMemorySegment(B128, w, qh + 16, LE) : null;
         for (int i = 0; i < 4; i++) {
             int sm1 = Dequant.scaleMinK4Public(2 * i, w, bo + 4), sm2 = Dequant.scaleMinK4Public(2 * i + 1, w, bo + 4);
-            float d1 = d * (sm1 & 0xFF), m1 = dmin * (sm1 >> 8), d2 = d * (sm2 & 0xFF), m2 = dmin * (sm2 >> 8);
-            for (int half = 0; half < 2; half++) {
-                ByteVector q = ByteVector.fromMemorySegment(B128, w, qs + 32L * i + 16 * half, LE);
-                ByteVector lo = q.and((byte) 0xF), hi = q.lanewise(VectorOperators.LSHR, 4);
-                if (five) {
-                    ByteVector h = half == 0 ? h0 : h1;
-                    lo = lo.or(h.lanewise(VectorOperators.LSHR, 2 * i).and((byte) 1).lanewise(VectorOperators.LSHL, 4));
-                    hi = hi.or(h.lanewise(VectorOperators.LSHR, 2 * i + 1).and((byte) 1).lanewise(VectorOperators.LSHL, 4));
-                }
-                ((FloatVector) lo.convertShape(VectorOperators.B2F, F512, 0)).fma(d1, -m1).intoArray(out, o + 64 * i + 16 * half);
-                ((FloatVector) hi.convertShape(VectorOperators.B2F, F512, 0)).fma(d2, -m2).intoArray(out, o + 64 * i + 32 + 16 * half);
+            float d1 = d * (sm1 & 0xFF), m1 = -(dmin * (sm1 >> 8)), d2 = d * (sm2 & 0xFF), m2 = -(dmin * (sm2 >> 8));
+            ByteVector qa = ByteVector.fromMemorySegment(B128, w, qs + 32L * i, LE);
+            ByteVector qb = ByteVector.fromMemorySegment(B128, w, qs + 32L * i + 16, LE);
+            ByteVector la = qa.and((byte) 0xF), ha = qa.reinterpretAsInts().lanewise(VectorOperators.LSHR, 4).and(0x0F0F0F0F).reinterpretAsBytes();
+            ByteVector lb = qb.and((byte) 0xF), hb = qb.reinterpretAsInts().lanewise(VectorOperators.LSHR, 4).and(0x0F0F0F0F).reinterpretAsBytes();
+            if (five) {
+                ByteVector h0 = ByteVector.fromMemorySegment(B128, w, qh, LE), h1 = ByteVector.fromMemorySegment(B128, w, qh + 16, LE);
+                la = la.or(h0.reinterpretAsInts().lanewise(VectorOperators.LSHR, 2 * i).and(0x01010101).lanewise(VectorOperators.LSHL, 4).reinterpretAsBytes());
+                ha = ha.or(h0.reinterpretAsInts().lanewise(VectorOperators.LSHR, 2 * i + 1).and(0x01010101).lanewise(VectorOperators.LSHL, 4).reinterpretAsBytes());
+                lb = lb.or(h1.reinterpretAsInts().lanewise(VectorOperators.LSHR, 2 * i).and(0x01010101).lanewise(VectorOperators.LSHL, 4).reinterpretAsBytes());
+                hb = hb.or(h1.reinterpretAsInts().lanewise(VectorOperators.LSHR, 2 * i + 1).and(0x01010101).lanewise(VectorOperators.LSHL, 4).reinterpretAsBytes());
             }
+            int base = o + 64 * i;
+            ((FloatVector) la.convertShape(VectorOperators.B2F, F512, 0)).fma(d1, m1).intoArray(out, base);
+            ((FloatVector) lb.convertShape(VectorOperators.B2F, F512, 0)).fma(d1, m1).intoArray(out, base + 16);
+            ((FloatVector) ha.convertShape(VectorOperators.B2F, F512, 0)).fma(d2, m2).intoArray(out, base + 32);
+            ((FloatVector) hb.convertShape(VectorOperators.B2F, F512, 0)).fma(d2, m2).intoArray(out, base + 48);
         }
     }
 
@@ -126,10 +130,10 @@ final class DequantVec {
                 ByteVector lo0 = ByteVector.fromMemorySegment(B128, w, bo + 64L * n + l, LE);
                 ByteVector lo1 = ByteVector.fromMemorySegment(B128, w, bo + 64L * n + l + 32, LE);
                 ByteVector h = ByteVector.fromMemorySegment(B128, w, bo + 128 + 32L * n + l, LE);
-                ByteVector q1 = lo0.and((byte) 0xF).or(h.and((byte) 3).lanewise(VectorOperators.LSHL, 4)).sub((byte) 32);
-                ByteVector q2 = lo1.and((byte) 0xF).or(h.lanewise(VectorOperators.LSHR, 2).and((byte) 3).lanewise(VectorOperators.LSHL, 4)).sub((byte) 32);
-                ByteVector q3 = lo0.lanewise(VectorOperators.LSHR, 4).or(h.lanewise(VectorOperators.LSHR, 4).and((byte) 3).lanewise(VectorOperators.LSHL, 4)).sub((byte) 32);
-                ByteVector q4 = lo1.lanewise(VectorOperators.LSHR, 4).or(h.lanewise(VectorOperators.LSHR, 6).and((byte) 3).lanewise(VectorOperators.LSHL, 4)).sub((byte) 32);
+                ByteVector q1 = lo0.and((byte) 0xF).or(h.reinterpretAsInts().and(0x03030303).lanewise(VectorOperators.LSHL, 4).reinterpretAsBytes()).sub((byte) 32);
+                ByteVector q2 = lo1.and((byte) 0xF).or(h.reinterpretAsInts().lanewise(VectorOperators.LSHR, 2).and(0x03030303).lanewise(VectorOperators.LSHL, 4).reinterpretAsBytes()).sub((byte) 32);
+                ByteVector q3 = lo0.reinterpretAsInts().lanewise(VectorOperators.LSHR, 4).and(0x0F0F0F0F).reinterpretAsBytes().or(h.reinterpretAsInts().lanewise(VectorOperators.LSHR, 4).and(0x03030303).lanewise(VectorOperators.LSHL, 4).reinterpretAsBytes()).sub((byte) 32);
+                ByteVector q4 = lo1.reinterpretAsInts().lanewise(VectorOperators.LSHR, 4).and(0x0F0F0F0F).reinterpretAsBytes().or(h.reinterpretAsInts().lanewise(VectorOperators.LSHR, 6).and(0x03030303).lanewise(VectorOperators.LSHL, 4).reinterpretAsBytes()).sub((byte) 32);
                 long sc = bo + 192 + 8L * n + half;
                 float s1 = d * w.get(java.lang.foreign.ValueLayout.JAVA_BYTE, sc), s2 = d * w.get(java.lang.foreign.ValueLayout.JAVA_BYTE, sc + 2);
                 float s3 = d * w.get(java.lang.foreign.ValueLayout.JAVA_BYTE, sc + 4), s4 = d * w.get(java.lang.foreign.ValueLayout.JAVA_BYTE, sc + 6);

@@ -11,6 +11,7 @@ import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 
 import static dev.lockstep.kernels.Canonical.F512;
@@ -38,6 +39,7 @@ public final class Dot {
     private static final VectorSpecies<Short> S256 = ShortVector.SPECIES_256;
     private static final VectorSpecies<Integer> I512 = IntVector.SPECIES_512;
     private static final float TWO_POW_112 = 0x1p112f;
+    private static final java.lang.foreign.ValueLayout.OfInt I32 = java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     // ------------------------------------------------------------------ float . float
 
@@ -78,6 +80,9 @@ public final class Dot {
             case F32 -> f32(w, off, n, x, xo);
             case Q8_0 -> q8_0(w, off, n, x, xo);
             case Q4_0 -> q4_0(w, off, n, x, xo);
+            case Q4_K -> q4K(w, off, n, x, xo);
+            case Q5_K -> q5K(w, off, n, x, xo);
+            case Q6_K -> q6K(w, off, n, x, xo);
             default -> viaDequant(type, w, off, n, x, xo, scratch);
         };
     }
@@ -140,8 +145,143 @@ public final class Dot {
             ByteVector q = ByteVector.fromMemorySegment(B128, w, off + 2, LE);
             acc = ((FloatVector) q.and((byte) 0xF).sub((byte) 8).convertShape(VectorOperators.B2F, F512, 0))
                     .mul(d).fma(FloatVector.fromArray(F512, x, xo + k), acc);
-            acc = ((FloatVector) q.lanewise(VectorOperators.LSHR, 4).sub((byte) 8).convertShape(VectorOperators.B2F, F512, 0))
+            acc = ((FloatVector) q.reinterpretAsInts().lanewise(VectorOperators.LSHR, 4).and(0x0F0F0F0F).reinterpretAsBytes().sub((byte) 8).convertShape(VectorOperators.B2F, F512, 0))
                     .mul(d).fma(FloatVector.fromArray(F512, x, xo + k + 16), acc);
+        }
+        return Canonical.tree(acc);
+    }
+
+    /** Byte {@code j} (0..11) of a K-quant's 12 packed scale bytes, given as three little-endian ints. */
+    private static int scaleByte(int j, int b0, int b1, int b2) {
+        int word = j < 4 ? b0 : j < 8 ? b1 : b2;
+        return (word >>> (8 * (j & 3))) & 0xFF;
+    }
+
+    /** The 6-bit scale (low byte) and min (second byte) of sub-block j, as {@code Dequant.scaleMinK4}. */
+    private static int scaleMin(int j, int b0, int b1, int b2) {
+        int sc, m;
+        if (j < 4) {
+            sc = scaleByte(j, b0, b1, b2) & 63;
+            m = scaleByte(j + 4, b0, b1, b2) & 63;
+        } else {
+            sc = (scaleByte(j + 4, b0, b1, b2) & 0xF) | ((scaleByte(j - 4, b0, b1, b2) >> 6) << 4);
+            m = (scaleByte(j + 4, b0, b1, b2) >> 4) | ((scaleByte(j, b0, b1, b2) >> 6) << 4);
+        }
+        return sc | (m << 8);
+    }
+
+    /**
+     * Q4_K, fused: each weight is {@code fma(q, d*sc, -dmin*m)} (exactly the reference value: the
+     * product is exact, one rounding), then fma'd into the accumulator in element order. (Q4_K and Q5_K,
+     * and the four quarters of Q6_K, are written out separately: a vector chosen by a branch is boxed.)
+     */
+    static float q4K(MemorySegment w, long off, int n, float[] x, int xo) {
+        FloatVector acc = FloatVector.zero(F512);
+        for (int k = 0; k < n; k += 256, off += 144) {
+            float d = Dequant.f16(w, off), dmin = Dequant.f16(w, off + 2);
+            int b0 = w.get(I32, off + 4), b1 = w.get(I32, off + 8), b2 = w.get(I32, off + 12);
+            for (int i = 0; i < 4; i++) {
+                int sm1 = scaleMin(2 * i, b0, b1, b2), sm2 = scaleMin(2 * i + 1, b0, b1, b2);
+                float d1 = d * (sm1 & 0xFF), m1 = -(dmin * (sm1 >> 8)), d2 = d * (sm2 & 0xFF), m2 = -(dmin * (sm2 >> 8));
+                ByteVector qa = ByteVector.fromMemorySegment(B128, w, off + 16 + 32L * i, LE);
+                ByteVector qb = ByteVector.fromMemorySegment(B128, w, off + 32 + 32L * i, LE);
+                int k0 = xo + k + 64 * i;
+                acc = ((FloatVector) qa.and((byte) 0xF).convertShape(VectorOperators.B2F, F512, 0)).fma(d1, m1)
+                        .fma(FloatVector.fromArray(F512, x, k0), acc);
+                acc = ((FloatVector) qb.and((byte) 0xF).convertShape(VectorOperators.B2F, F512, 0)).fma(d1, m1)
+                        .fma(FloatVector.fromArray(F512, x, k0 + 16), acc);
+                acc = ((FloatVector) qa.reinterpretAsInts().lanewise(VectorOperators.LSHR, 4).and(0x0F0F0F0F).reinterpretAsBytes()
+                        .convertShape(VectorOperators.B2F, F512, 0)).fma(d2, m2).fma(FloatVector.fromArray(F512, x, k0 + 32), acc);
+                acc = ((FloatVector) qb.reinterpretAsInts().lanewise(VectorOperators.LSHR, 4).and(0x0F0F0F0F).reinterpretAsBytes()
+                        .convertShape(VectorOperators.B2F, F512, 0)).fma(d2, m2).fma(FloatVector.fromArray(F512, x, k0 + 48), acc);
+            }
+        }
+        return Canonical.tree(acc);
+    }
+
+    /** Q5_K, fused: as Q4_K with the fifth bit of value l of sub-block j in bit j of qh[l]. */
+    static float q5K(MemorySegment w, long off, int n, float[] x, int xo) {
+        FloatVector acc = FloatVector.zero(F512);
+        for (int k = 0; k < n; k += 256, off += 176) {
+            float d = Dequant.f16(w, off), dmin = Dequant.f16(w, off + 2);
+            int b0 = w.get(I32, off + 4), b1 = w.get(I32, off + 8), b2 = w.get(I32, off + 12);
+            IntVector h0 = ByteVector.fromMemorySegment(B128, w, off + 16, LE).reinterpretAsInts();
+            IntVector h1 = ByteVector.fromMemorySegment(B128, w, off + 32, LE).reinterpretAsInts();
+            for (int i = 0; i < 4; i++) {
+                int sm1 = scaleMin(2 * i, b0, b1, b2), sm2 = scaleMin(2 * i + 1, b0, b1, b2);
+                float d1 = d * (sm1 & 0xFF), m1 = -(dmin * (sm1 >> 8)), d2 = d * (sm2 & 0xFF), m2 = -(dmin * (sm2 >> 8));
+                IntVector qa = ByteVector.fromMemorySegment(B128, w, off + 48 + 32L * i, LE).reinterpretAsInts();
+                IntVector qb = ByteVector.fromMemorySegment(B128, w, off + 64 + 32L * i, LE).reinterpretAsInts();
+                IntVector la = qa.and(0x0F0F0F0F).or(h0.lanewise(VectorOperators.LSHR, 2 * i).and(0x01010101).lanewise(VectorOperators.LSHL, 4));
+                IntVector lb = qb.and(0x0F0F0F0F).or(h1.lanewise(VectorOperators.LSHR, 2 * i).and(0x01010101).lanewise(VectorOperators.LSHL, 4));
+                IntVector ha = qa.lanewise(VectorOperators.LSHR, 4).and(0x0F0F0F0F)
+                        .or(h0.lanewise(VectorOperators.LSHR, 2 * i + 1).and(0x01010101).lanewise(VectorOperators.LSHL, 4));
+                IntVector hb = qb.lanewise(VectorOperators.LSHR, 4).and(0x0F0F0F0F)
+                        .or(h1.lanewise(VectorOperators.LSHR, 2 * i + 1).and(0x01010101).lanewise(VectorOperators.LSHL, 4));
+                int k0 = xo + k + 64 * i;
+                acc = ((FloatVector) la.reinterpretAsBytes().convertShape(VectorOperators.B2F, F512, 0)).fma(d1, m1)
+                        .fma(FloatVector.fromArray(F512, x, k0), acc);
+                acc = ((FloatVector) lb.reinterpretAsBytes().convertShape(VectorOperators.B2F, F512, 0)).fma(d1, m1)
+                        .fma(FloatVector.fromArray(F512, x, k0 + 16), acc);
+                acc = ((FloatVector) ha.reinterpretAsBytes().convertShape(VectorOperators.B2F, F512, 0)).fma(d2, m2)
+                        .fma(FloatVector.fromArray(F512, x, k0 + 32), acc);
+                acc = ((FloatVector) hb.reinterpretAsBytes().convertShape(VectorOperators.B2F, F512, 0)).fma(d2, m2)
+                        .fma(FloatVector.fromArray(F512, x, k0 + 48), acc);
+            }
+        }
+        return Canonical.tree(acc);
+    }
+
+    /** Q6_K, fused: each weight is {@code (d * scale) * (q - 32)} as in the reference. */
+    static float q6K(MemorySegment w, long off, int n, float[] x, int xo) {
+        FloatVector acc = FloatVector.zero(F512);
+        for (int k = 0; k < n; k += 256, off += 210) {
+            float d = Dequant.f16(w, off + 208);
+            for (int h2 = 0; h2 < 2; h2++) {
+                // values 128*h2 + 32*quarter + l (quarter 0..3, l 0..31), in element order
+                IntVector l0a = ByteVector.fromMemorySegment(B128, w, off + 64L * h2, LE).reinterpretAsInts();
+                IntVector l0b = ByteVector.fromMemorySegment(B128, w, off + 64L * h2 + 16, LE).reinterpretAsInts();
+                IntVector l1a = ByteVector.fromMemorySegment(B128, w, off + 64L * h2 + 32, LE).reinterpretAsInts();
+                IntVector l1b = ByteVector.fromMemorySegment(B128, w, off + 64L * h2 + 48, LE).reinterpretAsInts();
+                IntVector ha = ByteVector.fromMemorySegment(B128, w, off + 128 + 32L * h2, LE).reinterpretAsInts();
+                IntVector hb = ByteVector.fromMemorySegment(B128, w, off + 128 + 32L * h2 + 16, LE).reinterpretAsInts();
+                long sc = off + 192 + 8L * h2;
+                int kb = xo + k + 128 * h2;
+                float s00 = d * w.get(ValueLayout.JAVA_BYTE, sc), s01 = d * w.get(ValueLayout.JAVA_BYTE, sc + 1);
+                float s10 = d * w.get(ValueLayout.JAVA_BYTE, sc + 2), s11 = d * w.get(ValueLayout.JAVA_BYTE, sc + 3);
+                float s20 = d * w.get(ValueLayout.JAVA_BYTE, sc + 4), s21 = d * w.get(ValueLayout.JAVA_BYTE, sc + 5);
+                float s30 = d * w.get(ValueLayout.JAVA_BYTE, sc + 6), s31 = d * w.get(ValueLayout.JAVA_BYTE, sc + 7);
+                // quarter 0: low nibbles of ql[0..32), bits 0-1 of qh
+                acc = ((FloatVector) l0a.and(0x0F0F0F0F).or(ha.and(0x03030303).lanewise(VectorOperators.LSHL, 4)).reinterpretAsBytes()
+                        .sub((byte) 32).convertShape(VectorOperators.B2F, F512, 0)).mul(s00).fma(FloatVector.fromArray(F512, x, kb), acc);
+                acc = ((FloatVector) l0b.and(0x0F0F0F0F).or(hb.and(0x03030303).lanewise(VectorOperators.LSHL, 4)).reinterpretAsBytes()
+                        .sub((byte) 32).convertShape(VectorOperators.B2F, F512, 0)).mul(s01).fma(FloatVector.fromArray(F512, x, kb + 16), acc);
+                // quarter 1: low nibbles of ql[32..64), bits 2-3
+                acc = ((FloatVector) l1a.and(0x0F0F0F0F).or(ha.lanewise(VectorOperators.LSHR, 2).and(0x03030303).lanewise(VectorOperators.LSHL, 4))
+                        .reinterpretAsBytes().sub((byte) 32).convertShape(VectorOperators.B2F, F512, 0)).mul(s10)
+                        .fma(FloatVector.fromArray(F512, x, kb + 32), acc);
+                acc = ((FloatVector) l1b.and(0x0F0F0F0F).or(hb.lanewise(VectorOperators.LSHR, 2).and(0x03030303).lanewise(VectorOperators.LSHL, 4))
+                        .reinterpretAsBytes().sub((byte) 32).convertShape(VectorOperators.B2F, F512, 0)).mul(s11)
+                        .fma(FloatVector.fromArray(F512, x, kb + 48), acc);
+                // quarter 2: high nibbles of ql[0..32), bits 4-5
+                acc = ((FloatVector) l0a.lanewise(VectorOperators.LSHR, 4).and(0x0F0F0F0F)
+                        .or(ha.lanewise(VectorOperators.LSHR, 4).and(0x03030303).lanewise(VectorOperators.LSHL, 4))
+                        .reinterpretAsBytes().sub((byte) 32).convertShape(VectorOperators.B2F, F512, 0)).mul(s20)
+                        .fma(FloatVector.fromArray(F512, x, kb + 64), acc);
+                acc = ((FloatVector) l0b.lanewise(VectorOperators.LSHR, 4).and(0x0F0F0F0F)
+                        .or(hb.lanewise(VectorOperators.LSHR, 4).and(0x03030303).lanewise(VectorOperators.LSHL, 4))
+                        .reinterpretAsBytes().sub((byte) 32).convertShape(VectorOperators.B2F, F512, 0)).mul(s21)
+                        .fma(FloatVector.fromArray(F512, x, kb + 80), acc);
+                // quarter 3: high nibbles of ql[32..64), bits 6-7
+                acc = ((FloatVector) l1a.lanewise(VectorOperators.LSHR, 4).and(0x0F0F0F0F)
+                        .or(ha.lanewise(VectorOperators.LSHR, 6).and(0x03030303).lanewise(VectorOperators.LSHL, 4))
+                        .reinterpretAsBytes().sub((byte) 32).convertShape(VectorOperators.B2F, F512, 0)).mul(s30)
+                        .fma(FloatVector.fromArray(F512, x, kb + 96), acc);
+                acc = ((FloatVector) l1b.lanewise(VectorOperators.LSHR, 4).and(0x0F0F0F0F)
+                        .or(hb.lanewise(VectorOperators.LSHR, 6).and(0x03030303).lanewise(VectorOperators.LSHL, 4))
+                        .reinterpretAsBytes().sub((byte) 32).convertShape(VectorOperators.B2F, F512, 0)).mul(s31)
+                        .fma(FloatVector.fromArray(F512, x, kb + 112), acc);
+            }
         }
         return Canonical.tree(acc);
     }
@@ -199,8 +339,8 @@ public final class Dot {
             float d0 = Dequant.f16(w, o0), d1 = Dequant.f16(w, o1);
             a0 = ((FloatVector) q0.and((byte) 0xF).sub((byte) 8).convertShape(VectorOperators.B2F, F512, 0)).mul(d0).fma(xl, a0);
             a1 = ((FloatVector) q1.and((byte) 0xF).sub((byte) 8).convertShape(VectorOperators.B2F, F512, 0)).mul(d1).fma(xl, a1);
-            a0 = ((FloatVector) q0.lanewise(VectorOperators.LSHR, 4).sub((byte) 8).convertShape(VectorOperators.B2F, F512, 0)).mul(d0).fma(xh, a0);
-            a1 = ((FloatVector) q1.lanewise(VectorOperators.LSHR, 4).sub((byte) 8).convertShape(VectorOperators.B2F, F512, 0)).mul(d1).fma(xh, a1);
+            a0 = ((FloatVector) q0.reinterpretAsInts().lanewise(VectorOperators.LSHR, 4).and(0x0F0F0F0F).reinterpretAsBytes().sub((byte) 8).convertShape(VectorOperators.B2F, F512, 0)).mul(d0).fma(xh, a0);
+            a1 = ((FloatVector) q1.reinterpretAsInts().lanewise(VectorOperators.LSHR, 4).and(0x0F0F0F0F).reinterpretAsBytes().sub((byte) 8).convertShape(VectorOperators.B2F, F512, 0)).mul(d1).fma(xh, a1);
         }
         out[oa] = Canonical.tree(a0);
         out[ob] = Canonical.tree(a1);
