@@ -177,6 +177,11 @@ public final class BpeTokenizer extends Tokenizer {
         return b.toByteArray();
     }
 
+    /** The printable character GPT-2's table assigns to byte {@code b}. */
+    public static char byteLevelChar(int b) {
+        return BYTE_TO_CHAR[b & 0xFF];
+    }
+
     /** The byte-level form of a text, as token strings spell it (for tools that build vocabularies). */
     public static String toByteLevel(String text) {
         return byteEncode(text);
