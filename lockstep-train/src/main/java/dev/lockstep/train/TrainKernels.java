@@ -30,28 +30,45 @@ final class TrainKernels {
             if (!accumulate) java.util.Arrays.fill(dx, t0 * cols, t1 * cols, 0f);
             for (int r0 = 0; r0 < rows; r0 += ROW_BLOCK) {
                 int r1 = Math.min(rows, r0 + ROW_BLOCK);
-                for (int t = t0; t < t1; t++) {
-                    int k = 0;
-                    if (SIMD) {
-                        for (; k + 64 <= cols; k += 64) {
-                            int o = t * cols + k;
-                            FloatVector a0 = FloatVector.fromArray(F, dx, o), a1 = FloatVector.fromArray(F, dx, o + 16);
-                            FloatVector a2 = FloatVector.fromArray(F, dx, o + 32), a3 = FloatVector.fromArray(F, dx, o + 48);
+                int t = t0;
+                if (SIMD && cols % 32 == 0) {
+                    // four tokens x 32 columns: 8 independent chains sharing the loads of W
+                    for (; t + 4 <= t1; t += 4) {
+                        for (int k = 0; k < cols; k += 32) {
+                            int o0 = t * cols + k, o1 = o0 + cols, o2 = o1 + cols, o3 = o2 + cols;
+                            FloatVector a0 = FloatVector.fromArray(F, dx, o0), b0 = FloatVector.fromArray(F, dx, o0 + 16);
+                            FloatVector a1 = FloatVector.fromArray(F, dx, o1), b1 = FloatVector.fromArray(F, dx, o1 + 16);
+                            FloatVector a2 = FloatVector.fromArray(F, dx, o2), b2 = FloatVector.fromArray(F, dx, o2 + 16);
+                            FloatVector a3 = FloatVector.fromArray(F, dx, o3), b3 = FloatVector.fromArray(F, dx, o3 + 16);
                             for (int r = r0; r < r1; r++) {
-                                FloatVector g = FloatVector.broadcast(F, dy[t * rows + r]);
                                 int wo = wOff + r * cols + k;
-                                a0 = FloatVector.fromArray(F, w, wo).fma(g, a0);
-                                a1 = FloatVector.fromArray(F, w, wo + 16).fma(g, a1);
-                                a2 = FloatVector.fromArray(F, w, wo + 32).fma(g, a2);
-                                a3 = FloatVector.fromArray(F, w, wo + 48).fma(g, a3);
+                                FloatVector p = FloatVector.fromArray(F, w, wo), q = FloatVector.fromArray(F, w, wo + 16);
+                                FloatVector g0 = FloatVector.broadcast(F, dy[t * rows + r]);
+                                FloatVector g1 = FloatVector.broadcast(F, dy[(t + 1) * rows + r]);
+                                FloatVector g2 = FloatVector.broadcast(F, dy[(t + 2) * rows + r]);
+                                FloatVector g3 = FloatVector.broadcast(F, dy[(t + 3) * rows + r]);
+                                a0 = p.fma(g0, a0);
+                                b0 = q.fma(g0, b0);
+                                a1 = p.fma(g1, a1);
+                                b1 = q.fma(g1, b1);
+                                a2 = p.fma(g2, a2);
+                                b2 = q.fma(g2, b2);
+                                a3 = p.fma(g3, a3);
+                                b3 = q.fma(g3, b3);
                             }
-                            a0.intoArray(dx, o);
-                            a1.intoArray(dx, o + 16);
-                            a2.intoArray(dx, o + 32);
-                            a3.intoArray(dx, o + 48);
+                            a0.intoArray(dx, o0);
+                            b0.intoArray(dx, o0 + 16);
+                            a1.intoArray(dx, o1);
+                            b1.intoArray(dx, o1 + 16);
+                            a2.intoArray(dx, o2);
+                            b2.intoArray(dx, o2 + 16);
+                            a3.intoArray(dx, o3);
+                            b3.intoArray(dx, o3 + 16);
                         }
                     }
-                    for (; k < cols; k++) {
+                }
+                for (; t < t1; t++) {
+                    for (int k = 0; k < cols; k++) {
                         float acc = dx[t * cols + k];
                         for (int r = r0; r < r1; r++) acc = Math.fma(w[wOff + r * cols + k], dy[t * rows + r], acc);
                         dx[t * cols + k] = acc;
@@ -67,28 +84,45 @@ final class TrainKernels {
             int r0 = WorkerPool.rangeStart(rows, worker, workers), r1 = WorkerPool.rangeStart(rows, worker + 1, workers);
             for (int n0 = 0; n0 < n; n0 += TOKEN_BLOCK) {
                 int n1 = Math.min(n, n0 + TOKEN_BLOCK);
-                for (int r = r0; r < r1; r++) {
-                    int k = 0;
-                    if (SIMD) {
-                        for (; k + 64 <= cols; k += 64) {
-                            int o = dwOff + r * cols + k;
-                            FloatVector a0 = FloatVector.fromArray(F, dw, o), a1 = FloatVector.fromArray(F, dw, o + 16);
-                            FloatVector a2 = FloatVector.fromArray(F, dw, o + 32), a3 = FloatVector.fromArray(F, dw, o + 48);
+                int r = r0;
+                if (SIMD && cols % 32 == 0) {
+                    // four rows x 32 columns: 8 independent chains sharing the loads of X
+                    for (; r + 4 <= r1; r += 4) {
+                        for (int k = 0; k < cols; k += 32) {
+                            int o0 = dwOff + r * cols + k, o1 = o0 + cols, o2 = o1 + cols, o3 = o2 + cols;
+                            FloatVector a0 = FloatVector.fromArray(F, dw, o0), b0 = FloatVector.fromArray(F, dw, o0 + 16);
+                            FloatVector a1 = FloatVector.fromArray(F, dw, o1), b1 = FloatVector.fromArray(F, dw, o1 + 16);
+                            FloatVector a2 = FloatVector.fromArray(F, dw, o2), b2 = FloatVector.fromArray(F, dw, o2 + 16);
+                            FloatVector a3 = FloatVector.fromArray(F, dw, o3), b3 = FloatVector.fromArray(F, dw, o3 + 16);
                             for (int t = n0; t < n1; t++) {
-                                FloatVector g = FloatVector.broadcast(F, dy[t * rows + r]);
                                 int xo = t * cols + k;
-                                a0 = FloatVector.fromArray(F, x, xo).fma(g, a0);
-                                a1 = FloatVector.fromArray(F, x, xo + 16).fma(g, a1);
-                                a2 = FloatVector.fromArray(F, x, xo + 32).fma(g, a2);
-                                a3 = FloatVector.fromArray(F, x, xo + 48).fma(g, a3);
+                                FloatVector p = FloatVector.fromArray(F, x, xo), q = FloatVector.fromArray(F, x, xo + 16);
+                                FloatVector g0 = FloatVector.broadcast(F, dy[t * rows + r]);
+                                FloatVector g1 = FloatVector.broadcast(F, dy[t * rows + r + 1]);
+                                FloatVector g2 = FloatVector.broadcast(F, dy[t * rows + r + 2]);
+                                FloatVector g3 = FloatVector.broadcast(F, dy[t * rows + r + 3]);
+                                a0 = p.fma(g0, a0);
+                                b0 = q.fma(g0, b0);
+                                a1 = p.fma(g1, a1);
+                                b1 = q.fma(g1, b1);
+                                a2 = p.fma(g2, a2);
+                                b2 = q.fma(g2, b2);
+                                a3 = p.fma(g3, a3);
+                                b3 = q.fma(g3, b3);
                             }
-                            a0.intoArray(dw, o);
-                            a1.intoArray(dw, o + 16);
-                            a2.intoArray(dw, o + 32);
-                            a3.intoArray(dw, o + 48);
+                            a0.intoArray(dw, o0);
+                            b0.intoArray(dw, o0 + 16);
+                            a1.intoArray(dw, o1);
+                            b1.intoArray(dw, o1 + 16);
+                            a2.intoArray(dw, o2);
+                            b2.intoArray(dw, o2 + 16);
+                            a3.intoArray(dw, o3);
+                            b3.intoArray(dw, o3 + 16);
                         }
                     }
-                    for (; k < cols; k++) {
+                }
+                for (; r < r1; r++) {
+                    for (int k = 0; k < cols; k++) {
                         float acc = dw[dwOff + r * cols + k];
                         for (int t = n0; t < n1; t++) acc = Math.fma(x[t * cols + k], dy[t * rows + r], acc);
                         dw[dwOff + r * cols + k] = acc;
