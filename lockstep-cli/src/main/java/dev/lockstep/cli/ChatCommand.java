@@ -72,7 +72,7 @@ final class ChatCommand implements Callable<Integer> {
                 }
                 if (line.isBlank()) continue;
                 messages.add(new ChatTemplate.Message("user", line));
-                int[] ids = encodeChat(tok, template.render(messages, true));
+                int[] ids = tok.encodeChat(template.render(messages, true));
                 int ctx = lm.model().contextLength();
                 if (ids.length >= ctx - 1) {
                     out.println("(the conversation is longer than the context of " + ctx + " tokens; /reset to start over)");
@@ -96,14 +96,4 @@ final class ChatCommand implements Callable<Integer> {
         return 0;
     }
 
-    /** Tokenizes a rendered chat: special tokens parsed; BOS added unless the template already wrote it. */
-    static int[] encodeChat(Tokenizer tok, String rendered) {
-        boolean hasBos = tok.bos() >= 0 && rendered.startsWith(tok.vocabulary().token(tok.bos()));
-        int[] ids = tok.encode(rendered, false, true);
-        if (!tok.addsBos() || hasBos || tok.bos() < 0) return ids;
-        int[] withBos = new int[ids.length + 1];
-        withBos[0] = tok.bos();
-        System.arraycopy(ids, 0, withBos, 1, ids.length);
-        return withBos;
-    }
 }

@@ -108,6 +108,20 @@ public abstract sealed class Tokenizer permits SpmTokenizer, BpeTokenizer {
      * The bytes token {@code id} stands for. Control and unknown tokens are empty unless
      * {@code special}, in which case their text is returned.
      */
+    /**
+     * Tokenizes a rendered chat template: special tokens are parsed; BOS is added when the model wants
+     * one unless the template already wrote it.
+     */
+    public int[] encodeChat(String rendered) {
+        boolean hasBos = bos() >= 0 && rendered.startsWith(vocab.tokens[bos()]);
+        int[] ids = encode(rendered, false, true);
+        if (!addsBos() || hasBos || bos() < 0) return ids;
+        int[] withBos = new int[ids.length + 1];
+        withBos[0] = bos();
+        System.arraycopy(ids, 0, withBos, 1, ids.length);
+        return withBos;
+    }
+
     public abstract byte[] piece(int id, boolean special);
 
     /** Concatenated pieces (special tokens not rendered), decoded as UTF-8. */

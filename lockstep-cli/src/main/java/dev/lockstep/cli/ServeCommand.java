@@ -1,0 +1,79 @@
+package dev.lockstep.cli;
+
+import dev.lockstep.LockstepException;
+import dev.lockstep.server.OpenAiServer;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+import java.time.Duration;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+
+/** {@code lockstep serve}: the OpenAI-compatible HTTP server. */
+@Command(name = "serve", mixinStandardHelpOptions = true, sortOptions = false,
+        description = "Serve the model over an OpenAI-compatible HTTP API (chat, completions, tokenize, metrics).")
+final class ServeCommand implements Callable<Integer> {
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    @Mixin ModelOptions modelOptions;
+
+    @Option(names = "--host", paramLabel = "ADDR", description = "interface to bind (default: ${DEFAULT-VALUE}; 0.0.0.0 for all)")
+    String host = "127.0.0.1";
+
+    @Option(names = "--port", paramLabel = "N", description = "TCP port (default: ${DEFAULT-VALUE}; 0 = any free port)")
+    int port = 8080;
+
+    @Option(names = "--api-key", paramLabel = "KEY", description = "require 'Authorization: Bearer KEY' on every route but /health "
+            + "(default: the LOCKSTEP_API_KEY environment variable, if set)")
+    String apiKey = System.getenv("LOCKSTEP_API_KEY");
+
+    @Option(names = "--alias", paramLabel = "NAME", description = "model id to serve (default: the file name without .gguf)")
+    String alias;
+
+    @Option(names = "--max-body", paramLabel = "SIZE", converter = Sizes.class, description = "largest request body (default: 4M)")
+    Long maxBody;
+
+    @Option(names = "--shutdown-grace", paramLabel = "SECONDS", description = "on SIGTERM, time in-flight requests get to finish (default: ${DEFAULT-VALUE})")
+    int graceSeconds = 30;
+
+    @Mixin EngineOptions engineOptions;
+
+    @Override
+    public Integer call() throws Exception {
+        if (port < 0 || port > 65535) throw new LockstepException("--port must be between 0 and 65535, got " + port);
+        OpenAiServer.Options o = OpenAiServer.Options.defaults().withHost(host).withPort(port).withApiKey(
+                apiKey == null || apiKey.isEmpty() ? null : apiKey).withAlias(alias);
+        if (maxBody != null) o = o.withMaxBodyBytes(maxBody);
+        OpenAiServer server;
+        try {
+            server = OpenAiServer.start(modelOptions.resolve(), engineOptions.toConfig(modelOptions.threads), o);
+        } catch (RuntimeException e) {
+            throw new LockstepException("cannot listen on " + host + ":" + port + ": " + rootMessage(e));
+        }
+        CountDownLatch stopped = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            spec.commandLine().getErr().println("shutting down: finishing in-flight requests (up to " + graceSeconds + " s)");
+            spec.commandLine().getErr().flush();
+            server.shutdown(Duration.ofSeconds(graceSeconds));
+            stopped.countDown();
+        }, "lockstep-shutdown"));
+        try {
+            server.awaitReady();
+        } catch (LockstepException e) {
+            server.close();
+            throw e;
+        }
+        spec.commandLine().getErr().printf("listening on http://%s:%d (OpenAI API under /v1)%s%n", host, server.port(),
+                o.apiKey() != null ? ", API key required" : "");
+        spec.commandLine().getErr().flush();
+        stopped.await();
+        return 0;
+    }
+
+    private static String rootMessage(Throwable e) {
+        while (e.getCause() != null && e.getCause() != e) e = e.getCause();
+        return e.getMessage();
+    }
+}

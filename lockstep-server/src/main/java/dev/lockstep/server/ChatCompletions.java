@@ -1,0 +1,241 @@
+package dev.lockstep.server;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.lockstep.engine.FinishReason;
+import dev.lockstep.engine.GenerationEvent;
+import dev.lockstep.engine.GenerationRequest;
+import dev.lockstep.tokenizer.ChatTemplate;
+import io.javalin.http.Context;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * {@code POST /v1/chat/completions}: messages rendered through the model's chat template, then one
+ * engine request per choice; the reply is a chat.completion object or a stream of chunks.
+ */
+final class ChatCompletions {
+    private final OpenAiServer server;
+    private final ObjectMapper json;
+
+    ChatCompletions(OpenAiServer server, ObjectMapper json) {
+        this.server = server;
+        this.json = json;
+    }
+
+    void handle(Context ctx) throws Exception {
+        ServedModel m = server.readyModel();
+        Fields f = new Fields(server.readJson(ctx));
+        server.checkModel(f, m);
+        List<ChatTemplate.Message> messages = messages(f);
+        SamplingFields sf = SamplingFields.parse(f, -1);
+        boolean logprobs = f.bool("logprobs", false);
+        int top = f.integer("top_logprobs", 0, 0, 20);
+        boolean returnIds = f.bool("return_token_ids", false);
+        if (f.has("top_logprobs") && !logprobs)
+            throw ApiException.badRequest("top_logprobs", "top_logprobs requires logprobs to be true");
+        int[] prompt = m.tokenizer().encodeChat(m.template().render(messages, true));
+        List<GenerationRequest> reqs = new ArrayList<>();
+        for (int i = 0; i < sf.n(); i++)
+            reqs.add(new GenerationRequest(prompt, sf.sampling(), sf.maxTokens(), sf.stop(), sf.ignoreEos(),
+                    logprobs ? top : -1, false, i));
+        String id = server.newId("chatcmpl-");
+        long created = System.currentTimeMillis() / 1000;
+        try (Runs runs = server.submit(reqs, "messages")) {
+            if (sf.stream()) stream(ctx, m, runs, sf, id, created, logprobs);
+            else collect(ctx, m, runs, id, created, logprobs, returnIds ? prompt : null);
+        }
+    }
+
+    /** Messages as role + text; content may be a string or a list of text parts. */
+    static List<ChatTemplate.Message> messages(Fields f) {
+        JsonNode ms = f.node("messages");
+        if (ms == null) throw ApiException.badRequest("messages", "messages is required");
+        if (!ms.isArray()) throw Fields.wrongType("messages", "a list of messages", ms);
+        if (ms.isEmpty()) throw ApiException.badRequest("messages", "messages must not be empty");
+        List<ChatTemplate.Message> out = new ArrayList<>();
+        for (int i = 0; i < ms.size(); i++) {
+            JsonNode m = ms.get(i);
+            String p = "messages[" + i + "]";
+            if (!m.isObject()) throw Fields.wrongType(p, "an object with role and content", m);
+            JsonNode role = m.get("role");
+            if (role == null || !role.isTextual()) throw ApiException.badRequest(p + ".role", p + ".role must be a string");
+            String r = role.textValue();
+            if (!List.of("system", "developer", "user", "assistant", "tool").contains(r))
+                throw ApiException.badRequest(p + ".role", p + ".role must be one of system, developer, user, assistant, tool; got '" + r + "'");
+            if (r.equals("developer")) r = "system"; // the newer name of the same thing; templates know "system"
+            out.add(new ChatTemplate.Message(r, content(m.get("content"), p + ".content")));
+        }
+        return out;
+    }
+
+    private static String content(JsonNode c, String p) {
+        if (c == null || c.isNull()) return "";
+        if (c.isTextual()) return c.textValue();
+        if (!c.isArray()) throw Fields.wrongType(p, "a string or a list of content parts", c);
+        StringBuilder sb = new StringBuilder();
+        for (int i = 0; i < c.size(); i++) {
+            JsonNode part = c.get(i);
+            JsonNode type = part.get("type");
+            if (type == null || !"text".equals(type.asText()) || !part.path("text").isTextual())
+                throw ApiException.badRequest(p + "[" + i + "]", "only text content parts ({\"type\": \"text\", \"text\": ...}) are supported");
+            sb.append(part.get("text").textValue());
+        }
+        return sb.toString();
+    }
+
+    private ObjectNode envelope(String object, String id, long created, ServedModel m) {
+        ObjectNode o = json.createObjectNode();
+        o.put("id", id);
+        o.put("object", object);
+        o.put("created", created);
+        o.put("model", m.id());
+        o.put("system_fingerprint", m.fingerprint());
+        return o;
+    }
+
+    private void collect(Context ctx, ServedModel m, Runs runs, String id, long created, boolean logprobs,
+                         int[] promptIds) throws Exception {
+        int n = runs.size();
+        StringBuilder[] text = new StringBuilder[n];
+        ArrayNode[] lps = new ArrayNode[n];
+        ArrayNode[] ids = new ArrayNode[n];
+        GenerationEvent.Finished[] fin = new GenerationEvent.Finished[n];
+        for (int i = 0; i < n; i++) {
+            text[i] = new StringBuilder();
+            lps[i] = json.createArrayNode();
+            ids[i] = json.createArrayNode();
+        }
+        JsonReply reply = new JsonReply(ctx, json);
+        boolean ok = runs.pump(new Runs.Sink() {
+            @Override
+            public void event(int c, GenerationEvent e) {
+                switch (e) {
+                    case GenerationEvent.Token t -> {
+                        text[c].append(t.text());
+                        ids[c].add(t.token());
+                        if (t.logprob() != null) lps[c].add(LogprobsJson.chatEntry(m.tokenizer(), t.logprob()));
+                    }
+                    case GenerationEvent.Finished done -> {
+                        text[c].append(done.text());
+                        fin[c] = done;
+                    }
+                    case GenerationEvent.PromptLogprobs p -> { }
+                }
+            }
+
+            @Override
+            public void idle() throws IOException {
+                reply.idle();
+            }
+        }, server.idleMillis());
+        if (!ok) return; // the client is gone; its requests were cancelled
+        for (GenerationEvent.Finished done : fin) {
+            if (done.reason() == FinishReason.ERROR || done.reason() == FinishReason.CANCELLED) {
+                ApiException err = OpenAiServer.engineFailure(done);
+                if (reply.committed()) reply.send(server.errorBody(err));
+                else throw err;
+                return;
+            }
+        }
+        ObjectNode o = envelope("chat.completion", id, created, m);
+        ArrayNode choices = o.putArray("choices");
+        int completion = 0;
+        for (int i = 0; i < n; i++) {
+            ObjectNode c = choices.addObject();
+            c.put("index", i);
+            ObjectNode msg = c.putObject("message");
+            msg.put("role", "assistant");
+            msg.put("content", text[i].toString());
+            if (logprobs) c.putObject("logprobs").set("content", lps[i]);
+            else c.putNull("logprobs");
+            c.put("finish_reason", fin[i].reason().openAi());
+            if (promptIds != null) c.set("token_ids", ids[i]);
+            completion += fin[i].completionTokens();
+        }
+        if (promptIds != null) {
+            ArrayNode p = o.putArray("prompt_token_ids");
+            for (int t : promptIds) p.add(t);
+        }
+        o.set("usage", OpenAiServer.usage(json, fin[0].promptTokens(), completion, fin[0].cachedPromptTokens()));
+        reply.send(o);
+    }
+
+    private void stream(Context ctx, ServedModel m, Runs runs, SamplingFields sf, String id, long created,
+                        boolean logprobs) throws Exception {
+        Sse sse = new Sse(ctx, json);
+        int n = runs.size();
+        int[] usage = new int[3]; // prompt, completion, cached
+        boolean[] failed = {false};
+        for (int i = 0; i < n; i++) {
+            ObjectNode chunk = envelope("chat.completion.chunk", id, created, m);
+            ObjectNode c = chunk.putArray("choices").addObject();
+            c.put("index", i);
+            ObjectNode delta = c.putObject("delta");
+            delta.put("role", "assistant");
+            delta.put("content", "");
+            c.putNull("logprobs");
+            c.putNull("finish_reason");
+            sse.data(chunk);
+        }
+        boolean ok = runs.pump(new Runs.Sink() {
+            @Override
+            public void event(int i, GenerationEvent e) throws IOException {
+                switch (e) {
+                    case GenerationEvent.Token t -> {
+                        if (t.text().isEmpty() && t.logprob() == null) return;
+                        ObjectNode chunk = envelope("chat.completion.chunk", id, created, m);
+                        ObjectNode c = chunk.putArray("choices").addObject();
+                        c.put("index", i);
+                        c.putObject("delta").put("content", t.text());
+                        if (t.logprob() != null && logprobs)
+                            c.putObject("logprobs").putArray("content").add(LogprobsJson.chatEntry(m.tokenizer(), t.logprob()));
+                        else c.putNull("logprobs");
+                        c.putNull("finish_reason");
+                        sse.data(chunk);
+                    }
+                    case GenerationEvent.Finished done -> {
+                        if (done.reason() == FinishReason.ERROR || done.reason() == FinishReason.CANCELLED) {
+                            failed[0] = true;
+                            sse.data(server.errorBody(OpenAiServer.engineFailure(done)));
+                            return;
+                        }
+                        ObjectNode chunk = envelope("chat.completion.chunk", id, created, m);
+                        ObjectNode c = chunk.putArray("choices").addObject();
+                        c.put("index", i);
+                        ObjectNode delta = c.putObject("delta");
+                        if (!done.text().isEmpty()) delta.put("content", done.text());
+                        c.putNull("logprobs");
+                        c.put("finish_reason", done.reason().openAi());
+                        sse.data(chunk);
+                        usage[0] = done.promptTokens();
+                        usage[1] += done.completionTokens();
+                        usage[2] = done.cachedPromptTokens();
+                    }
+                    case GenerationEvent.PromptLogprobs p -> { }
+                }
+            }
+
+            @Override
+            public void idle() throws IOException {
+                sse.keepAlive();
+            }
+        }, server.idleMillis());
+        if (!ok) return;
+        try {
+            if (sf.includeUsage() && !failed[0]) {
+                ObjectNode chunk = envelope("chat.completion.chunk", id, created, m);
+                chunk.putArray("choices");
+                chunk.set("usage", OpenAiServer.usage(json, usage[0], usage[1], usage[2]));
+                sse.data(chunk);
+            }
+            sse.done();
+        } catch (IOException gone) {
+            // the client left after the last token: nothing is running any more
+        }
+    }
+}

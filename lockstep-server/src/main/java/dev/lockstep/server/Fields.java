@@ -1,0 +1,108 @@
+package dev.lockstep.server;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Typed access to a request's JSON fields. Every wrong type or out-of-range value becomes a 400 that
+ * names the field ({@code param}) and says what was expected and what came.
+ */
+final class Fields {
+    private final ObjectNode body;
+
+    Fields(JsonNode body) {
+        if (body == null || !body.isObject())
+            throw ApiException.badRequest(null, "the request body must be a JSON object");
+        this.body = (ObjectNode) body;
+    }
+
+    boolean has(String name) {
+        JsonNode n = body.get(name);
+        return n != null && !n.isNull();
+    }
+
+    JsonNode node(String name) {
+        JsonNode n = body.get(name);
+        return n == null || n.isNull() ? null : n;
+    }
+
+    String string(String name, String dflt) {
+        JsonNode n = node(name);
+        if (n == null) return dflt;
+        if (!n.isTextual()) throw wrongType(name, "a string", n);
+        return n.textValue();
+    }
+
+    boolean bool(String name, boolean dflt) {
+        JsonNode n = node(name);
+        if (n == null) return dflt;
+        if (!n.isBoolean()) throw wrongType(name, "a boolean", n);
+        return n.booleanValue();
+    }
+
+    int integer(String name, int dflt, int min, int max) {
+        JsonNode n = node(name);
+        if (n == null) return dflt;
+        if (!n.isIntegralNumber() || !n.canConvertToLong()) throw wrongType(name, "an integer", n);
+        long v = n.longValue();
+        if (v < min || v > max)
+            throw ApiException.badRequest(name, name + " must be between " + min + " and " + max + ", got " + v);
+        return (int) v;
+    }
+
+    long int64(String name, long dflt) {
+        JsonNode n = node(name);
+        if (n == null) return dflt;
+        if (!n.isIntegralNumber() || !n.canConvertToLong()) throw wrongType(name, "an integer", n);
+        return n.longValue();
+    }
+
+    float number(String name, float dflt, double min, double max) {
+        JsonNode n = node(name);
+        if (n == null) return dflt;
+        if (!n.isNumber()) throw wrongType(name, "a number", n);
+        double v = n.doubleValue();
+        if (!(v >= min && v <= max))
+            throw ApiException.badRequest(name, name + " must be between " + fmt(min) + " and " + fmt(max) + ", got " + v);
+        return (float) v;
+    }
+
+    /** {@code stop}: a string or a list of up to {@code max} strings. */
+    List<String> stringOrList(String name, int max) {
+        JsonNode n = node(name);
+        List<String> out = new ArrayList<>();
+        if (n == null) return out;
+        if (n.isTextual()) {
+            if (!n.textValue().isEmpty()) out.add(n.textValue());
+            return out;
+        }
+        if (!n.isArray()) throw wrongType(name, "a string or a list of strings", n);
+        if (n.size() > max) throw ApiException.badRequest(name, name + " has " + n.size() + " entries; at most " + max + " are allowed");
+        for (JsonNode e : n) {
+            if (!e.isTextual()) throw wrongType(name, "a string or a list of strings", n);
+            if (!e.textValue().isEmpty()) out.add(e.textValue());
+        }
+        return out;
+    }
+
+    static ApiException wrongType(String name, String expected, JsonNode got) {
+        return ApiException.badRequest(name, name + " must be " + expected + ", got " + describe(got));
+    }
+
+    static String describe(JsonNode n) {
+        if (n.isTextual()) return "a string";
+        if (n.isBoolean()) return "a boolean";
+        if (n.isIntegralNumber()) return "an integer (" + n.asText() + ")";
+        if (n.isNumber()) return "a number (" + n.asText() + ")";
+        if (n.isArray()) return "a list";
+        if (n.isObject()) return "an object";
+        return n.getNodeType().toString().toLowerCase(java.util.Locale.ROOT);
+    }
+
+    private static String fmt(double v) {
+        return v == Math.rint(v) ? Long.toString((long) v) : Double.toString(v);
+    }
+}

@@ -1,0 +1,459 @@
+package dev.lockstep.server;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.lockstep.LockstepException;
+import dev.lockstep.engine.Engine;
+import dev.lockstep.engine.EngineConfig;
+import dev.lockstep.engine.GenerationEvent;
+import dev.lockstep.engine.GenerationRequest;
+import dev.lockstep.gguf.GgufFile;
+import dev.lockstep.model.Model;
+import dev.lockstep.model.ModelLoader;
+import dev.lockstep.sampling.SamplingParams;
+import dev.lockstep.tokenizer.ChatTemplate;
+import dev.lockstep.tokenizer.Tokenizer;
+import io.javalin.Javalin;
+import io.javalin.compression.CompressionStrategy;
+import io.javalin.http.Context;
+import io.javalin.http.Handler;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The OpenAI-compatible HTTP server: Javalin (Jetty) on virtual threads in front of one {@link Engine}.
+ *
+ * <p>A request's path: the route handler parses and validates the JSON ({@link Fields}), tokenizes,
+ * submits one engine request per choice ({@link Runs}), then relays the engine's events as a JSON
+ * reply or server-sent events. Everything the user can get wrong becomes an OpenAI-shaped error with
+ * the offending {@code param}; the model loads in the background while {@code /health} says
+ * "loading"; {@link #shutdown(Duration)} drains: no new work, in-flight requests get the grace period,
+ * the rest end with an explicit error.
+ */
+public final class OpenAiServer implements AutoCloseable {
+    public static final String ENGINE_VERSION = "lockstep-0.1.0";
+    private static final Logger LOG = LoggerFactory.getLogger(OpenAiServer.class);
+
+    /**
+     * @param host          interface to bind (default 127.0.0.1)
+     * @param port          TCP port; 0 picks a free one
+     * @param apiKey        if set, every route but /health needs {@code Authorization: Bearer <key>}
+     * @param alias         the model id to serve (default: the file name without .gguf)
+     * @param maxBodyBytes  larger request bodies get 413
+     * @param idleMillis    how often a waiting response probes its connection (keep-alive / whitespace)
+     */
+    public record Options(String host, int port, String apiKey, String alias, long maxBodyBytes, long idleMillis) {
+        public static Options defaults() {
+            return new Options("127.0.0.1", 8080, null, null, 4L << 20, 2000);
+        }
+
+        public Options withPort(int p) {
+            return new Options(host, p, apiKey, alias, maxBodyBytes, idleMillis);
+        }
+
+        public Options withHost(String h) {
+            return new Options(h, port, apiKey, alias, maxBodyBytes, idleMillis);
+        }
+
+        public Options withApiKey(String k) {
+            return new Options(host, port, k, alias, maxBodyBytes, idleMillis);
+        }
+
+        public Options withAlias(String a) {
+            return new Options(host, port, apiKey, a, maxBodyBytes, idleMillis);
+        }
+
+        public Options withMaxBodyBytes(long b) {
+            return new Options(host, port, apiKey, alias, b, idleMillis);
+        }
+
+        public Options withIdleMillis(long ms) {
+            return new Options(host, port, apiKey, alias, maxBodyBytes, ms);
+        }
+    }
+
+    private enum State { LOADING, READY, FAILED, DRAINING, STOPPED }
+
+    private final Options options;
+    private final ObjectMapper json = new ObjectMapper();
+    private final ServerMetrics metrics = new ServerMetrics();
+    private final Javalin app;
+    private final AtomicLong ids = new AtomicLong();
+    private final AtomicInteger active = new AtomicInteger();
+    private final CountDownLatch loaded = new CountDownLatch(1);
+    private volatile State state = State.LOADING;
+    private volatile String failure;
+    private volatile ServedModel model;
+    private volatile GgufFile file;
+
+    private OpenAiServer(Options options) {
+        this.options = options;
+        ChatCompletions chat = new ChatCompletions(this, json);
+        TextCompletions text = new TextCompletions(this, json);
+        this.app = Javalin.create(cfg -> {
+            cfg.concurrency.useVirtualThreads = true;
+            cfg.startup.showJavalinBanner = false;
+            cfg.startup.showOldJavalinVersionWarning = false;
+            cfg.http.compressionStrategy = CompressionStrategy.NONE; // streamed chunks must leave at once
+            cfg.http.maxRequestSize = options.maxBodyBytes();
+            cfg.jetty.host = options.host();
+            cfg.jetty.port = options.port();
+            cfg.routes.before(this::authorize);
+            cfg.routes.get("/health", this::health);
+            cfg.routes.get("/v1/models", ctx -> send(ctx, 200, modelList()));
+            cfg.routes.get("/v1/models/{id}", this::modelInfo);
+            cfg.routes.post("/v1/chat/completions", counted(chat::handle));
+            cfg.routes.post("/v1/completions", counted(text::handle));
+            cfg.routes.post("/tokenize", this::tokenize);
+            cfg.routes.post("/detokenize", this::detokenize);
+            cfg.routes.get("/metrics", ctx -> ctx.contentType("text/plain; version=0.0.4; charset=utf-8").result(metrics.scrape()));
+            cfg.routes.exception(Exception.class, this::onException);
+            cfg.routes.error(404, ctx -> {
+                if (ctx.attribute("lockstep.error") == null)
+                    reply(ctx, ApiException.notFound("not_found", "no route " + ctx.method() + " " + ctx.path()));
+            });
+            cfg.routes.error(413, ctx -> {
+                if (ctx.attribute("lockstep.error") == null) reply(ctx, tooLarge());
+            });
+        });
+    }
+
+    /** Starts listening at once and loads the model in the background ({@code /health} says when it is ready). */
+    public static OpenAiServer start(Path modelPath, EngineConfig config, Options options) {
+        OpenAiServer s = new OpenAiServer(options);
+        s.app.start();
+        Thread.ofPlatform().name("lockstep-loader").daemon(true).start(() -> s.load(modelPath, config));
+        return s;
+    }
+
+    private void load(Path path, EngineConfig config) {
+        try {
+            long t0 = System.nanoTime();
+            GgufFile f = GgufFile.open(path);
+            file = f;
+            Model m = ModelLoader.load(f);
+            Tokenizer tok = Tokenizer.fromGguf(f);
+            if (tok == null) throw new LockstepException(path + ": the file has no tokenizer; the server needs one");
+            ChatTemplate template = ChatTemplate.forModel(f, tok);
+            String fp = Fingerprint.of(path, ENGINE_VERSION);
+            Engine engine = new Engine(m, tok, config);
+            engine.setObserver(metrics);
+            metrics.bind(engine);
+            String name = path.getFileName().toString();
+            String id = options.alias() != null ? options.alias() : name.endsWith(".gguf") ? name.substring(0, name.length() - 5) : name;
+            model = new ServedModel(id, engine, tok, template, fp, System.currentTimeMillis() / 1000);
+            if (state == State.LOADING) state = State.READY;
+            LOG.info("serving {} as '{}' ({} KV blocks, fingerprint {}) after {} ms", path, id, engine.kvBlocks(), fp,
+                    (System.nanoTime() - t0) / 1_000_000);
+        } catch (LockstepException | IOException e) {
+            failure = e.getMessage();
+            state = State.FAILED;
+            LOG.error("cannot load the model: {}", e.getMessage());
+        } catch (RuntimeException e) {
+            failure = e.toString();
+            state = State.FAILED;
+            LOG.error("cannot load the model", e);
+        } finally {
+            loaded.countDown();
+        }
+    }
+
+    /** Waits until the model is loaded; throws with the reason if loading failed. */
+    public void awaitReady() throws InterruptedException {
+        loaded.await();
+        if (state == State.FAILED) throw new LockstepException(failure);
+    }
+
+    public int port() {
+        return app.port();
+    }
+
+    public Engine engine() {
+        ServedModel m = model;
+        return m == null ? null : m.engine();
+    }
+
+    /**
+     * Graceful stop: new requests get 503, in-flight ones may finish within {@code grace}; the engine
+     * then ends the rest with an error that their handlers send to the clients; then the HTTP server stops.
+     */
+    public void shutdown(Duration grace) {
+        if (state == State.STOPPED) return;
+        state = State.DRAINING;
+        ServedModel m = model;
+        if (m != null) m.engine().shutdown(grace);
+        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        while (active.get() > 0 && System.nanoTime() < deadline) {
+            try {
+                Thread.sleep(10);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
+        app.stop();
+        GgufFile f = file;
+        if (f != null) f.close();
+        state = State.STOPPED;
+    }
+
+    @Override
+    public void close() {
+        shutdown(Duration.ZERO);
+    }
+
+    // ------------------------------------------------------------------ helpers for the handlers
+
+    ServedModel readyModel() {
+        return switch (state) {
+            case READY -> model;
+            case LOADING -> throw ApiException.unavailable("the model is still loading; retry when GET /health answers 200");
+            case FAILED -> throw ApiException.unavailable("the model failed to load: " + failure);
+            case DRAINING, STOPPED -> throw ApiException.unavailable("the server is shutting down");
+        };
+    }
+
+    long idleMillis() {
+        return options.idleMillis();
+    }
+
+    String newId(String prefix) {
+        return prefix + Long.toHexString(System.currentTimeMillis()) + "-" + ids.incrementAndGet();
+    }
+
+    /** Reads the body (at most maxBodyBytes) and parses it; bad JSON is a 400 that says where. */
+    JsonNode readJson(Context ctx) {
+        long declared = ctx.req().getContentLengthLong();
+        if (declared > options.maxBodyBytes()) throw tooLarge();
+        byte[] body;
+        try (InputStream in = ctx.req().getInputStream()) {
+            body = in.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, options.maxBodyBytes() + 1));
+        } catch (IOException e) {
+            throw ApiException.badRequest(null, "cannot read the request body: " + e.getMessage());
+        }
+        if (body.length > options.maxBodyBytes()) throw tooLarge();
+        if (body.length == 0) throw ApiException.badRequest(null, "the request body is empty; send a JSON object");
+        try {
+            return json.readTree(body);
+        } catch (JsonProcessingException e) {
+            throw ApiException.badRequest(null, "invalid JSON: " + e.getOriginalMessage()
+                    + (e.getLocation() != null ? " (line " + e.getLocation().getLineNr() + ", column " + e.getLocation().getColumnNr() + ")" : ""));
+        } catch (IOException e) {
+            throw ApiException.badRequest(null, "cannot read the request body: " + e.getMessage());
+        }
+    }
+
+    private ApiException tooLarge() {
+        return new ApiException(413, "invalid_request_error", null, "request_too_large",
+                "the request body is larger than the limit of " + options.maxBodyBytes() + " bytes");
+    }
+
+    /** A request naming a model other than the one served gets 404 (as OpenAI answers). */
+    void checkModel(Fields f, ServedModel m) {
+        String name = f.string("model", null);
+        if (name != null && !name.equals(m.id()))
+            throw ApiException.notFound("model_not_found", "the model '" + name + "' does not exist; this server serves '" + m.id() + "'");
+    }
+
+    /** Submits all choices or none; engine refusals become HTTP errors naming the field. */
+    Runs submit(List<GenerationRequest> reqs, String promptParam) {
+        try {
+            return Runs.submit(model.engine(), reqs);
+        } catch (Engine.RejectedException r) {
+            if (!"prompt".equals(r.param()) || promptParam.equals("prompt")) throw r;
+            throw new ApiException(400, "invalid_request_error", promptParam,
+                    r.kind() == Engine.RejectedException.Kind.TOO_LONG ? "context_length_exceeded" : null, r.getMessage());
+        }
+    }
+
+    static ApiException engineFailure(GenerationEvent.Finished f) {
+        String msg = f.message() != null ? f.message() : "the request was cancelled";
+        return new ApiException(503, "service_unavailable", null, "engine_error", msg);
+    }
+
+    static ObjectNode usage(ObjectMapper json, int prompt, int completion, int cached) {
+        ObjectNode u = json.createObjectNode();
+        u.put("prompt_tokens", prompt);
+        u.put("completion_tokens", completion);
+        u.put("total_tokens", prompt + completion);
+        u.putObject("prompt_tokens_details").put("cached_tokens", cached);
+        return u;
+    }
+
+    ObjectNode errorBody(ApiException e) {
+        ObjectNode o = json.createObjectNode();
+        ObjectNode err = o.putObject("error");
+        err.put("message", e.getMessage());
+        err.put("type", e.type);
+        if (e.param != null) err.put("param", e.param);
+        else err.putNull("param");
+        if (e.code != null) err.put("code", e.code);
+        else err.putNull("code");
+        return o;
+    }
+
+    // ------------------------------------------------------------------ routes
+
+    private Handler counted(Handler h) {
+        return ctx -> {
+            active.incrementAndGet();
+            try {
+                h.handle(ctx);
+            } finally {
+                active.decrementAndGet();
+            }
+        };
+    }
+
+    private void authorize(Context ctx) {
+        String key = options.apiKey();
+        if (key == null || ctx.path().equals("/health")) return;
+        String auth = ctx.header("Authorization");
+        if (auth == null || !auth.equals("Bearer " + key)) {
+            ApiException e = new ApiException(401, "invalid_request_error", null, "invalid_api_key",
+                    auth == null ? "missing API key: send the header 'Authorization: Bearer <key>'" : "invalid API key");
+            throw e;
+        }
+    }
+
+    private void health(Context ctx) {
+        State s = state;
+        ObjectNode o = json.createObjectNode();
+        switch (s) {
+            case READY -> o.put("status", "ok");
+            case LOADING -> o.put("status", "loading");
+            case FAILED -> o.put("status", "failed").put("error", failure);
+            case DRAINING, STOPPED -> o.put("status", "shutting_down");
+        }
+        send(ctx, s == State.READY ? 200 : 503, o);
+    }
+
+    private ObjectNode modelObject(ServedModel m) {
+        ObjectNode o = json.createObjectNode();
+        o.put("id", m.id());
+        o.put("object", "model");
+        o.put("created", m.created());
+        o.put("owned_by", "lockstep");
+        o.put("max_model_len", m.contextLength());
+        return o;
+    }
+
+    private ObjectNode modelList() {
+        ServedModel m = readyModel();
+        ObjectNode o = json.createObjectNode();
+        o.put("object", "list");
+        o.putArray("data").add(modelObject(m));
+        return o;
+    }
+
+    private void modelInfo(Context ctx) {
+        ServedModel m = readyModel();
+        String id = ctx.pathParam("id");
+        if (!id.equals(m.id())) throw ApiException.notFound("model_not_found", "the model '" + id + "' does not exist");
+        send(ctx, 200, modelObject(m));
+    }
+
+    /** vLLM's shape ({@code prompt} or {@code messages} in, {@code tokens} out); llama.cpp's {@code content} works too. */
+    private void tokenize(Context ctx) {
+        ServedModel m = readyModel();
+        Fields f = new Fields(readJson(ctx));
+        checkModel(f, m);
+        int[] ids;
+        if (f.has("messages")) {
+            ObjectNode chat = json.createObjectNode();
+            chat.set("messages", f.node("messages"));
+            ids = m.tokenizer().encodeChat(m.template().render(ChatCompletions.messages(new Fields(chat)),
+                    f.bool("add_generation_prompt", true)));
+        } else {
+            String text = f.has("prompt") ? f.string("prompt", "") : f.string("content", null);
+            if (text == null) throw ApiException.badRequest("prompt", "prompt (or content, or messages) is required");
+            ids = m.tokenizer().encode(text, f.bool("add_special_tokens", true), true);
+        }
+        ObjectNode o = json.createObjectNode();
+        var arr = o.putArray("tokens");
+        for (int t : ids) arr.add(t);
+        o.put("count", ids.length);
+        o.put("max_model_len", m.contextLength());
+        send(ctx, 200, o);
+    }
+
+    private void detokenize(Context ctx) {
+        ServedModel m = readyModel();
+        Fields f = new Fields(readJson(ctx));
+        checkModel(f, m);
+        JsonNode t = f.node("tokens");
+        if (t == null) throw ApiException.badRequest("tokens", "tokens is required");
+        if (!t.isArray()) throw Fields.wrongType("tokens", "a list of token ids", t);
+        int vocab = m.engine().model().vocabSize();
+        int[] ids = new int[t.size()];
+        for (int i = 0; i < ids.length; i++) {
+            JsonNode e = t.get(i);
+            if (!e.isIntegralNumber() || !e.canConvertToInt()) throw Fields.wrongType("tokens[" + i + "]", "a token id", e);
+            ids[i] = e.intValue();
+            if (ids[i] < 0 || ids[i] >= vocab)
+                throw ApiException.badRequest("tokens", "tokens[" + i + "] = " + ids[i] + " is outside the vocabulary [0, " + vocab + ")");
+        }
+        String text = m.tokenizer().decode(ids);
+        ObjectNode o = json.createObjectNode();
+        o.put("prompt", text);
+        o.put("content", text);
+        send(ctx, 200, o);
+    }
+
+    // ------------------------------------------------------------------ errors
+
+    private void onException(Exception e, Context ctx) {
+        ApiException api = switch (e) {
+            case ApiException a -> a;
+            case Engine.RejectedException r -> switch (r.kind()) {
+                case INVALID -> ApiException.badRequest(r.param(), r.getMessage());
+                case TOO_LONG -> new ApiException(400, "invalid_request_error", r.param(), "context_length_exceeded", r.getMessage());
+                case QUEUE_FULL -> new ApiException(429, "rate_limit_error", null, "queue_full", r.getMessage());
+                case SHUTTING_DOWN -> ApiException.unavailable(r.getMessage());
+            };
+            case SamplingParams.InvalidParameterException p -> ApiException.badRequest(p.param(), p.getMessage());
+            case ChatTemplate.ChatTemplateException t -> ApiException.badRequest("messages", t.getMessage());
+            case LockstepException l -> ApiException.badRequest(null, l.getMessage());
+            case io.javalin.http.HttpResponseException h -> new ApiException(h.getStatus(),
+                    h.getStatus() == 413 ? "invalid_request_error" : "invalid_request_error", null, null, h.getMessage());
+            default -> {
+                LOG.error("internal error on {} {}", ctx.method(), ctx.path(), e);
+                yield new ApiException(500, "server_error", null, "internal_error",
+                        "internal error (" + e.getClass().getSimpleName() + "); the server log has the details");
+            }
+        };
+        if (api.status == 413) api = tooLarge();
+        if (api.status == 429) ctx.header("Retry-After", "1");
+        reply(ctx, api);
+    }
+
+    /**
+     * Serializes here rather than through ctx.json(): Javalin may stream JSON through a pipe fed by the
+     * common fork-join pool, which a blocked task (e.g. a shutdown) can starve.
+     */
+    private void send(Context ctx, int status, JsonNode body) {
+        try {
+            ctx.status(status).contentType("application/json").result(json.writeValueAsBytes(body));
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private void reply(Context ctx, ApiException e) {
+        metrics.httpError();
+        ctx.attribute("lockstep.error", Boolean.TRUE);
+        if (ctx.res().isCommitted()) return; // mid-stream: the stream already carries the error or is gone
+        send(ctx, e.status, errorBody(e));
+    }
+}

@@ -1,0 +1,48 @@
+package dev.lockstep.server;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.lockstep.sampling.SamplingParams;
+
+import java.util.List;
+
+/**
+ * The generation fields shared by chat and text completions, with the OpenAI API's defaults and ranges.
+ * One deliberate difference: an absent {@code seed} means seed 0, not a random one, so that the same
+ * request always gets the same response (the server's promise; pass a seed to vary it).
+ */
+record SamplingFields(SamplingParams sampling, int n, int maxTokens, List<String> stop, boolean stream,
+                      boolean includeUsage, boolean ignoreEos) {
+
+    static final int MAX_N = 16;
+    static final int MAX_STOP = 16;
+
+    static SamplingFields parse(Fields f, int defaultMaxTokens) {
+        float temperature = f.number("temperature", 1f, 0, 2);
+        float topP = f.number("top_p", 1f, 0, 1);
+        if (topP == 0f) throw ApiException.badRequest("top_p", "top_p must be greater than 0, got 0");
+        int topK = f.integer("top_k", 0, -1, Integer.MAX_VALUE);
+        if (topK < 0) topK = 0; // vLLM spells "off" as -1
+        float minP = f.number("min_p", 0f, 0, 1);
+        float presence = f.number("presence_penalty", 0f, -2, 2);
+        float frequency = f.number("frequency_penalty", 0f, -2, 2);
+        float repetition = f.number("repetition_penalty", 1f, 0.01, 10);
+        long seed = f.int64("seed", 0L);
+        int n = f.integer("n", 1, 1, MAX_N);
+        int maxTokens = defaultMaxTokens;
+        if (f.has("max_completion_tokens")) maxTokens = f.integer("max_completion_tokens", -1, 1, Integer.MAX_VALUE);
+        else if (f.has("max_tokens")) maxTokens = f.integer("max_tokens", -1, 1, Integer.MAX_VALUE);
+        List<String> stop = f.stringOrList("stop", MAX_STOP);
+        boolean stream = f.bool("stream", false);
+        boolean includeUsage = false;
+        JsonNode so = f.node("stream_options");
+        if (so != null) {
+            if (!so.isObject()) throw Fields.wrongType("stream_options", "an object", so);
+            if (!stream) throw ApiException.badRequest("stream_options", "stream_options is only allowed when stream is true");
+            includeUsage = new Fields(so).bool("include_usage", false);
+        }
+        f.string("user", null); // accepted for compatibility; type-checked, not used
+        boolean ignoreEos = f.bool("ignore_eos", false);
+        SamplingParams p = new SamplingParams(temperature, topK, topP, minP, repetition, 64, frequency, presence, seed);
+        return new SamplingFields(p, n, maxTokens, stop, stream, includeUsage, ignoreEos);
+    }
+}

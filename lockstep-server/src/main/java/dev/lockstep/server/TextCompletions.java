@@ -1,0 +1,283 @@
+package dev.lockstep.server;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.lockstep.engine.FinishReason;
+import dev.lockstep.engine.GenerationEvent;
+import dev.lockstep.engine.GenerationRequest;
+import dev.lockstep.sampling.Logprobs;
+import io.javalin.http.Context;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * {@code POST /v1/completions}: prompts as text or token ids, {@code echo}, and {@code logprobs} that
+ * include the prompt's tokens when echoed (scoring). {@code max_tokens: 0} with {@code echo} scores
+ * the prompt without generating. Scored prompt tokens carry exactly the logprob bits the same tokens
+ * get when generated (the engine computes both from the same logits rows).
+ */
+final class TextCompletions {
+    private final OpenAiServer server;
+    private final ObjectMapper json;
+
+    TextCompletions(OpenAiServer server, ObjectMapper json) {
+        this.server = server;
+        this.json = json;
+    }
+
+    /** A prompt as the user gave it and as tokens. */
+    private record Prompt(String text, int[] ids) {}
+
+    void handle(Context ctx) throws Exception {
+        ServedModel m = server.readyModel();
+        Fields f = new Fields(server.readJson(ctx));
+        server.checkModel(f, m);
+        List<Prompt> prompts = prompts(f, m);
+        boolean echo = f.bool("echo", false);
+        boolean scoreOnly = f.has("max_tokens") && f.node("max_tokens").isIntegralNumber() && f.node("max_tokens").asLong() == 0;
+        if (scoreOnly && !echo)
+            throw ApiException.badRequest("max_tokens", "max_tokens = 0 is only allowed with echo = true (scoring the prompt)");
+        SamplingFields sf = scoreOnly ? scoreFields(f) : SamplingFields.parse(f, 16);
+        int logprobs = f.integer("logprobs", -1, 0, 20);
+        boolean returnIds = f.bool("return_token_ids", false);
+        if (f.has("suffix")) throw ApiException.badRequest("suffix", "suffix (insertion) is not supported");
+        if (f.has("best_of") && f.integer("best_of", 1, 1, SamplingFields.MAX_N) != sf.n())
+            throw ApiException.badRequest("best_of", "best_of other than n is not supported");
+        List<GenerationRequest> reqs = new ArrayList<>();
+        for (Prompt p : prompts)
+            for (int i = 0; i < sf.n(); i++)
+                reqs.add(new GenerationRequest(p.ids(), sf.sampling(), scoreOnly ? 1 : sf.maxTokens(), sf.stop(), sf.ignoreEos(),
+                        logprobs, echo && logprobs >= 0, i));
+        String id = server.newId("cmpl-");
+        long created = System.currentTimeMillis() / 1000;
+        try (Runs runs = server.submit(reqs, "prompt")) {
+            if (sf.stream()) stream(ctx, m, runs, sf, prompts, id, created, echo, logprobs, scoreOnly);
+            else collect(ctx, m, runs, prompts, sf.n(), id, created, echo, logprobs, scoreOnly, returnIds);
+        }
+    }
+
+    /** Scoring: everything but echo/logprobs/stream is irrelevant; sampling is greedy over one token. */
+    private static SamplingFields scoreFields(Fields f) {
+        boolean stream = f.bool("stream", false);
+        return new SamplingFields(dev.lockstep.sampling.SamplingParams.GREEDY, f.integer("n", 1, 1, SamplingFields.MAX_N),
+                1, List.of(), stream, stream && f.node("stream_options") != null
+                && new Fields(f.node("stream_options")).bool("include_usage", false), true);
+    }
+
+    private static List<Prompt> prompts(Fields f, ServedModel m) {
+        JsonNode p = f.node("prompt");
+        if (p == null) throw ApiException.badRequest("prompt", "prompt is required");
+        List<Prompt> out = new ArrayList<>();
+        if (p.isTextual()) {
+            out.add(text(m, p.textValue()));
+        } else if (p.isArray() && !p.isEmpty() && p.get(0).isIntegralNumber()) {
+            out.add(ids(m, p, "prompt"));
+        } else if (p.isArray() && !p.isEmpty()) {
+            for (int i = 0; i < p.size(); i++) {
+                JsonNode e = p.get(i);
+                if (e.isTextual()) out.add(text(m, e.textValue()));
+                else if (e.isArray()) out.add(ids(m, e, "prompt[" + i + "]"));
+                else throw Fields.wrongType("prompt[" + i + "]", "a string or a list of token ids", e);
+            }
+        } else {
+            throw Fields.wrongType("prompt", "a string, a list of strings, a list of token ids or a list of such lists", p);
+        }
+        if (out.size() > SamplingFields.MAX_N)
+            throw ApiException.badRequest("prompt", "at most " + SamplingFields.MAX_N + " prompts per request, got " + out.size());
+        return out;
+    }
+
+    private static Prompt text(ServedModel m, String s) {
+        return new Prompt(s, m.tokenizer().encode(s, true, true));
+    }
+
+    private static Prompt ids(ServedModel m, JsonNode arr, String param) {
+        int[] ids = new int[arr.size()];
+        int vocab = m.engine().model().vocabSize();
+        for (int i = 0; i < ids.length; i++) {
+            JsonNode t = arr.get(i);
+            if (!t.isIntegralNumber() || !t.canConvertToInt())
+                throw Fields.wrongType(param + "[" + i + "]", "a token id", t);
+            ids[i] = t.intValue();
+            if (ids[i] < 0 || ids[i] >= vocab)
+                throw ApiException.badRequest(param, param + "[" + i + "] = " + ids[i] + " is outside the vocabulary [0, " + vocab + ")");
+        }
+        return new Prompt(m.tokenizer().decode(ids), ids);
+    }
+
+    private ObjectNode envelope(String id, long created, ServedModel m) {
+        ObjectNode o = json.createObjectNode();
+        o.put("id", id);
+        o.put("object", "text_completion");
+        o.put("created", created);
+        o.put("model", m.id());
+        o.put("system_fingerprint", m.fingerprint());
+        return o;
+    }
+
+    /** Per choice: text and legacy logprobs so far, how it ended. */
+    private final class Choice {
+        final StringBuilder text = new StringBuilder();
+        final ArrayNode tokenIds = json.createArrayNode();
+        final LogprobsJson.Legacy lp;
+        final int[] promptIds;
+        GenerationEvent.Finished finished;
+
+        Choice(ServedModel m, Prompt p, boolean echo) {
+            this.promptIds = p.ids();
+            if (echo) text.append(p.text());
+            this.lp = new LogprobsJson.Legacy(m.tokenizer(), 0);
+        }
+
+        /** The echoed prompt's logprob entries (first token unscored). */
+        void promptLogprobs(List<Logprobs.Entry> entries) {
+            lp.addUnscored(promptIds[0]);
+            lp.addAll(entries);
+        }
+    }
+
+    private void collect(Context ctx, ServedModel m, Runs runs, List<Prompt> prompts, int n, String id, long created,
+                         boolean echo, int logprobs, boolean scoreOnly, boolean returnIds) throws Exception {
+        Choice[] cs = new Choice[runs.size()];
+        for (int i = 0; i < cs.length; i++) cs[i] = new Choice(m, prompts.get(i / n), echo);
+        JsonReply reply = new JsonReply(ctx, json);
+        boolean ok = runs.pump(new Runs.Sink() {
+            @Override
+            public void event(int c, GenerationEvent e) {
+                switch (e) {
+                    case GenerationEvent.PromptLogprobs p -> cs[c].promptLogprobs(p.entries());
+                    case GenerationEvent.Token t -> {
+                        if (scoreOnly) return;
+                        cs[c].text.append(t.text());
+                        cs[c].tokenIds.add(t.token());
+                        if (t.logprob() != null) cs[c].lp.add(t.logprob());
+                    }
+                    case GenerationEvent.Finished done -> {
+                        if (!scoreOnly) cs[c].text.append(done.text());
+                        cs[c].finished = done;
+                    }
+                }
+            }
+
+            @Override
+            public void idle() throws IOException {
+                reply.idle();
+            }
+        }, server.idleMillis());
+        if (!ok) return;
+        for (Choice c : cs) {
+            if (c.finished.reason() == FinishReason.ERROR || c.finished.reason() == FinishReason.CANCELLED) {
+                ApiException err = OpenAiServer.engineFailure(c.finished);
+                if (reply.committed()) reply.send(server.errorBody(err));
+                else throw err;
+                return;
+            }
+        }
+        ObjectNode o = envelope(id, created, m);
+        ArrayNode choices = o.putArray("choices");
+        int prompt = 0, completion = 0, cached = 0;
+        for (int i = 0; i < cs.length; i++) {
+            ObjectNode c = choices.addObject();
+            c.put("text", cs[i].text.toString());
+            c.put("index", i);
+            if (logprobs >= 0) c.set("logprobs", cs[i].lp.toJson());
+            else c.putNull("logprobs");
+            c.put("finish_reason", scoreOnly ? "length" : cs[i].finished.reason().openAi());
+            if (returnIds) { // vLLM's extension: the exact ids, so clients need not re-tokenize text
+                ArrayNode pids = c.putArray("prompt_token_ids");
+                for (int t : cs[i].promptIds) pids.add(t);
+                c.set("token_ids", cs[i].tokenIds);
+            }
+            if (i % n == 0) {
+                prompt += cs[i].finished.promptTokens();
+                cached += cs[i].finished.cachedPromptTokens();
+            }
+            if (!scoreOnly) completion += cs[i].finished.completionTokens();
+        }
+        o.set("usage", OpenAiServer.usage(json, prompt, completion, cached));
+        reply.send(o);
+    }
+
+    private void stream(Context ctx, ServedModel m, Runs runs, SamplingFields sf, List<Prompt> prompts, String id,
+                        long created, boolean echo, int logprobs, boolean scoreOnly) throws Exception {
+        Sse sse = new Sse(ctx, json);
+        int n = sf.n();
+        int[] usage = new int[3];
+        boolean[] failed = {false};
+        boolean wantsPromptLogprobs = echo && logprobs >= 0;
+        // echo without prompt logprobs: the prompt text is the first chunk of each choice
+        if (echo && !wantsPromptLogprobs)
+            for (int i = 0; i < runs.size(); i++) sse.data(chunk(m, id, created, i, prompts.get(i / n).text(), null, null));
+        boolean ok = runs.pump(new Runs.Sink() {
+            @Override
+            public void event(int i, GenerationEvent e) throws IOException {
+                switch (e) {
+                    case GenerationEvent.PromptLogprobs p -> {
+                        LogprobsJson.Legacy lp = new LogprobsJson.Legacy(m.tokenizer(), 0);
+                        lp.addUnscored(prompts.get(i / n).ids()[0]);
+                        lp.addAll(p.entries());
+                        sse.data(chunk(m, id, created, i, prompts.get(i / n).text(), lp.toJson(), null));
+                    }
+                    case GenerationEvent.Token t -> {
+                        if (scoreOnly || (t.text().isEmpty() && t.logprob() == null)) return;
+                        JsonNode lp = null;
+                        if (t.logprob() != null) {
+                            LogprobsJson.Legacy l = new LogprobsJson.Legacy(m.tokenizer(), 0);
+                            l.add(t.logprob());
+                            lp = l.toJson();
+                        }
+                        sse.data(chunk(m, id, created, i, t.text(), lp, null));
+                    }
+                    case GenerationEvent.Finished done -> {
+                        if (done.reason() == FinishReason.ERROR || done.reason() == FinishReason.CANCELLED) {
+                            failed[0] = true;
+                            sse.data(server.errorBody(OpenAiServer.engineFailure(done)));
+                            return;
+                        }
+                        sse.data(chunk(m, id, created, i, scoreOnly ? "" : done.text(), null,
+                                scoreOnly ? "length" : done.reason().openAi()));
+                        if (i % n == 0) {
+                            usage[0] += done.promptTokens();
+                            usage[2] += done.cachedPromptTokens();
+                        }
+                        if (!scoreOnly) usage[1] += done.completionTokens();
+                    }
+                }
+            }
+
+            @Override
+            public void idle() throws IOException {
+                sse.keepAlive();
+            }
+        }, server.idleMillis());
+        if (!ok) return;
+        try {
+            if (sf.includeUsage() && !failed[0]) {
+                ObjectNode u = envelope(id, created, m);
+                u.putArray("choices");
+                u.set("usage", OpenAiServer.usage(json, usage[0], usage[1], usage[2]));
+                sse.data(u);
+            }
+            sse.done();
+        } catch (IOException gone) {
+            // the client left after the last token
+        }
+    }
+
+    private ObjectNode chunk(ServedModel m, String id, long created, int index, String text, JsonNode logprobs,
+                             String finish) {
+        ObjectNode o = envelope(id, created, m);
+        ObjectNode c = o.putArray("choices").addObject();
+        c.put("text", text);
+        c.put("index", index);
+        if (logprobs != null) c.set("logprobs", logprobs);
+        else c.putNull("logprobs");
+        if (finish != null) c.put("finish_reason", finish);
+        else c.putNull("finish_reason");
+        return o;
+    }
+}

@@ -1,0 +1,215 @@
+package dev.lockstep.server;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.openai.client.OpenAIClient;
+import com.openai.core.JsonValue;
+import com.openai.core.http.StreamResponse;
+import com.openai.errors.BadRequestException;
+import com.openai.errors.NotFoundException;
+import com.openai.errors.UnauthorizedException;
+import com.openai.client.okhttp.OpenAIOkHttpClient;
+import com.openai.models.chat.completions.ChatCompletion;
+import com.openai.models.chat.completions.ChatCompletionChunk;
+import com.openai.models.chat.completions.ChatCompletionCreateParams;
+import com.openai.models.chat.completions.ChatCompletionStreamOptions;
+import com.openai.models.completions.Completion;
+import com.openai.models.completions.CompletionCreateParams;
+import com.openai.models.models.Model;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.net.http.HttpResponse;
+import java.util.ArrayList;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/** The server driven through the official OpenAI Java SDK (and raw HTTP where the SDK cannot go). */
+class OpenAiSdkTest {
+    static ServerFixture fx;
+    static OpenAIClient client;
+
+    @BeforeAll
+    static void start() throws Exception {
+        fx = new ServerFixture();
+        client = fx.sdk();
+    }
+
+    @AfterAll
+    static void stop() {
+        fx.close();
+    }
+
+    private static ChatCompletionCreateParams.Builder chat(String user) {
+        return ChatCompletionCreateParams.builder().model(ServerFixture.MODEL_ID).addUserMessage(user);
+    }
+
+    @Test
+    void listsTheServedModel() {
+        List<Model> models = client.models().list().data();
+        assertEquals(1, models.size());
+        assertEquals(ServerFixture.MODEL_ID, models.get(0).id());
+    }
+
+    @Test
+    void chatStreamingEqualsNonStreaming() {
+        ChatCompletionCreateParams p = chat("Tell me a story").maxCompletionTokens(24).temperature(0.8).seed(7).build();
+        ChatCompletion c = client.chat().completions().create(p);
+        String whole = c.choices().get(0).message().content().orElseThrow();
+        assertFalse(whole.isEmpty());
+        assertTrue(c.systemFingerprint().orElseThrow().startsWith("fp_"));
+        assertEquals(24, c.usage().orElseThrow().completionTokens());
+
+        ChatCompletionCreateParams ps = p.toBuilder().streamOptions(ChatCompletionStreamOptions.builder().includeUsage(true).build()).build();
+        StringBuilder streamed = new StringBuilder();
+        long[] usage = {-1};
+        String[] finish = {null};
+        try (StreamResponse<ChatCompletionChunk> s = client.chat().completions().createStreaming(ps)) {
+            s.stream().forEach(chunk -> {
+                chunk.usage().ifPresent(u -> usage[0] = u.completionTokens());
+                for (ChatCompletionChunk.Choice ch : chunk.choices()) {
+                    ch.delta().content().ifPresent(streamed::append);
+                    ch.finishReason().ifPresent(f -> finish[0] = f.asString());
+                }
+            });
+        }
+        assertEquals(whole, streamed.toString());
+        assertEquals(24, usage[0]);
+        assertEquals("length", finish[0]);
+    }
+
+    @Test
+    void sameSeedSameTextOtherSeedOtherText() {
+        ChatCompletionCreateParams.Builder b = chat("Once upon a time").maxCompletionTokens(20).temperature(1.0);
+        String a1 = client.chat().completions().create(b.seed(1).build()).choices().get(0).message().content().orElseThrow();
+        String a2 = client.chat().completions().create(b.seed(1).build()).choices().get(0).message().content().orElseThrow();
+        String other = client.chat().completions().create(b.seed(2).build()).choices().get(0).message().content().orElseThrow();
+        assertEquals(a1, a2);
+        assertNotEquals(a1, other);
+    }
+
+    @Test
+    void nChoicesDifferAndEachIsReproducible() {
+        ChatCompletion c = client.chat().completions().create(chat("Hello").maxCompletionTokens(12).temperature(1.0).seed(3).n(3).build());
+        assertEquals(3, c.choices().size());
+        ChatCompletion again = client.chat().completions().create(chat("Hello").maxCompletionTokens(12).temperature(1.0).seed(3).n(3).build());
+        for (int i = 0; i < 3; i++)
+            assertEquals(c.choices().get(i).message().content(), again.choices().get(i).message().content());
+        assertNotEquals(c.choices().get(0).message().content(), c.choices().get(1).message().content());
+    }
+
+    @Test
+    void stopSequenceEndsTheOutputBeforeIt() {
+        String full = client.completions().create(CompletionCreateParams.builder().model(ServerFixture.MODEL_ID)
+                .prompt("The little dog").maxTokens(30).temperature(0).build()).choices().get(0).text();
+        String stop = full.substring(full.length() / 2, full.length() / 2 + 3);
+        Completion c = client.completions().create(CompletionCreateParams.builder().model(ServerFixture.MODEL_ID)
+                .prompt("The little dog").maxTokens(30).temperature(0).stopOfStrings(List.of(stop, "\u0000never")).build());
+        String text = c.choices().get(0).text();
+        assertEquals(full.substring(0, full.indexOf(stop)), text);
+        assertEquals("stop", c.choices().get(0).finishReason().asString());
+    }
+
+    @Test
+    void echoedPromptLogprobsEqualTheLogprobsOfGeneratedTokens() {
+        // generate greedily with logprobs, learning the exact token ids (return_token_ids)
+        Completion gen = client.completions().create(CompletionCreateParams.builder().model(ServerFixture.MODEL_ID)
+                .prompt("A cat sat").maxTokens(10).temperature(0).logprobs(2)
+                .putAdditionalBodyProperty("return_token_ids", JsonValue.from(true)).build());
+        var choice = gen.choices().get(0);
+        List<Long> promptIds = choice._additionalProperties().get("prompt_token_ids").convert(new com.fasterxml.jackson.core.type.TypeReference<List<Long>>() {});
+        List<Long> genIds = choice._additionalProperties().get("token_ids").convert(new com.fasterxml.jackson.core.type.TypeReference<List<Long>>() {});
+        List<Double> genLogprobs = choice.logprobs().orElseThrow().tokenLogprobs().orElseThrow();
+        assertEquals(10, genIds.size());
+
+        // score prompt + generated tokens: echo, max_tokens 0
+        List<Long> all = new ArrayList<>(promptIds);
+        all.addAll(genIds);
+        Completion scored = client.completions().create(CompletionCreateParams.builder().model(ServerFixture.MODEL_ID)
+                .promptOfArrayOfTokens(all).maxTokens(0).echo(true).logprobs(2).build());
+        var lp = scored.choices().get(0).logprobs().orElseThrow();
+        List<Double> scoredLogprobs = lp.tokenLogprobs().orElseThrow();
+        assertEquals(all.size(), scoredLogprobs.size());
+        assertNull(scoredLogprobs.get(0), "the first prompt token has no logprob");
+        for (int i = 0; i < genIds.size(); i++) {
+            float g = genLogprobs.get(i).floatValue(), s = scoredLogprobs.get(promptIds.size() + i).floatValue();
+            assertEquals(Float.floatToRawIntBits(g), Float.floatToRawIntBits(s), "token " + i + ": " + g + " vs " + s);
+        }
+        assertEquals(0, scored.usage().orElseThrow().completionTokens());
+        assertEquals(all.size(), lp.textOffset().orElseThrow().size());
+    }
+
+    @Test
+    void chatLogprobsComeWithTopAlternatives() {
+        ChatCompletion c = client.chat().completions().create(chat("Hi").maxCompletionTokens(5).temperature(0)
+                .logprobs(true).topLogprobs(3).build());
+        var content = c.choices().get(0).logprobs().orElseThrow().content().orElseThrow();
+        assertEquals(5, content.size());
+        for (var e : content) {
+            assertEquals(3, e.topLogprobs().size());
+            assertEquals(e.logprob(), e.topLogprobs().get(0).logprob(), "greedy: the chosen token is the top one");
+        }
+    }
+
+    @Test
+    void errorsNameTheProblem() {
+        NotFoundException nf = assertThrows(NotFoundException.class, () ->
+                client.chat().completions().create(ChatCompletionCreateParams.builder().model("gpt-4o").addUserMessage("x").build()));
+        assertTrue(nf.getMessage().contains("gpt-4o"));
+
+        BadRequestException temp = assertThrows(BadRequestException.class, () ->
+                client.chat().completions().create(chat("x").temperature(3.5).build()));
+        assertEquals("temperature", temp.param().orElseThrow());
+
+        String longPrompt = "word ".repeat(400);
+        BadRequestException tooLong = assertThrows(BadRequestException.class, () ->
+                client.completions().create(CompletionCreateParams.builder().model(ServerFixture.MODEL_ID).prompt(longPrompt).build()));
+        assertEquals("context_length_exceeded", tooLong.code().orElseThrow());
+        assertTrue(tooLong.getMessage().contains("context length is 128"), tooLong.getMessage());
+
+        OpenAIClient wrongKey = OpenAIOkHttpClient.builder().baseUrl(fx.base() + "/v1").apiKey("nope").maxRetries(0).build();
+        assertThrows(UnauthorizedException.class, () -> wrongKey.models().list());
+    }
+
+    @Test
+    void rawHttpErrors() throws Exception {
+        HttpResponse<String> r = fx.post("/v1/chat/completions", "{\"messages\": [");
+        assertEquals(400, r.statusCode());
+        assertTrue(fx.parse(r.body()).at("/error/message").asText().startsWith("invalid JSON"));
+
+        r = fx.post("/v1/chat/completions", "{\"messages\": [{\"role\": \"user\", \"content\": \"x\"}], \"max_tokens\": \"ten\"}");
+        assertEquals(400, r.statusCode());
+        assertEquals("max_tokens", fx.parse(r.body()).at("/error/param").asText());
+
+        r = fx.post("/v1/chat/completions", "{\"messages\": [{\"role\": \"wizard\", \"content\": \"x\"}]}");
+        assertEquals(400, r.statusCode());
+        assertEquals("messages[0].role", fx.parse(r.body()).at("/error/param").asText());
+
+        r = fx.get("/v1/nothing-here");
+        assertEquals(404, r.statusCode());
+        assertEquals("not_found", fx.parse(r.body()).at("/error/code").asText());
+
+        r = fx.post("/v1/completions", "{\"prompt\": \"" + "a".repeat(5 << 20) + "\"}");
+        assertEquals(413, r.statusCode());
+        assertEquals("request_too_large", fx.parse(r.body()).at("/error/code").asText());
+
+        HttpResponse<String> health = fx.http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(fx.base() + "/health")).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertEquals(200, health.statusCode(), "/health needs no key");
+        HttpResponse<String> noKey = fx.http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(fx.base() + "/v1/models")).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertEquals(401, noKey.statusCode());
+    }
+
+    @Test
+    void tokenizeAndDetokenizeRoundTrip() throws Exception {
+        JsonNode t = fx.parse(fx.post("/tokenize", "{\"prompt\": \"Once upon a time\"}").body());
+        assertTrue(t.get("count").asInt() > 0);
+        JsonNode d = fx.parse(fx.post("/detokenize", "{\"tokens\": " + t.get("tokens") + "}").body());
+        assertTrue(d.get("prompt").asText().endsWith("Once upon a time"), d.toString());
+        HttpResponse<String> bad = fx.post("/detokenize", "{\"tokens\": [1, 999999]}");
+        assertEquals(400, bad.statusCode());
+        assertTrue(bad.body().contains("999999"));
+    }
+}
