@@ -52,19 +52,19 @@ final class ServeCommand implements Callable<Integer> {
         } catch (RuntimeException e) {
             throw new LockstepException("cannot listen on " + host + ":" + port + ": " + rootMessage(e));
         }
-        CountDownLatch stopped = new CountDownLatch(1);
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            spec.commandLine().getErr().println("shutting down: finishing in-flight requests (up to " + graceSeconds + " s)");
-            spec.commandLine().getErr().flush();
-            server.shutdown(Duration.ofSeconds(graceSeconds));
-            stopped.countDown();
-        }, "lockstep-shutdown"));
         try {
             server.awaitReady();
         } catch (LockstepException e) {
             server.close();
             throw e;
         }
+        CountDownLatch stopped = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> { // SIGTERM / Ctrl-C: drain, then stop
+            spec.commandLine().getErr().println("shutting down: finishing in-flight requests (up to " + graceSeconds + " s)");
+            spec.commandLine().getErr().flush();
+            server.shutdown(Duration.ofSeconds(graceSeconds));
+            stopped.countDown();
+        }, "lockstep-shutdown"));
         spec.commandLine().getErr().printf("listening on http://%s:%d (OpenAI API under /v1)%s%n", host, server.port(),
                 o.apiKey() != null ? ", API key required" : "");
         spec.commandLine().getErr().flush();

@@ -123,4 +123,41 @@ class CliTest {
         }
         assertTrue(run(null, "info", "--model", bad.toString()).err().contains("not a GGUF file"));
     }
+
+    @Test
+    void serveFailsWithOneLineForAMissingModel() {
+        Result r = run(null, "serve", "--port", "0", "--model", "/nonexistent/model.gguf");
+        assertTrue(r.code() != 0);
+        assertTrue(r.err().startsWith("lockstep: ") && r.err().contains("/nonexistent/model.gguf"), r.err());
+        assertFalse(r.err().contains("\tat "), r.err());
+    }
+
+    @Test
+    void trainTokenizerTrainDistillThenGenerate(@TempDir Path tmp) throws Exception {
+        String[] words = {"the", "lord", "said", "unto", "moses", "and", "people", "of", "israel", "went", "out", "land"};
+        StringBuilder corpus = new StringBuilder();
+        java.util.Random rnd = new java.util.Random(5);
+        for (int line = 0; line < 1500; line++) {
+            for (int w = 0; w < 8; w++) corpus.append(w == 0 ? "" : " ").append(words[rnd.nextInt(words.length)]);
+            corpus.append(".\n");
+        }
+        Path text = tmp.resolve("corpus.txt"), tok = tmp.resolve("tok.gguf"), model = tmp.resolve("m.gguf"),
+                draft = tmp.resolve("d.gguf"), log = tmp.resolve("log.csv");
+        Files.writeString(text, corpus);
+        Result t = run(null, "train-tokenizer", "--corpus", text.toString(), "--vocab-size", "300", tok.toString());
+        assertEquals(0, t.code(), t.err());
+        Result tr = run(null, "train", "--corpus", text.toString(), "--tokenizer", tok.toString(), "--dim", "32", "--layers", "1",
+                "--heads", "2", "--kv-heads", "1", "--ff", "64", "--context", "64", "--steps", "4", "--warmup", "1", "--batch", "2",
+                "--seq", "16", "--eval-every", "2", "--log", log.toString(), "--threads", "1", model.toString());
+        assertEquals(0, tr.code(), tr.err());
+        assertTrue(Files.readAllLines(log).size() >= 5, "header + one line per step");
+        assertTrue(Files.exists(tmp.resolve("log.png")), "the loss curve is drawn beside the log");
+        Result d = run(null, "distill", "--teacher", model.toString(), "--corpus", text.toString(), "--dim", "16", "--layers", "1",
+                "--heads", "2", "--kv-heads", "1", "--ff", "32", "--context", "64", "--steps", "2", "--warmup", "1", "--batch", "2",
+                "--seq", "16", "--threads", "1", draft.toString());
+        assertEquals(0, d.code(), d.err());
+        Result g = run(null, "generate", "--model", draft.toString(), "--temperature", "0", "-n", "5", "--json", "the lord");
+        assertEquals(0, g.code(), g.err());
+        assertEquals(5, new ObjectMapper().readTree(g.out()).get("token_ids").size());
+    }
 }
