@@ -26,6 +26,10 @@ public final class EngineBench {
         this.vocab = engine.model().vocabSize();
     }
 
+    public int contextLength() {
+        return engine.model().contextLength();
+    }
+
     private int[] randomPrompt(int n) {
         int[] p = new int[n];
         for (int i = 0; i < n; i++) p[i] = 3 + rnd.nextInt(Math.max(1, vocab - 3));
@@ -78,6 +82,35 @@ public final class EngineBench {
         long tokens = 0;
         for (long[] t : times) for (long x : t) if (x > start && x <= end) tokens++;
         return end > start ? tokens / ((end - start) / 1e9) : 0;
+    }
+
+    /** One speculative-decoding measurement: speed, the exact output, and the proposer's statistics. */
+    public record SpecRun(double tokensPerSecond, int[] tokens, int proposed, int accepted, int steps) {
+        public double acceptanceRate() {
+            return proposed == 0 ? 0 : (double) accepted / proposed;
+        }
+
+        public double meanAcceptedLength() {
+            return steps == 0 ? 1 : 1.0 + (double) accepted / steps;
+        }
+    }
+
+    /**
+     * Greedy decoding of {@code n} tokens after {@code prompt} with the given speculation, timed from
+     * the first generated token to the last (prompt processing excluded).
+     */
+    public SpecRun specDecode(int[] prompt, int n, dev.lockstep.engine.SpecConfig.Mode mode) throws InterruptedException {
+        long[] first = {0}, last = {0};
+        var r = engine.submit(GenerationRequest.greedy(prompt, n).withIgnoreEos(true).withSpec(mode)).await(e -> {
+            if (e instanceof GenerationEvent.Token) {
+                long now = System.nanoTime();
+                if (first[0] == 0) first[0] = now;
+                last[0] = now;
+            }
+        });
+        double tps = last[0] > first[0] ? (r.tokens().length - 1) / ((last[0] - first[0]) / 1e9) : 0;
+        var f = r.finish();
+        return new SpecRun(tps, r.tokens(), f.specProposed(), f.specAccepted(), f.specSteps());
     }
 
     /** Bytes of weights one forward pass reads (every matrix once; the embedding only when it is the output). */

@@ -7,6 +7,8 @@ import dev.lockstep.bench.MemoryBandwidth;
 import dev.lockstep.bench.Stats;
 import dev.lockstep.engine.Engine;
 import dev.lockstep.engine.EngineConfig;
+import dev.lockstep.engine.SpecConfig;
+import dev.lockstep.LockstepException;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -49,6 +51,15 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--no-bandwidth", description = "skip the memory bandwidth measurement")
     boolean noBandwidth;
 
+    @Option(names = "--spec-compare", description = "compare decode speed with and without speculation (prompt lookup on a "
+            + "rewriting workload; the draft model, if given, on a plain continuation), checking the outputs are identical")
+    boolean specCompare;
+
+    @Option(names = "--spec-text", paramLabel = "TEXT", description = "passage for --spec-compare (default: a built-in English passage)")
+    String specText = "In the beginning God created the heaven and the earth. And the earth was without form, and void; "
+            + "and darkness was upon the face of the deep. And the Spirit of God moved upon the face of the waters. "
+            + "And God said, Let there be light: and there was light.";
+
     @Mixin EngineOptions engineOptions;
 
     @Override
@@ -80,21 +91,88 @@ final class BenchCommand implements Callable<Integer> {
                 out.flush();
             }
             List<Map<String, Object>> rows = new ArrayList<>();
-            try (Engine engine = new Engine(lm.model(), lm.tokenizer(), cfg)) {
+            try (LoadedModel dm = engineOptions.openDraft();
+                 Engine engine = new Engine(lm.model(), lm.tokenizer(), cfg, dm == null ? null : dm.model())) {
                 EngineBench b = new EngineBench(engine);
                 b.promptTokensPerSecond(Math.min(64, Math.max(pp, 8))); // warm-up: JIT-compile the kernels
                 b.decodeTokensPerSecond(16);
                 if (pp > 0) rows.add(row(out, "pp" + pp, repeat(() -> b.promptTokensPerSecond(pp)), 0, bw, 1));
-                if (tg > 0) {
+                if (tg > 0 && !specCompare) {
                     rows.add(row(out, "tg" + tg, repeat(() -> b.decodeTokensPerSecond(tg)), weightBytes, bw, 1));
                     for (int c : concurrency)
                         rows.add(row(out, "decode x" + c, repeat(() -> b.aggregateDecode(c, tg)), weightBytes, bw, c));
+                }
+                if (specCompare) {
+                    if (lm.tokenizer() == null) throw new LockstepException("--spec-compare needs a model with a tokenizer");
+                    int n = tg > 0 ? tg : 128;
+                    // (a) rewriting: the passage, then its start again; the model tends to copy, prompt lookup guesses it
+                    String half = specText.substring(0, specText.length() / 2);
+                    int[] rewrite = lm.tokenizer().encode(specText + "\n\n" + half, true, false);
+                    rows.addAll(specRows(out, b, "rewrite", rewrite, n, SpecConfig.Mode.NGRAM));
+                    // (b) plain continuation with the draft model
+                    if (dm != null) rows.addAll(specRows(out, b, "continue", lm.tokenizer().encode(half, true, false), n,
+                            SpecConfig.Mode.DRAFT));
                 }
             }
             result.put("results", rows);
         }
         if (json) out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(result));
         return 0;
+    }
+
+    /** The same greedy decode with speculation off and on; median speeds, proposer stats, equality of outputs. */
+    private List<Map<String, Object>> specRows(PrintWriter out, EngineBench b, String workload, int[] prompt, int n,
+                                               SpecConfig.Mode mode) throws InterruptedException {
+        if (!json) {
+            out.printf("%n%-22s %-12s %-10s %-12s %-16s %s%n", "spec " + workload, "tok/s", "speedup", "acceptance",
+                    "tokens per step", "output");
+            out.flush();
+        }
+        int ctx = b.contextLength();
+        if (prompt.length + 9 > ctx)
+            throw new LockstepException("--spec-compare: the " + workload + " prompt has " + prompt.length + " tokens but the model's "
+                    + "context is " + ctx + "; pass a shorter --spec-text");
+        n = Math.min(n, ctx - prompt.length - 1);
+        List<Map<String, Object>> rows = new ArrayList<>();
+        EngineBench.SpecRun[] off = new EngineBench.SpecRun[reps], on = new EngineBench.SpecRun[reps];
+        b.specDecode(prompt, n, SpecConfig.Mode.OFF); // warm-up: JIT-compile both paths before timing
+        b.specDecode(prompt, n, mode);
+        for (int i = 0; i < reps; i++) { // interleaved, so drift in machine speed hits both alike
+            off[i] = b.specDecode(prompt, n, SpecConfig.Mode.OFF);
+            on[i] = b.specDecode(prompt, n, mode);
+        }
+        Stats so = Stats.of(java.util.Arrays.stream(off).mapToDouble(EngineBench.SpecRun::tokensPerSecond).toArray());
+        Stats sn = Stats.of(java.util.Arrays.stream(on).mapToDouble(EngineBench.SpecRun::tokensPerSecond).toArray());
+        boolean identical = true;
+        for (int i = 0; i < reps; i++) identical &= java.util.Arrays.equals(off[i].tokens(), on[i].tokens());
+        for (var e : List.of(Map.entry("off", off), Map.entry(mode.name().toLowerCase(Locale.ROOT), on))) {
+            boolean isOff = e.getKey().equals("off");
+            Stats st = isOff ? so : sn;
+            EngineBench.SpecRun r0 = e.getValue()[0];
+            Map<String, Object> r = new LinkedHashMap<>();
+            r.put("test", "spec " + workload + " " + e.getKey() + " tg" + n);
+            r.put("tokens_per_s_median", round(st.median()));
+            r.put("tokens_per_s_min", round(st.min()));
+            r.put("tokens_per_s_max", round(st.max()));
+            r.put("reps", st.n());
+            if (!isOff) {
+                r.put("speedup", round(sn.median() / so.median()));
+                r.put("acceptance_rate", round(r0.acceptanceRate()));
+                r.put("mean_tokens_per_step", round(r0.meanAcceptedLength()));
+                r.put("identical_output", identical);
+            }
+            rows.add(r);
+            if (!json) {
+                out.printf(Locale.ROOT, "%-22s %-12s %-10s %-12s %-16s %s%n", e.getKey(), String.format(Locale.ROOT, "%.1f", st.median()),
+                        isOff ? "1.00" : String.format(Locale.ROOT, "%.2f", sn.median() / so.median()),
+                        isOff ? "" : String.format(Locale.ROOT, "%.0f%%", 100 * r0.acceptanceRate()),
+                        isOff ? "1.00" : String.format(Locale.ROOT, "%.2f", r0.meanAcceptedLength()),
+                        isOff ? "" : identical ? "identical" : "DIFFERENT");
+                out.flush();
+            }
+        }
+        if (!identical) throw new IllegalStateException("speculation changed the output: a bug; please report it");
+        return rows;
     }
 
     interface Measure {

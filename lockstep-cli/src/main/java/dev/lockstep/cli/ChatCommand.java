@@ -47,7 +47,9 @@ final class ChatCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         boolean interactive = System.console() != null;
         try (LoadedModel lm = LoadedModel.open(modelOptions.resolve(), true);
-             Engine engine = new Engine(lm.model(), lm.tokenizer(), engineOptions.toConfig(modelOptions.threads).withMaxSeqs(1))) {
+             LoadedModel dm = engineOptions.openDraft();
+             Engine engine = new Engine(lm.model(), lm.tokenizer(), engineOptions.toConfig(modelOptions.threads).withMaxSeqs(1),
+                     dm == null ? null : dm.model())) {
             Tokenizer tok = lm.tokenizer();
             ChatTemplate template = ChatTemplate.forModel(lm.file(), tok);
             spec.commandLine().getErr().println("lockstep chat: " + lm.model().architecture() + ", " + (template.isDefault()

@@ -1,9 +1,13 @@
 package dev.lockstep.cli;
 
+import dev.lockstep.LockstepException;
 import dev.lockstep.engine.EngineConfig;
+import dev.lockstep.engine.SpecConfig;
 import picocli.CommandLine.Option;
 
-/** The engine's flags, shared by generate, chat and (later) serve. */
+import java.nio.file.Path;
+
+/** The engine's flags, shared by generate, chat, serve, bench and verify. */
 final class EngineOptions {
     @Option(names = "--kv-cache-memory", paramLabel = "SIZE", converter = Sizes.class,
             description = "memory for the paged KV cache, e.g. 512M or 4G (default: sized to the work, or from free memory)")
@@ -21,9 +25,37 @@ final class EngineOptions {
     @Option(names = "--no-prefix-cache", description = "do not reuse cached KV blocks of identical prompt prefixes")
     boolean noPrefixCache;
 
+    @Option(names = "--spec", paramLabel = "off|ngram|draft", description = "speculative decoding: prompt lookup or a draft "
+            + "model proposes tokens, the model verifies them; the output is bit-identical to --spec off "
+            + "(default: draft with --draft-model, else off)")
+    String spec;
+
+    @Option(names = "--draft-model", paramLabel = "FILE", description = "GGUF draft model with the same vocabulary (e.g. the model quantized to Q4_0)")
+    Path draftModel;
+
+    @Option(names = "--draft-max", paramLabel = "N", description = "tokens proposed per step at most (default: ${DEFAULT-VALUE})")
+    int draftMax = 4;
+
+    @Option(names = "--draft-min", paramLabel = "N", description = "fewer proposed tokens are not verified (default: ${DEFAULT-VALUE})")
+    int draftMin = 1;
+
+    SpecConfig.Mode specMode() {
+        if (spec == null) return draftModel != null ? SpecConfig.Mode.DRAFT : SpecConfig.Mode.OFF;
+        SpecConfig.Mode m = SpecConfig.Mode.parse(spec, "--spec");
+        if (m == SpecConfig.Mode.DRAFT && draftModel == null)
+            throw new LockstepException("--spec draft needs --draft-model FILE");
+        return m;
+    }
+
     EngineConfig toConfig(int threads) {
         return EngineConfig.defaults().withThreads(threads).withKvCacheBytes(kvCacheMemory == null ? 0 : kvCacheMemory)
                 .withMaxBatchTokens(maxBatchTokens).withMaxSeqs(maxSeqs).withBlockSize(blockSize)
-                .withPrefixCaching(!noPrefixCache);
+                .withPrefixCaching(!noPrefixCache)
+                .withSpec(new SpecConfig(specMode(), draftMax, draftMin, 3, 1));
+    }
+
+    /** The draft model, opened (null without --draft-model); the caller closes it. */
+    LoadedModel openDraft() {
+        return draftModel == null ? null : LoadedModel.open(draftModel, false);
     }
 }

@@ -89,7 +89,8 @@ final class GenerateCommand implements Callable<Integer> {
                 long perBlock = KvCache.bytesPerBlock(lm.model().kvLayers(), lm.model().kvDim(), cfg.blockSize());
                 cfg = cfg.withKvCacheBytes(perBlock * ((ids.length + n) / cfg.blockSize() + 2)).withMaxSeqs(1);
             }
-            try (Engine engine = new Engine(lm.model(), lm.tokenizer(), cfg)) {
+            try (LoadedModel dm = engineOptions.openDraft();
+                 Engine engine = new Engine(lm.model(), lm.tokenizer(), cfg, dm == null ? null : dm.model())) {
                 long loadNanos = System.nanoTime() - t0;
                 GenerationRequest req = new GenerationRequest(ids, params, n, stop, ignoreEos,
                         logprobs == null ? -1 : logprobs, false, 0);
@@ -130,6 +131,14 @@ final class GenerateCommand implements Callable<Integer> {
                     timings.put("decode_tokens_per_s", round(decodeTps));
                     o.put("timings", timings);
                     if (logprobs != null) o.put("logprobs", logprobsJson(r.logprobs()));
+                    if (cfg.spec().mode() != dev.lockstep.engine.SpecConfig.Mode.OFF) {
+                        Map<String, Object> sp = new LinkedHashMap<>();
+                        sp.put("mode", cfg.spec().mode().name().toLowerCase(Locale.ROOT));
+                        sp.put("proposed", r.finish().specProposed());
+                        sp.put("accepted", r.finish().specAccepted());
+                        sp.put("steps", r.finish().specSteps());
+                        o.put("speculation", sp);
+                    }
                     ObjectMapper m = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
                     out.println(m.writeValueAsString(o));
                 } else {
@@ -138,6 +147,11 @@ final class GenerateCommand implements Callable<Integer> {
                                     + "generated %d tokens in %.0f ms (%.1f tok/s) | finish: %s%n",
                             params.seed(), loadMs, ids.length, promptMs, promptTps, generated, decodeMs, decodeTps,
                             r.reason().openAi());
+                    var f = r.finish();
+                    if (f.specSteps() > 0)
+                        err.printf(Locale.ROOT, "speculation %s: %d proposed, %d accepted (%.0f%%), %.2f tokens per verification step%n",
+                                cfg.spec().mode().name().toLowerCase(Locale.ROOT), f.specProposed(), f.specAccepted(),
+                                100.0 * f.specAccepted() / Math.max(1, f.specProposed()), 1.0 + (double) f.specAccepted() / f.specSteps());
                 }
             }
         } catch (IOException e) {

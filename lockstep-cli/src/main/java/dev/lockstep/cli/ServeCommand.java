@@ -46,9 +46,11 @@ final class ServeCommand implements Callable<Integer> {
         OpenAiServer.Options o = OpenAiServer.Options.defaults().withHost(host).withPort(port).withApiKey(
                 apiKey == null || apiKey.isEmpty() ? null : apiKey).withAlias(alias);
         if (maxBody != null) o = o.withMaxBodyBytes(maxBody);
+        var config = engineOptions.toConfig(modelOptions.threads);
+        var modelPath = modelOptions.resolve();
         OpenAiServer server;
         try {
-            server = OpenAiServer.start(modelOptions.resolve(), engineOptions.toConfig(modelOptions.threads), o);
+            server = OpenAiServer.start(modelPath, engineOptions.draftModel, config, o);
         } catch (RuntimeException e) {
             throw new LockstepException("cannot listen on " + host + ":" + port + ": " + rootMessage(e));
         }

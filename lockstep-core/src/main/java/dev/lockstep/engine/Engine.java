@@ -65,7 +65,18 @@ public final class Engine implements AutoCloseable {
     /** Counters for stats and /metrics (read from any thread). */
     public record Stats(int waiting, int running, int kvBlocksUsed, int kvBlocksFree, int kvBlocksTotal,
                         long prefixQueriedTokens, long prefixHitTokens, long promptTokens, long generatedTokens,
-                        long finishedRequests, long rejectedRequests, long preemptions, long steps) {
+                        long finishedRequests, long rejectedRequests, long preemptions, long steps,
+                        long specProposed, long specAccepted, long specSteps) {
+        /** Proposed tokens that the target confirmed. */
+        public double specAcceptanceRate() {
+            return specProposed == 0 ? 0 : (double) specAccepted / specProposed;
+        }
+
+        /** Tokens emitted per verification step (accepted proposals + the target's own token). */
+        public double specMeanAcceptedLength() {
+            return specSteps == 0 ? 0 : 1.0 + (double) specAccepted / specSteps;
+        }
+
         public double prefixHitRate() {
             return prefixQueriedTokens == 0 ? 0 : (double) prefixHitTokens / prefixQueriedTokens;
         }
@@ -96,9 +107,21 @@ public final class Engine implements AutoCloseable {
     private volatile Observer observer = new Observer() {};
     private volatile int statWaiting, statRunning;
     private final AtomicLong promptTokens = new AtomicLong(), generatedTokens = new AtomicLong(),
-            finished = new AtomicLong(), rejected = new AtomicLong(), steps = new AtomicLong();
+            finished = new AtomicLong(), rejected = new AtomicLong(), steps = new AtomicLong(),
+            specProposed = new AtomicLong(), specAccepted = new AtomicLong(), specSteps = new AtomicLong();
+    private final DraftProposer draft;
+    private final List<Sequence> drafting = new ArrayList<>();
+    private final int[] draftWant;
 
     public Engine(Model model, Tokenizer tokenizer, EngineConfig config) {
+        this(model, tokenizer, config, null);
+    }
+
+    /**
+     * An engine whose requests may use {@code draftModel} (same vocabulary, smaller or lower precision)
+     * to propose tokens for speculative decoding; {@code null} for none.
+     */
+    public Engine(Model model, Tokenizer tokenizer, EngineConfig config, Model draftModel) {
         this.model = model;
         this.tokenizer = tokenizer;
         this.config = config;
@@ -117,6 +140,12 @@ public final class Engine implements AutoCloseable {
         this.runner = model.newRunner(pool, maxTokens);
         int maxBlocksPerSeq = (model.contextLength() + bs - 1) / bs + 1;
         this.scheduler = new Scheduler(blocks, config, maxBlocksPerSeq);
+        if (config.spec().mode() == SpecConfig.Mode.DRAFT && draftModel == null)
+            throw new LockstepException("speculation mode 'draft' needs a draft model (--draft-model)");
+        this.draft = draftModel == null ? null
+                : new DraftProposer(draftModel, model, pool, bs, numBlocks, maxTokens, config.maxSeqs());
+        this.scheduler.draft = draft;
+        this.draftWant = new int[config.maxSeqs()];
         this.sampler = new Sampler(vocab);
         this.logprobs = new Logprobs(vocab);
         this.batch = new ForwardBatch(maxTokens, config.maxSeqs());
@@ -202,10 +231,17 @@ public final class Engine implements AutoCloseable {
                 throw new RejectedException(RejectedException.Kind.QUEUE_FULL, null, "the engine's queue is full ("
                         + config.maxWaiting() + " waiting requests)");
             }
+            SpecConfig.Mode spec = req.spec() != null ? req.spec() : config.spec().mode();
+            if (spec == SpecConfig.Mode.DRAFT && draft == null) {
+                queued.decrementAndGet();
+                throw new RejectedException(RejectedException.Kind.INVALID, "speculation",
+                        "speculation 'draft' was asked for but this engine has no draft model");
+            }
             inFlight.incrementAndGet();
             long id = nextId.getAndIncrement();
             RequestHandle h = new RequestHandle(id, this);
-            Sequence s = new Sequence(id, req, h, n + maxTokens, config.blockSize(), new TextStream(tokenizer, req.stop()));
+            Sequence s = new Sequence(id, req, h, n + maxTokens, config.blockSize(), new TextStream(tokenizer, req.stop()),
+                    spec, config.spec().draftMax());
             s.arrivalNanos = System.nanoTime();
             incoming.add(s);
             LockSupport.unpark(thread);
@@ -231,7 +267,7 @@ public final class Engine implements AutoCloseable {
         int avail = blocks.available();
         return new Stats(statWaiting + incoming.size(), statRunning, blocks.numBlocks() - avail, avail, blocks.numBlocks(),
                 blocks.queriedTokens(), blocks.hitTokens(), promptTokens.get(), generatedTokens.get(), finished.get(),
-                rejected.get(), scheduler.preemptions, steps.get());
+                rejected.get(), scheduler.preemptions, steps.get(), specProposed.get(), specAccepted.get(), specSteps.get());
     }
 
     /** Drops idle cached prefix blocks (tests use this to compare warm and cold caches). */
@@ -270,6 +306,7 @@ public final class Engine implements AutoCloseable {
         }
         pool.close();
         kv.close();
+        if (draft != null) draft.close();
     }
 
     @Override
@@ -333,6 +370,7 @@ public final class Engine implements AutoCloseable {
     }
 
     private void step() {
+        propose();
         scheduler.schedule();
         if (scheduler.newlyAdmitted > 0) {
             queued.addAndGet(-scheduler.newlyAdmitted);
@@ -354,8 +392,9 @@ public final class Engine implements AutoCloseable {
             int n = scheduler.counts[i];
             int bi = batch.addSequence(s.blockTable, 0, s.computed);
             for (int p = s.computed; p < s.computed + n; p++) {
-                boolean want = p == s.length - 1 || (s.wantsPromptLogprobs() && p < s.promptLen - 1);
-                batch.addToken(bi, s.tokens[p], p, want);
+                // the last confirmed token and every proposed one after it need logits (to verify them)
+                boolean want = p >= s.length - 1 || (s.wantsPromptLogprobs() && p < s.promptLen - 1);
+                batch.addToken(bi, p < s.length ? s.tokens[p] : s.draft[p - s.length], p, want);
                 if (want) {
                     rowSeq[rows] = i;
                     rowPos[rows] = p;
@@ -377,10 +416,68 @@ public final class Engine implements AutoCloseable {
                 if (p == s.length - 1) lastRow = row;
                 row++;
             }
+            if (s.numDraft > 0) {
+                verify(s, lastRow);
+                continue;
+            }
             s.computed += n;
             scheduler.registerFullBlocks(s);
             if (s.computed == s.length && lastRow >= 0) emitNext(s, lastRow);
         }
+    }
+
+    /**
+     * Speculation: asks the proposers for tokens continuing each decoding sequence that speculates.
+     * The scheduler may trim a proposal to the step's budgets (or drop it rather than preempt anyone).
+     */
+    private void propose() {
+        SpecConfig sc = config.spec();
+        drafting.clear();
+        for (Sequence s : scheduler.running) {
+            s.numDraft = 0;
+            if (s.specMode == SpecConfig.Mode.OFF || !s.decoding()) continue;
+            int k = Math.min(sc.draftMax(), s.maxLength - s.length - 1);
+            if (k < sc.draftMin()) continue;
+            if (s.specMode == SpecConfig.Mode.NGRAM) {
+                int got = NgramProposer.propose(s.tokens, s.length, k, sc.ngramMin(), sc.ngramMax(), s.draft);
+                s.numDraft = got >= sc.draftMin() ? got : 0;
+            } else if (drafting.size() < draftWant.length) {
+                draftWant[drafting.size()] = k;
+                drafting.add(s);
+            }
+        }
+        if (!drafting.isEmpty()) {
+            draft.propose(drafting, draftWant);
+            for (Sequence s : drafting) if (s.numDraft < sc.draftMin()) s.numDraft = 0;
+        }
+    }
+
+    /**
+     * Verifies a proposal: the logits rows from {@code firstRow} are those of the last confirmed token
+     * and of each proposed token. Each row's token is sampled exactly as plain decoding samples it
+     * (same logits bits, same counter-based random number, same history); a proposed token counts only
+     * while it equals the sampled one. K/V of rejected positions is dropped (blocks past the confirmed
+     * tokens are freed; the rest is overwritten when those positions are computed again).
+     */
+    private void verify(Sequence s, int firstRow) {
+        int d = s.numDraft;
+        s.numDraft = 0;
+        s.computed = s.length; // the last confirmed token now has K/V
+        s.specSteps++;
+        s.specProposed += d;
+        specSteps.incrementAndGet();
+        specProposed.addAndGet(d);
+        for (int j = 0; j <= d; j++) {
+            emitNext(s, firstRow + j);
+            if (s.state == Sequence.State.FINISHED) return;
+            if (j == d || s.tokens[s.length - 1] != s.draft[j]) break;
+            s.computed++; // proposal j was right: its K/V (computed from the right token) stays
+            s.specAccepted++;
+            specAccepted.incrementAndGet();
+        }
+        scheduler.truncate(s, s.length);
+        scheduler.registerFullBlocks(s);
+        if (s.specMode == SpecConfig.Mode.DRAFT) DraftProposer.rollBack(s);
     }
 
     /** Samples the next token of {@code s} from logits row {@code row}, emits it, and finishes if it ends. */
@@ -421,6 +518,7 @@ public final class Engine implements AutoCloseable {
         statRunning = scheduler.running.size();
         statWaiting = scheduler.waiting.size();
         observer.onFinished(reason, s.promptLen, s.generated());
-        s.handle.emit(new GenerationEvent.Finished(reason, tail, s.promptLen, s.generated(), s.cachedPromptTokens, message));
+        s.handle.emit(new GenerationEvent.Finished(reason, tail, s.promptLen, s.generated(), s.cachedPromptTokens, message,
+                s.specProposed, s.specAccepted, s.specSteps));
     }
 }

@@ -11,12 +11,13 @@ package dev.lockstep.engine;
  * @param maxWaiting       requests queued (not yet running) at most; more are rejected
  * @param prefixCaching    reuse cached KV blocks of identical prompt prefixes
  * @param maxLogitRows     logits rows per step at most (bounds memory when prompts are scored)
+ * @param spec             speculative decoding (default for requests that do not choose)
  */
 public record EngineConfig(int threads, long kvCacheBytes, int blockSize, int maxBatchTokens, int maxSeqs,
-                           int maxWaiting, boolean prefixCaching, int maxLogitRows) {
+                           int maxWaiting, boolean prefixCaching, int maxLogitRows, SpecConfig spec) {
 
     public static EngineConfig defaults() {
-        return new EngineConfig(Runtime.getRuntime().availableProcessors(), 0, 16, 512, 32, 1024, true, 64);
+        return new EngineConfig(Runtime.getRuntime().availableProcessors(), 0, 16, 512, 32, 1024, true, 64, SpecConfig.OFF);
     }
 
     public EngineConfig {
@@ -25,37 +26,42 @@ public record EngineConfig(int threads, long kvCacheBytes, int blockSize, int ma
         if (maxBatchTokens < 1) throw new IllegalArgumentException("max batch tokens must be >= 1");
         if (maxSeqs < 1) throw new IllegalArgumentException("max seqs must be >= 1");
         if (maxLogitRows < 1) throw new IllegalArgumentException("max logit rows must be >= 1");
+        if (spec == null) spec = SpecConfig.OFF;
     }
 
     public EngineConfig withThreads(int t) {
-        return new EngineConfig(t, kvCacheBytes, blockSize, maxBatchTokens, maxSeqs, maxWaiting, prefixCaching, maxLogitRows);
+        return new EngineConfig(t, kvCacheBytes, blockSize, maxBatchTokens, maxSeqs, maxWaiting, prefixCaching, maxLogitRows, spec);
     }
 
     public EngineConfig withKvCacheBytes(long b) {
-        return new EngineConfig(threads, b, blockSize, maxBatchTokens, maxSeqs, maxWaiting, prefixCaching, maxLogitRows);
+        return new EngineConfig(threads, b, blockSize, maxBatchTokens, maxSeqs, maxWaiting, prefixCaching, maxLogitRows, spec);
     }
 
     public EngineConfig withMaxBatchTokens(int n) {
-        return new EngineConfig(threads, kvCacheBytes, blockSize, n, maxSeqs, maxWaiting, prefixCaching, maxLogitRows);
+        return new EngineConfig(threads, kvCacheBytes, blockSize, n, maxSeqs, maxWaiting, prefixCaching, maxLogitRows, spec);
     }
 
     public EngineConfig withMaxSeqs(int n) {
-        return new EngineConfig(threads, kvCacheBytes, blockSize, maxBatchTokens, n, maxWaiting, prefixCaching, maxLogitRows);
+        return new EngineConfig(threads, kvCacheBytes, blockSize, maxBatchTokens, n, maxWaiting, prefixCaching, maxLogitRows, spec);
     }
 
     public EngineConfig withMaxWaiting(int n) {
-        return new EngineConfig(threads, kvCacheBytes, blockSize, maxBatchTokens, maxSeqs, n, prefixCaching, maxLogitRows);
+        return new EngineConfig(threads, kvCacheBytes, blockSize, maxBatchTokens, maxSeqs, n, prefixCaching, maxLogitRows, spec);
     }
 
     public EngineConfig withPrefixCaching(boolean on) {
-        return new EngineConfig(threads, kvCacheBytes, blockSize, maxBatchTokens, maxSeqs, maxWaiting, on, maxLogitRows);
+        return new EngineConfig(threads, kvCacheBytes, blockSize, maxBatchTokens, maxSeqs, maxWaiting, on, maxLogitRows, spec);
     }
 
     public EngineConfig withBlockSize(int n) {
-        return new EngineConfig(threads, kvCacheBytes, n, maxBatchTokens, maxSeqs, maxWaiting, prefixCaching, maxLogitRows);
+        return new EngineConfig(threads, kvCacheBytes, n, maxBatchTokens, maxSeqs, maxWaiting, prefixCaching, maxLogitRows, spec);
     }
 
     public EngineConfig withMaxLogitRows(int n) {
-        return new EngineConfig(threads, kvCacheBytes, blockSize, maxBatchTokens, maxSeqs, maxWaiting, prefixCaching, n);
+        return new EngineConfig(threads, kvCacheBytes, blockSize, maxBatchTokens, maxSeqs, maxWaiting, prefixCaching, n, spec);
+    }
+
+    public EngineConfig withSpec(SpecConfig s) {
+        return new EngineConfig(threads, kvCacheBytes, blockSize, maxBatchTokens, maxSeqs, maxWaiting, prefixCaching, maxLogitRows, s);
     }
 }

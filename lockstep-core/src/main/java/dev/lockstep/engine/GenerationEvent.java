@@ -16,7 +16,10 @@ public sealed interface GenerationEvent {
      */
     record Token(int token, Logprobs.Entry logprob, String text) implements GenerationEvent {}
 
-    /** The end: reason, final text not yet delivered, token counts, and for ERROR a message. */
+    /**
+     * The end: reason, final text not yet delivered, token counts, for ERROR a message, and speculation
+     * statistics (tokens proposed, proposals accepted, verification steps).
+     */
     record Finished(FinishReason reason, String text, int promptTokens, int completionTokens, int cachedPromptTokens,
-                    String message) implements GenerationEvent {}
+                    String message, int specProposed, int specAccepted, int specSteps) implements GenerationEvent {}
 }

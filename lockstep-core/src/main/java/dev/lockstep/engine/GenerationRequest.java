@@ -13,9 +13,11 @@ import java.util.List;
  * @param logprobs       -1: no logprobs; k >= 0: each generated token's logprob and its top k alternatives
  * @param promptLogprobs also score every prompt token (k alternatives as for {@code logprobs})
  * @param stream         random stream index (choices of one prompt sampled with one seed differ by stream)
+ * @param spec           speculation for this request (null: the engine's default); never changes the output
  */
 public record GenerationRequest(int[] prompt, SamplingParams sampling, int maxTokens, List<String> stop, boolean ignoreEos,
-                                int logprobs, boolean promptLogprobs, long stream) {
+                                int logprobs, boolean promptLogprobs, long stream,
+                                SpecConfig.Mode spec) {
 
     public GenerationRequest {
         prompt = prompt.clone();
@@ -23,27 +25,36 @@ public record GenerationRequest(int[] prompt, SamplingParams sampling, int maxTo
         if (sampling == null) sampling = SamplingParams.GREEDY;
     }
 
+    public GenerationRequest(int[] prompt, SamplingParams sampling, int maxTokens, List<String> stop, boolean ignoreEos,
+                             int logprobs, boolean promptLogprobs, long stream) {
+        this(prompt, sampling, maxTokens, stop, ignoreEos, logprobs, promptLogprobs, stream, null);
+    }
+
+    public GenerationRequest withSpec(SpecConfig.Mode m) {
+        return new GenerationRequest(prompt, sampling, maxTokens, stop, ignoreEos, logprobs, promptLogprobs, stream, m);
+    }
+
     public static GenerationRequest greedy(int[] prompt, int maxTokens) {
         return new GenerationRequest(prompt, SamplingParams.GREEDY, maxTokens, List.of(), false, -1, false, 0);
     }
 
     public GenerationRequest withLogprobs(int k) {
-        return new GenerationRequest(prompt, sampling, maxTokens, stop, ignoreEos, k, promptLogprobs, stream);
+        return new GenerationRequest(prompt, sampling, maxTokens, stop, ignoreEos, k, promptLogprobs, stream, spec);
     }
 
     public GenerationRequest withPromptLogprobs(boolean on) {
-        return new GenerationRequest(prompt, sampling, maxTokens, stop, ignoreEos, logprobs, on, stream);
+        return new GenerationRequest(prompt, sampling, maxTokens, stop, ignoreEos, logprobs, on, stream, spec);
     }
 
     public GenerationRequest withIgnoreEos(boolean on) {
-        return new GenerationRequest(prompt, sampling, maxTokens, stop, on, logprobs, promptLogprobs, stream);
+        return new GenerationRequest(prompt, sampling, maxTokens, stop, on, logprobs, promptLogprobs, stream, spec);
     }
 
     public GenerationRequest withStop(List<String> s) {
-        return new GenerationRequest(prompt, sampling, maxTokens, s, ignoreEos, logprobs, promptLogprobs, stream);
+        return new GenerationRequest(prompt, sampling, maxTokens, s, ignoreEos, logprobs, promptLogprobs, stream, spec);
     }
 
     public GenerationRequest withStream(long s) {
-        return new GenerationRequest(prompt, sampling, maxTokens, stop, ignoreEos, logprobs, promptLogprobs, s);
+        return new GenerationRequest(prompt, sampling, maxTokens, stop, ignoreEos, logprobs, promptLogprobs, s, spec);
     }
 }

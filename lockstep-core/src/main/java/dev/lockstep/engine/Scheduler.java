@@ -53,17 +53,28 @@ final class Scheduler {
         return !running.isEmpty() || !waiting.isEmpty();
     }
 
-    /** Logits rows the tokens {@code [c, c+n)} of {@code s} need. */
+    /** Set by the engine when a draft model proposes: its blocks are freed with the sequence's. */
+    DraftProposer draft;
+
+    /**
+     * Logits rows the positions {@code [c, c+n)} of {@code s} need: scored prompt tokens, the last
+     * confirmed token, and every proposed (draft) token after it.
+     */
     static int logitRows(Sequence s, int c, int n) {
         int rows = 0;
         if (s.wantsPromptLogprobs()) rows += Math.max(0, Math.min(c + n, s.promptLen - 1) - c);
-        if (c + n == s.length) rows++;
+        int from = Math.max(c, s.length - 1);
+        if (c + n > from) rows += c + n - from;
         return rows;
     }
 
     /** The largest n' <= n whose logits rows fit in {@code budget}. */
     private static int fitLogits(Sequence s, int c, int n, int budget) {
         while (n > 0 && logitRows(s, c, n) > budget) {
+            if (c + n > s.length) { // drop a proposed token first
+                n--;
+                continue;
+            }
             // prompt scoring needs a row per token: shrink to the budget; else stop short of the last token
             n = s.wantsPromptLogprobs() && c < s.promptLen - 1 ? Math.min(n - 1, budget) : Math.min(n - 1, s.length - 1 - c);
         }
@@ -78,10 +89,16 @@ final class Scheduler {
             Sequence s = running.get(i);
             // a prompt chunk leaves one token of budget for each running sequence after it (their decodes)
             int room = Math.max(1, budget - (running.size() - 1 - i));
-            int n = fitLogits(s, s.computed, Math.min(s.length - s.computed, room), logitBudget);
+            int n = fitLogits(s, s.computed, Math.min(s.length - s.computed + s.numDraft, room), logitBudget);
+            s.numDraft = Math.max(0, Math.min(s.numDraft, s.computed + n - s.length)); // what the budgets left of the proposal
             if (n == 0) continue;
             boolean ok = true;
             while (!grow(s, s.computed + n)) {
+                if (s.numDraft > 0) { // speculation never preempts anyone: drop the proposal instead
+                    n -= s.numDraft;
+                    s.numDraft = 0;
+                    continue;
+                }
                 Sequence victim = running.getLast();
                 preempt(victim);
                 preempted = true;
@@ -152,6 +169,7 @@ final class Scheduler {
     /** Frees every block of a running sequence and puts it back at the front of the queue. */
     void preempt(Sequence s) {
         release(s);
+        s.numDraft = 0;
         running.remove(s);
         s.state = Sequence.State.WAITING;
         s.prefixLooked = false;
@@ -167,6 +185,14 @@ final class Scheduler {
         for (int i = 0; i < s.numBlocks; i++) blocks.release(s.blockTable[i]);
         s.numBlocks = 0;
         s.hashedBlocks = 0;
+        if (draft != null && s.draftNumBlocks > 0) draft.release(s);
+    }
+
+    /** Frees blocks past those holding {@code tokens} positions (K/V of rejected proposals). */
+    void truncate(Sequence s, int tokens) {
+        int keep = blocks.blocksFor(tokens);
+        for (int i = keep; i < s.numBlocks; i++) blocks.release(s.blockTable[i]);
+        s.numBlocks = Math.min(s.numBlocks, keep);
     }
 
     /** Removes a sequence (finished or cancelled) from the scheduler and frees its blocks. */

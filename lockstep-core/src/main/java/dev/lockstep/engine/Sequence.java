@@ -42,7 +42,18 @@ final class Sequence {
     List<Logprobs.Entry> promptLogprobs;
     volatile boolean cancelRequested;
 
-    Sequence(long id, GenerationRequest request, RequestHandle handle, int maxLength, int blockSize, TextStream text) {
+    // speculative decoding: proposed tokens for positions length .. length+numDraft-1 (not yet confirmed)
+    final SpecConfig.Mode specMode;
+    final int[] draft;
+    int numDraft;
+    int specProposed, specAccepted, specSteps;
+    // the draft model's own paged cache: its block table and how many positions hold valid draft K/V
+    final int[] draftBlockTable;
+    int draftNumBlocks;
+    int draftValid;
+
+    Sequence(long id, GenerationRequest request, RequestHandle handle, int maxLength, int blockSize, TextStream text,
+             SpecConfig.Mode specMode, int draftMax) {
         this.id = id;
         this.request = request;
         this.handle = handle;
@@ -56,6 +67,14 @@ final class Sequence {
         this.blockHashes = new long[maxBlocks];
         this.text = text;
         if (request.promptLogprobs()) promptLogprobs = new ArrayList<>();
+        this.specMode = specMode;
+        this.draft = new int[specMode == SpecConfig.Mode.OFF ? 0 : draftMax];
+        this.draftBlockTable = new int[specMode == SpecConfig.Mode.DRAFT ? maxBlocks : 0];
+    }
+
+    /** Ready to decode: every token but the last has K/V, so the next step computes one position. */
+    boolean decoding() {
+        return computed == length - 1 && generated() > 0;
     }
 
     int generated() {

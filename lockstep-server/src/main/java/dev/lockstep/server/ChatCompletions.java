@@ -42,7 +42,7 @@ final class ChatCompletions {
         List<GenerationRequest> reqs = new ArrayList<>();
         for (int i = 0; i < sf.n(); i++)
             reqs.add(new GenerationRequest(prompt, sf.sampling(), sf.maxTokens(), sf.stop(), sf.ignoreEos(),
-                    logprobs ? top : -1, false, i));
+                    logprobs ? top : -1, false, i, sf.spec()));
         String id = server.newId("chatcmpl-");
         long created = System.currentTimeMillis() / 1000;
         try (Runs runs = server.submit(reqs, "messages")) {
@@ -144,7 +144,7 @@ final class ChatCompletions {
         }
         ObjectNode o = envelope("chat.completion", id, created, m);
         ArrayNode choices = o.putArray("choices");
-        int completion = 0;
+        int completion = 0, proposed = 0, accepted = 0;
         for (int i = 0; i < n; i++) {
             ObjectNode c = choices.addObject();
             c.put("index", i);
@@ -156,12 +156,14 @@ final class ChatCompletions {
             c.put("finish_reason", fin[i].reason().openAi());
             if (promptIds != null) c.set("token_ids", ids[i]);
             completion += fin[i].completionTokens();
+            proposed += fin[i].specProposed();
+            accepted += fin[i].specAccepted();
         }
         if (promptIds != null) {
             ArrayNode p = o.putArray("prompt_token_ids");
             for (int t : promptIds) p.add(t);
         }
-        o.set("usage", OpenAiServer.usage(json, fin[0].promptTokens(), completion, fin[0].cachedPromptTokens()));
+        o.set("usage", OpenAiServer.usage(json, fin[0].promptTokens(), completion, fin[0].cachedPromptTokens(), proposed, accepted));
         reply.send(o);
     }
 
@@ -169,7 +171,7 @@ final class ChatCompletions {
                         boolean logprobs) throws Exception {
         Sse sse = new Sse(ctx, json);
         int n = runs.size();
-        int[] usage = new int[3]; // prompt, completion, cached
+        int[] usage = new int[5]; // prompt, completion, cached, proposed, accepted
         boolean[] failed = {false};
         for (int i = 0; i < n; i++) {
             ObjectNode chunk = envelope("chat.completion.chunk", id, created, m);
@@ -215,6 +217,8 @@ final class ChatCompletions {
                         usage[0] = done.promptTokens();
                         usage[1] += done.completionTokens();
                         usage[2] = done.cachedPromptTokens();
+                        usage[3] += done.specProposed();
+                        usage[4] += done.specAccepted();
                     }
                     case GenerationEvent.PromptLogprobs p -> { }
                 }
@@ -230,7 +234,7 @@ final class ChatCompletions {
             if (sf.includeUsage() && !failed[0]) {
                 ObjectNode chunk = envelope("chat.completion.chunk", id, created, m);
                 chunk.putArray("choices");
-                chunk.set("usage", OpenAiServer.usage(json, usage[0], usage[1], usage[2]));
+                chunk.set("usage", OpenAiServer.usage(json, usage[0], usage[1], usage[2], usage[3], usage[4]));
                 sse.data(chunk);
             }
             sse.done();

@@ -95,7 +95,7 @@ public final class OpenAiServer implements AutoCloseable {
     private volatile State state = State.LOADING;
     private volatile String failure;
     private volatile ServedModel model;
-    private volatile GgufFile file;
+    private volatile GgufFile file, draftFile;
 
     private OpenAiServer(Options options) {
         this.options = options;
@@ -131,13 +131,18 @@ public final class OpenAiServer implements AutoCloseable {
 
     /** Starts listening at once and loads the model in the background ({@code /health} says when it is ready). */
     public static OpenAiServer start(Path modelPath, EngineConfig config, Options options) {
+        return start(modelPath, null, config, options);
+    }
+
+    /** As above, with a draft model for speculative decoding ({@code null}: none). */
+    public static OpenAiServer start(Path modelPath, Path draftPath, EngineConfig config, Options options) {
         OpenAiServer s = new OpenAiServer(options);
         s.app.start();
-        Thread.ofPlatform().name("lockstep-loader").daemon(true).start(() -> s.load(modelPath, config));
+        Thread.ofPlatform().name("lockstep-loader").daemon(true).start(() -> s.load(modelPath, draftPath, config));
         return s;
     }
 
-    private void load(Path path, EngineConfig config) {
+    private void load(Path path, Path draftPath, EngineConfig config) {
         try {
             long t0 = System.nanoTime();
             GgufFile f = GgufFile.open(path);
@@ -147,7 +152,13 @@ public final class OpenAiServer implements AutoCloseable {
             if (tok == null) throw new LockstepException(path + ": the file has no tokenizer; the server needs one");
             ChatTemplate template = ChatTemplate.forModel(f, tok);
             String fp = Fingerprint.of(path, ENGINE_VERSION);
-            Engine engine = new Engine(m, tok, config);
+            Model draftModel = null;
+            if (draftPath != null) {
+                GgufFile df = GgufFile.open(draftPath);
+                draftFile = df;
+                draftModel = ModelLoader.load(df);
+            }
+            Engine engine = new Engine(m, tok, config, draftModel);
             engine.setObserver(metrics);
             metrics.bind(engine);
             String name = path.getFileName().toString();
@@ -203,8 +214,9 @@ public final class OpenAiServer implements AutoCloseable {
             }
         }
         app.stop();
-        GgufFile f = file;
+        GgufFile f = file, df = draftFile;
         if (f != null) f.close();
+        if (df != null) df.close();
         state = State.STOPPED;
     }
 
@@ -282,12 +294,19 @@ public final class OpenAiServer implements AutoCloseable {
         return new ApiException(503, "service_unavailable", null, "engine_error", msg);
     }
 
-    static ObjectNode usage(ObjectMapper json, int prompt, int completion, int cached) {
+    /**
+     * Token counts. Speculation statistics use OpenAI's predicted-output fields: proposed tokens the
+     * model confirmed are {@code accepted_prediction_tokens}, the others {@code rejected_prediction_tokens}.
+     */
+    static ObjectNode usage(ObjectMapper json, int prompt, int completion, int cached, int proposed, int accepted) {
         ObjectNode u = json.createObjectNode();
         u.put("prompt_tokens", prompt);
         u.put("completion_tokens", completion);
         u.put("total_tokens", prompt + completion);
         u.putObject("prompt_tokens_details").put("cached_tokens", cached);
+        ObjectNode d = u.putObject("completion_tokens_details");
+        d.put("accepted_prediction_tokens", accepted);
+        d.put("rejected_prediction_tokens", proposed - accepted);
         return u;
     }
 

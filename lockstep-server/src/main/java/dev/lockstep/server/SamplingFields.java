@@ -1,6 +1,8 @@
 package dev.lockstep.server;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.lockstep.LockstepException;
+import dev.lockstep.engine.SpecConfig;
 import dev.lockstep.sampling.SamplingParams;
 
 import java.util.List;
@@ -11,10 +13,21 @@ import java.util.List;
  * request always gets the same response (the server's promise; pass a seed to vary it).
  */
 record SamplingFields(SamplingParams sampling, int n, int maxTokens, List<String> stop, boolean stream,
-                      boolean includeUsage, boolean ignoreEos) {
+                      boolean includeUsage, boolean ignoreEos, SpecConfig.Mode spec) {
 
     static final int MAX_N = 16;
     static final int MAX_STOP = 16;
+
+    /** Lockstep's extension {@code "speculation": "off" | "ngram" | "draft"}: never changes the output, only the speed. */
+    static SpecConfig.Mode speculation(Fields f) {
+        String s = f.string("speculation", null);
+        if (s == null) return null;
+        try {
+            return SpecConfig.Mode.parse(s, "speculation");
+        } catch (LockstepException e) {
+            throw ApiException.badRequest("speculation", e.getMessage());
+        }
+    }
 
     static SamplingFields parse(Fields f, int defaultMaxTokens) {
         float temperature = f.number("temperature", 1f, 0, 2);
@@ -42,7 +55,8 @@ record SamplingFields(SamplingParams sampling, int n, int maxTokens, List<String
         }
         f.string("user", null); // accepted for compatibility; type-checked, not used
         boolean ignoreEos = f.bool("ignore_eos", false);
+        SpecConfig.Mode spec = speculation(f);
         SamplingParams p = new SamplingParams(temperature, topK, topP, minP, repetition, 64, frequency, presence, seed);
-        return new SamplingFields(p, n, maxTokens, stop, stream, includeUsage, ignoreEos);
+        return new SamplingFields(p, n, maxTokens, stop, stream, includeUsage, ignoreEos, spec);
     }
 }

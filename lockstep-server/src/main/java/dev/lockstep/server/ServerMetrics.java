@@ -59,6 +59,16 @@ final class ServerMetrics implements Engine.Observer {
                 .description("tokens generated").register(registry);
         FunctionCounter.builder("lockstep.prefix.cache.hit.tokens", engine, e -> e.stats().prefixHitTokens())
                 .description("prompt tokens whose KV came from the prefix cache").register(registry);
+        FunctionCounter.builder("lockstep.spec.proposed.tokens", engine, e -> e.stats().specProposed())
+                .description("tokens proposed by speculative decoding").register(registry);
+        FunctionCounter.builder("lockstep.spec.accepted.tokens", engine, e -> e.stats().specAccepted())
+                .description("proposed tokens the model confirmed").register(registry);
+        FunctionCounter.builder("lockstep.spec.verification.steps", engine, e -> e.stats().specSteps())
+                .description("speculative verification steps").register(registry);
+        gauge("lockstep.spec.acceptance.rate", "accepted / proposed tokens since start", engine,
+                e -> e.stats().specAcceptanceRate());
+        gauge("lockstep.spec.mean.accepted.length", "tokens emitted per verification step since start", engine,
+                e -> e.stats().specMeanAcceptedLength());
         FunctionCounter.builder("lockstep.preemptions", engine, e -> e.stats().preemptions())
                 .description("sequences preempted for lack of KV blocks (recomputed later)").register(registry);
     }

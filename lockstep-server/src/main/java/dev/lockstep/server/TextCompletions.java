@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.lockstep.engine.FinishReason;
 import dev.lockstep.engine.GenerationEvent;
 import dev.lockstep.engine.GenerationRequest;
+import dev.lockstep.engine.SpecConfig;
 import dev.lockstep.sampling.Logprobs;
 import io.javalin.http.Context;
 
@@ -51,7 +52,7 @@ final class TextCompletions {
         for (Prompt p : prompts)
             for (int i = 0; i < sf.n(); i++)
                 reqs.add(new GenerationRequest(p.ids(), sf.sampling(), scoreOnly ? 1 : sf.maxTokens(), sf.stop(), sf.ignoreEos(),
-                        logprobs, echo && logprobs >= 0, i));
+                        logprobs, echo && logprobs >= 0, i, sf.spec()));
         String id = server.newId("cmpl-");
         long created = System.currentTimeMillis() / 1000;
         try (Runs runs = server.submit(reqs, "prompt")) {
@@ -65,7 +66,7 @@ final class TextCompletions {
         boolean stream = f.bool("stream", false);
         return new SamplingFields(dev.lockstep.sampling.SamplingParams.GREEDY, f.integer("n", 1, 1, SamplingFields.MAX_N),
                 1, List.of(), stream, stream && f.node("stream_options") != null
-                && new Fields(f.node("stream_options")).bool("include_usage", false), true);
+                && new Fields(f.node("stream_options")).bool("include_usage", false), true, SpecConfig.Mode.OFF);
     }
 
     private static List<Prompt> prompts(Fields f, ServedModel m) {
@@ -179,7 +180,7 @@ final class TextCompletions {
         }
         ObjectNode o = envelope(id, created, m);
         ArrayNode choices = o.putArray("choices");
-        int prompt = 0, completion = 0, cached = 0;
+        int prompt = 0, completion = 0, cached = 0, proposed = 0, accepted = 0;
         for (int i = 0; i < cs.length; i++) {
             ObjectNode c = choices.addObject();
             c.put("text", cs[i].text.toString());
@@ -197,8 +198,10 @@ final class TextCompletions {
                 cached += cs[i].finished.cachedPromptTokens();
             }
             if (!scoreOnly) completion += cs[i].finished.completionTokens();
+            proposed += cs[i].finished.specProposed();
+            accepted += cs[i].finished.specAccepted();
         }
-        o.set("usage", OpenAiServer.usage(json, prompt, completion, cached));
+        o.set("usage", OpenAiServer.usage(json, prompt, completion, cached, proposed, accepted));
         reply.send(o);
     }
 
@@ -206,7 +209,7 @@ final class TextCompletions {
                         long created, boolean echo, int logprobs, boolean scoreOnly) throws Exception {
         Sse sse = new Sse(ctx, json);
         int n = sf.n();
-        int[] usage = new int[3];
+        int[] usage = new int[5];
         boolean[] failed = {false};
         boolean wantsPromptLogprobs = echo && logprobs >= 0;
         // echo without prompt logprobs: the prompt text is the first chunk of each choice
@@ -245,6 +248,8 @@ final class TextCompletions {
                             usage[2] += done.cachedPromptTokens();
                         }
                         if (!scoreOnly) usage[1] += done.completionTokens();
+                        usage[3] += done.specProposed();
+                        usage[4] += done.specAccepted();
                     }
                 }
             }
@@ -259,7 +264,7 @@ final class TextCompletions {
             if (sf.includeUsage() && !failed[0]) {
                 ObjectNode u = envelope(id, created, m);
                 u.putArray("choices");
-                u.set("usage", OpenAiServer.usage(json, usage[0], usage[1], usage[2]));
+                u.set("usage", OpenAiServer.usage(json, usage[0], usage[1], usage[2], usage[3], usage[4]));
                 sse.data(u);
             }
             sse.done();

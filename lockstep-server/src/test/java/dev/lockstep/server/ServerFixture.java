@@ -26,7 +26,11 @@ final class ServerFixture implements AutoCloseable {
     final ObjectMapper json = new ObjectMapper();
 
     ServerFixture(EngineConfig cfg, OpenAiServer.Options options) throws InterruptedException {
-        server = OpenAiServer.start(MODEL, cfg, options.withPort(0).withApiKey(KEY).withIdleMillis(100));
+        this(cfg, options, null);
+    }
+
+    ServerFixture(EngineConfig cfg, OpenAiServer.Options options, Path draft) throws InterruptedException {
+        server = OpenAiServer.start(MODEL, draft, cfg, options.withPort(0).withApiKey(KEY).withIdleMillis(100));
         server.awaitReady();
     }
 
