@@ -95,6 +95,11 @@ class TrainCommand implements Callable<Integer> {
         if (outType == null || !(outType == GgmlType.F32 || outType == GgmlType.Q8_0 || outType == GgmlType.Q4_0 || outType == GgmlType.F16))
             throw new LockstepException("--type must be F32, F16, Q8_0 or Q4_0, got " + type);
         if (resume && checkpoint == null) throw new LockstepException("--resume needs --checkpoint");
+        boolean blocks = qatType != null || outType == GgmlType.Q8_0 || outType == GgmlType.Q4_0;
+        int qDim = dim, kvDim = dim / Math.max(1, heads) * kvHeads;
+        if (blocks && (dim % 32 != 0 || ff % 32 != 0 || qDim % 32 != 0 || kvDim % 32 != 0))
+            throw new LockstepException("quantized weights (" + (qatType != null ? "--qat " + qat : "--type " + type) + ") need --dim, --ff and the K/V width to be "
+                    + "multiples of 32 (the block size); got dim " + dim + ", ff " + ff + ", K/V width " + kvDim);
         long t0 = System.nanoTime();
         Corpus c = Corpus.of(Corpus.readText(corpus), tok);
         outw.printf("corpus: %d training tokens, %d held-out tokens (tokenized in %.1f s)%n", c.train().length, c.heldOut().length,
