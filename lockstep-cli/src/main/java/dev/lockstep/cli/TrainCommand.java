@@ -48,18 +48,18 @@ class TrainCommand implements Callable<Integer> {
     @Option(names = "--tokenizer", paramLabel = "FILE", description = "tokenizer GGUF (from train-tokenizer); distill: default the teacher's")
     Path tokenizer;
 
-    @Option(names = "--dim", description = "model width (default: ${DEFAULT-VALUE})") int dim = 256;
+    @Option(names = "--dim", description = "model width (default: ${DEFAULT-VALUE})") int dim = 192;
     @Option(names = "--layers", description = "(default: ${DEFAULT-VALUE})") int layers = 6;
-    @Option(names = "--heads", description = "(default: ${DEFAULT-VALUE})") int heads = 8;
-    @Option(names = "--kv-heads", description = "(default: ${DEFAULT-VALUE})") int kvHeads = 4;
-    @Option(names = "--ff", description = "feed-forward width (default: ${DEFAULT-VALUE})") int ff = 704;
+    @Option(names = "--heads", description = "(default: ${DEFAULT-VALUE})") int heads = 6;
+    @Option(names = "--kv-heads", description = "(default: ${DEFAULT-VALUE})") int kvHeads = 2;
+    @Option(names = "--ff", description = "feed-forward width (default: ${DEFAULT-VALUE})") int ff = 512;
     @Option(names = "--context", description = "context length written to the file (default: ${DEFAULT-VALUE})") int context = 512;
 
-    @Option(names = "--steps", description = "(default: ${DEFAULT-VALUE})") int steps = 4000;
+    @Option(names = "--steps", description = "(default: ${DEFAULT-VALUE})") int steps = 2400;
     @Option(names = "--batch", description = "sequences per step (default: ${DEFAULT-VALUE})") int batch = 16;
     @Option(names = "--seq", description = "tokens per sequence (default: ${DEFAULT-VALUE})") int seq = 128;
     @Option(names = "--lr", description = "peak learning rate (default: ${DEFAULT-VALUE})") float lr = 3e-3f;
-    @Option(names = "--warmup", description = "warm-up steps (default: ${DEFAULT-VALUE})") int warmup = 200;
+    @Option(names = "--warmup", description = "warm-up steps (default: ${DEFAULT-VALUE})") int warmup = 100;
     @Option(names = "--seed", description = "(default: ${DEFAULT-VALUE})") long seed = 1234;
     @Option(names = "--eval-every", description = "held-out loss every N steps (default: ${DEFAULT-VALUE})") int evalEvery = 100;
     @Option(names = "--qat", paramLabel = "q8_0|q4_0", description = "quantization-aware training: fake-quantize the matrices in the forward pass")
