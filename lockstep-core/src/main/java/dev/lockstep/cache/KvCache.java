@@ -27,7 +27,7 @@ public final class KvCache implements AutoCloseable {
 
     public KvCache(int layers, int kvDim, int headDim, int blockSize, int numBlocks) {
         if (numBlocks < 1) throw new IllegalArgumentException("KV cache needs at least one block");
-        if (kvDim % headDim != 0) throw new IllegalArgumentException("kvDim " + kvDim + " is not whole heads of " + headDim);
+        if (headDim > 0 && kvDim % headDim != 0) throw new IllegalArgumentException("kvDim " + kvDim + " is not whole heads of " + headDim);
         this.headDim = headDim;
         this.layers = layers;
         this.kvDim = kvDim;

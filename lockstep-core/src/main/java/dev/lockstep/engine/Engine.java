@@ -110,6 +110,7 @@ public final class Engine implements AutoCloseable {
             finished = new AtomicLong(), rejected = new AtomicLong(), steps = new AtomicLong(),
             specProposed = new AtomicLong(), specAccepted = new AtomicLong(), specSteps = new AtomicLong();
     private final DraftProposer draft;
+    private final boolean recurrent;
     private final List<Sequence> drafting = new ArrayList<>();
     private final int[] draftWant;
 
@@ -124,22 +125,30 @@ public final class Engine implements AutoCloseable {
     public Engine(Model model, Tokenizer tokenizer, EngineConfig config, Model draftModel) {
         this.model = model;
         this.tokenizer = tokenizer;
-        this.config = config;
         this.vocab = model.vocabSize();
         int bs = config.blockSize();
         long perBlock = KvCache.bytesPerBlock(model.kvLayers(), model.kvDim(), bs);
-        long bytes = config.kvCacheBytes() > 0 ? config.kvCacheBytes() : autoKvBytes(model, config, perBlock);
-        int numBlocks = (int) Math.min(Integer.MAX_VALUE / 2, Math.max(1, bytes / perBlock));
-        if (config.kvCacheBytes() > 0 && bytes < perBlock)
+        this.recurrent = model.stateFloats() > 0;
+        if (recurrent) {
+            // a recurrent model has no K/V: no prefix cache (a state snapshot per block is not kept), no
+            // speculation (its state cannot be rolled back past rejected tokens); blocks only count positions
+            config = config.withPrefixCaching(false).withSpec(SpecConfig.OFF);
+        }
+        long bytes = config.kvCacheBytes() > 0 ? config.kvCacheBytes() : perBlock == 0 ? 0 : autoKvBytes(model, config, perBlock);
+        int numBlocks = perBlock == 0
+                ? (int) Math.min(1 << 21, (long) config.maxSeqs() * ((model.contextLength() + bs - 1) / bs + 1))
+                : (int) Math.min(Integer.MAX_VALUE / 2, Math.max(1, bytes / perBlock));
+        if (perBlock > 0 && config.kvCacheBytes() > 0 && bytes < perBlock)
             throw new LockstepException("--kv-cache-memory " + bytes + " bytes is less than one KV block (" + perBlock
                     + " bytes = " + bs + " tokens)");
         this.pool = new WorkerPool(config.threads());
-        this.kv = new KvCache(model.kvLayers(), model.kvDim(), model.kvHeadDim(), bs, numBlocks);
+        this.kv = new KvCache(model.kvLayers(), model.kvDim(), Math.max(1, model.kvHeadDim()), bs, perBlock == 0 ? 1 : numBlocks);
         this.blocks = new BlockManager(numBlocks, bs, modelKey(model), config.prefixCaching());
         int maxTokens = config.maxBatchTokens();
         this.runner = model.newRunner(pool, maxTokens);
         int maxBlocksPerSeq = (model.contextLength() + bs - 1) / bs + 1;
         this.scheduler = new Scheduler(blocks, config, maxBlocksPerSeq);
+        if (recurrent) scheduler.useStateSlots(config.maxSeqs(), model.stateFloats());
         if (config.spec().mode() == SpecConfig.Mode.DRAFT && draftModel == null)
             throw new LockstepException("speculation mode 'draft' needs a draft model (--draft-model)");
         this.draft = draftModel == null ? null
@@ -149,6 +158,8 @@ public final class Engine implements AutoCloseable {
         this.sampler = new Sampler(vocab);
         this.logprobs = new Logprobs(vocab);
         this.batch = new ForwardBatch(maxTokens, config.maxSeqs());
+        this.batch.stateStore = scheduler.stateStore;
+        this.config = config;
         this.logits = new float[config.maxLogitRows() * vocab];
         this.rowSeq = new int[config.maxLogitRows()];
         this.rowPos = new int[config.maxLogitRows()];
@@ -231,7 +242,7 @@ public final class Engine implements AutoCloseable {
                 throw new RejectedException(RejectedException.Kind.QUEUE_FULL, null, "the engine's queue is full ("
                         + config.maxWaiting() + " waiting requests)");
             }
-            SpecConfig.Mode spec = req.spec() != null ? req.spec() : config.spec().mode();
+            SpecConfig.Mode spec = recurrent ? SpecConfig.Mode.OFF : req.spec() != null ? req.spec() : config.spec().mode();
             if (spec == SpecConfig.Mode.DRAFT && draft == null) {
                 queued.decrementAndGet();
                 throw new RejectedException(RejectedException.Kind.INVALID, "speculation",
@@ -390,7 +401,7 @@ public final class Engine implements AutoCloseable {
         for (int i = 0; i < ns; i++) {
             Sequence s = scheduler.scheduled[i];
             int n = scheduler.counts[i];
-            int bi = batch.addSequence(s.blockTable, 0, s.computed);
+            int bi = batch.addSequence(s.blockTable, s.stateSlot, s.computed);
             for (int p = s.computed; p < s.computed + n; p++) {
                 // the last confirmed token and every proposed one after it need logits (to verify them)
                 boolean want = p >= s.length - 1 || (s.wantsPromptLogprobs() && p < s.promptLen - 1);

@@ -53,6 +53,20 @@ final class Scheduler {
         return !running.isEmpty() || !waiting.isEmpty();
     }
 
+    // recurrent models: one state slot per running sequence (zeroed when a sequence starts from position 0)
+    float[] stateStore;
+    private int stateFloats;
+    private int[] freeSlots;
+    private int numFreeSlots;
+
+    void useStateSlots(int slots, int floats) {
+        stateFloats = floats;
+        stateStore = new float[Math.multiplyExact(slots, floats)];
+        freeSlots = new int[slots];
+        for (int i = 0; i < slots; i++) freeSlots[i] = slots - 1 - i;
+        numFreeSlots = slots;
+    }
+
     /** Set by the engine when a draft model proposes: its blocks are freed with the sequence's. */
     DraftProposer draft;
 
@@ -141,6 +155,10 @@ final class Scheduler {
             s.computed = start;
             if (!grow(s, start + n)) throw new IllegalStateException("blocks vanished during admission");
             s.state = Sequence.State.RUNNING;
+            if (stateStore != null) { // a fresh state: recurrent sequences always restart from position 0
+                s.stateSlot = freeSlots[--numFreeSlots];
+                java.util.Arrays.fill(stateStore, s.stateSlot * stateFloats, (s.stateSlot + 1) * stateFloats, 0f);
+            }
             if (!s.admitted) {
                 s.admitted = true;
                 newlyAdmitted++;
@@ -186,6 +204,10 @@ final class Scheduler {
         s.numBlocks = 0;
         s.hashedBlocks = 0;
         if (draft != null && s.draftNumBlocks > 0) draft.release(s);
+        if (s.stateSlot >= 0) {
+            freeSlots[numFreeSlots++] = s.stateSlot;
+            s.stateSlot = -1;
+        }
     }
 
     /** Frees blocks past those holding {@code tokens} positions (K/V of rejected proposals). */

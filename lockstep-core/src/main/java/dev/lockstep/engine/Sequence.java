@@ -51,6 +51,8 @@ final class Sequence {
     final int[] draftBlockTable;
     int draftNumBlocks;
     int draftValid;
+    /** Recurrent models: the state slot while running (-1 otherwise). */
+    int stateSlot = -1;
 
     Sequence(long id, GenerationRequest request, RequestHandle handle, int maxLength, int blockSize, TextStream text,
              SpecConfig.Mode specMode, int draftMax) {

@@ -17,6 +17,8 @@ public final class ForwardBatch {
     /** Per sequence: its KV block table (transformers) and its recurrent state slot (SSM/TTT). */
     public final int[][] blockTables;
     public final int[] stateSlots;
+    /** Recurrent models: every slot's state, {@code stateFloats} floats per slot (set once by the engine). */
+    public float[] stateStore;
     /** Position of each sequence's first token in this batch (its cached length). */
     public final int[] seqStart;
     public int numSeqs;

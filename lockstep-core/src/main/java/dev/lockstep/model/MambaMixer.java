@@ -57,6 +57,12 @@ public final class MambaMixer {
         this.y = new float[dInner];
     }
 
+    /** The same weights with scratch buffers of its own (one per runner). */
+    public MambaMixer copy() {
+        return new MambaMixer(dModel, dInner, dState, dConv, dtRank, eps, norm, inProj, convW, convB, xProj, dtW, dtB, a, d,
+                outProj);
+    }
+
     public int convStateSize() {
         return dInner * (dConv - 1);
     }

@@ -22,6 +22,14 @@ public interface Model {
     /** Size of one K/V head (the cache stores K transposed per head within a block). */
     int kvHeadDim();
 
+    /**
+     * Floats of recurrent state one sequence carries (conv windows, scan states), kept in a slot the
+     * engine assigns ({@link ForwardBatch#stateSlots}); 0 for attention-only models.
+     */
+    default int stateFloats() {
+        return 0;
+    }
+
     /** One line describing the hyper-parameters. */
     String describe();
 

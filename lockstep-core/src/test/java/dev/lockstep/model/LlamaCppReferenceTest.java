@@ -25,7 +25,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * Every transformer model of the fixtures against llama.cpp's reference outputs (fixtures README §6):
+ * Every model of the fixtures (transformers and Mamba) against llama.cpp's reference outputs (fixtures README §6):
  * prompt token ids, last-position logits, and 32 greedy tokens.
  *
  * <p>Logit tolerances. F32: 1e-4 (both engines compute in float32; measured here: at most 5e-6).
@@ -34,14 +34,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * products, Lockstep keeps them in f32 (W8A32/W4A32), so the references carry llama.cpp's own activation
  * rounding: the bound is 1.5 x the difference llama.cpp shows against itself when only the KV-cache type
  * and attention kernel change ({@code default_settings_check}, 0.07-0.26 on these files); measured: at
- * most 1.13 x. Greedy continuations must be identical where the reference decisions are well separated:
+ * most 1.13 x. Mamba's quantized files: 0.3 (see the switch below; measured 0.14-0.17). Greedy continuations must be identical where the reference decisions are well separated:
  * every F32 and F16 file, and aidreams260K in F32/F16/Q8_0 (fixtures README §6.3).
  */
 class LlamaCppReferenceTest {
 
     static Stream<Arguments> models() {
         List<Arguments> a = new ArrayList<>();
-        for (String arch : new String[]{"llama", "qwen2", "qwen3"})
+        for (String arch : new String[]{"llama", "qwen2", "qwen3", "mamba"})
             for (String t : new String[]{"f32", "f16", "q8_0", "q4_0"})
                 for (String p : new String[]{"p1", "p2"}) a.add(Arguments.of("models/tiny-" + arch + "-" + t, p));
         for (String t : new String[]{"f32", "f16", "q8_0", "q4_0"})
@@ -76,7 +76,10 @@ class LlamaCppReferenceTest {
             double tol = switch (type) {
                 case "f32" -> 1e-4;
                 case "f16" -> 0.02;
-                default -> 1.5 * ref.get("default_settings_check").get("last_logits_max_abs_diff").asDouble();
+                // Mamba has no attention settings to vary (its default-settings check is 0), so bound its
+                // W8A32-vs-W8A8 gap by the largest sensitivity the transformer files show (0.26)
+                default -> base.contains("mamba") ? 0.3
+                        : 1.5 * ref.get("default_settings_check").get("last_logits_max_abs_diff").asDouble();
             };
             System.out.printf("%-28s %s max |logit - llama.cpp| = %.6f (tolerance %.4f)%n", base, prompt, maxDiff, tol);
             assertTrue(maxDiff <= tol, base + " " + prompt + ": max logit difference " + maxDiff + " > " + tol);
@@ -117,6 +120,7 @@ class LlamaCppReferenceTest {
                 int[] table = new int[(ids.length + 15) / 16];
                 for (int i = 0; i < table.length; i++) table[i] = i;
                 ForwardBatch b = new ForwardBatch(ids.length, 1);
+                b.stateStore = new float[m.stateFloats()]; // recurrent models: slot 0, zero state
                 int s = b.addSequence(table, 0, 0);
                 for (int i = 0; i < ids.length; i++) b.addToken(s, ids[i], i, i == ids.length - 1);
                 float[] logits = new float[m.vocabSize()];
