@@ -20,7 +20,7 @@ import dev.lockstep.kernels.Ops;
  * This is the reference-grade kernel (dense float weights, canonical-order dot products); the state
  * layout is llama.cpp's ({@code conv}: [dInner][dConv-1], oldest first; {@code ssm}: [dInner][dState]).
  */
-public final class MambaMixer {
+public final class MambaMixer implements RecurrentMixer {
     public final int dModel, dInner, dState, dConv, dtRank;
     final float[] norm, inProj, convW, convB, xProj, dtW, dtB, a, d, outProj;
     final float eps;
@@ -57,7 +57,17 @@ public final class MambaMixer {
         this.y = new float[dInner];
     }
 
-    /** The same weights with scratch buffers of its own (one per runner). */
+    @Override
+    public int stateSize() {
+        return convStateSize() + ssmStateSize();
+    }
+
+    @Override
+    public void step(float[] x, int xo, float[] state, int so) {
+        step(x, xo, state, so, state, so + convStateSize());
+    }
+
+    @Override
     public MambaMixer copy() {
         return new MambaMixer(dModel, dInner, dState, dConv, dtRank, eps, norm, inProj, convW, convB, xProj, dtW, dtB, a, d,
                 outProj);

@@ -1,0 +1,109 @@
+package dev.lockstep.model;
+
+import dev.lockstep.kernels.Canonical;
+import dev.lockstep.kernels.Exp;
+import dev.lockstep.kernels.Ops;
+
+/**
+ * The Mamba-2 block (Dao and Gu 2024) for one token: scalar decay per head, B and C shared by groups
+ * of heads, a gated RMSNorm per group before the output projection.
+ *
+ * <pre>
+ * h = rmsnorm(x) ; [z | xBC | dt] = W_in h ; xBC = silu(conv(xBC) + bias)     (conv over the window)
+ * per head h (group g = h / (H/G)):  delta = softplus(dt_h + dt_bias_h) ; a = exp(delta A_h)
+ *     S_h = a S_h + delta x_h (outer) B_g ;  y_h = S_h C_g + D_h x_h
+ * y = y * silu(z) ; y_g = rmsnorm(y_g) * norm_g per group ; x += W_out y
+ * </pre>
+ *
+ * The state is the conv window ([convDim][dConv-1], oldest first) then S ([H][P][N]). The sequential
+ * per-token recurrence is also what any chunking reduces to here, so chunk boundaries change nothing.
+ */
+public final class Mamba2Mixer implements RecurrentMixer {
+    final int dModel, dInner, dState, dConv, heads, groups, headDim, convDim;
+    final float[] norm, inProj, convW, convB, dtB, a, d, gnorm, outProj;
+    final float eps;
+    private final float[] h, zxbcdt, xbc, y;
+
+    public Mamba2Mixer(int dModel, int dInner, int dState, int dConv, int heads, int groups, float eps, float[] norm,
+                       float[] inProj, float[] convW, float[] convB, float[] dtB, float[] a, float[] d, float[] gnorm,
+                       float[] outProj) {
+        this.dModel = dModel;
+        this.dInner = dInner;
+        this.dState = dState;
+        this.dConv = dConv;
+        this.heads = heads;
+        this.groups = groups;
+        this.headDim = dInner / heads;
+        this.convDim = dInner + 2 * groups * dState;
+        this.eps = eps;
+        this.norm = norm;
+        this.inProj = inProj;
+        this.convW = convW;
+        this.convB = convB;
+        this.dtB = dtB;
+        this.a = a;
+        this.d = d;
+        this.gnorm = gnorm;
+        this.outProj = outProj;
+        this.h = new float[dModel];
+        this.zxbcdt = new float[dInner + convDim + heads];
+        this.xbc = new float[convDim];
+        this.y = new float[dInner];
+    }
+
+    @Override
+    public int stateSize() {
+        return convDim * (dConv - 1) + heads * headDim * dState;
+    }
+
+    @Override
+    public Mamba2Mixer copy() {
+        return new Mamba2Mixer(dModel, dInner, dState, dConv, heads, groups, eps, norm, inProj, convW, convB, dtB, a, d, gnorm,
+                outProj);
+    }
+
+    @Override
+    public void step(float[] x, int xo, float[] st, int so) {
+        Ops.rmsNorm(h, 0, x, xo, norm, dModel, eps);
+        for (int r = 0; r < zxbcdt.length; r++) zxbcdt[r] = Canonical.dotScalar(inProj, r * dModel, h, 0, dModel);
+        int w = dConv - 1;
+        for (int c = 0; c < convDim; c++) {
+            int base = so + c * w;
+            float acc = convB[c];
+            for (int i = 0; i < w; i++) acc = Math.fma(convW[c * dConv + i], st[base + i], acc);
+            float in = zxbcdt[dInner + c];
+            acc = Math.fma(convW[c * dConv + w], in, acc);
+            for (int i = 0; i + 1 < w; i++) st[base + i] = st[base + i + 1];
+            if (w > 0) st[base + w - 1] = in;
+            xbc[c] = Exp.silu(acc);
+        }
+        int ssm = so + convDim * w, perGroup = heads / groups;
+        for (int hh = 0; hh < heads; hh++) {
+            int g = hh / perGroup, bOff = dInner + g * dState, cOff = dInner + groups * dState + g * dState;
+            float v = zxbcdt[dInner + convDim + hh] + dtB[hh];
+            float delta = v > 20f ? v : (float) StrictMath.log1p(Exp.exp(v));
+            float decay = Exp.exp(delta * a[hh]);
+            for (int p = 0; p < headDim; p++) {
+                float xv = xbc[hh * headDim + p], dx = delta * xv;
+                int s0 = ssm + (hh * headDim + p) * dState;
+                float acc = 0f;
+                for (int n = 0; n < dState; n++) {
+                    float s = Math.fma(decay, st[s0 + n], dx * xbc[bOff + n]);
+                    st[s0 + n] = s;
+                    acc = Math.fma(s, xbc[cOff + n], acc);
+                }
+                y[hh * headDim + p] = Math.fma(d[hh], xv, acc) * Exp.silu(zxbcdt[hh * headDim + p]);
+            }
+        }
+        int gs = dInner / groups;
+        for (int g = 0; g < groups; g++) rmsNormSlice(y, g * gs, gs);
+        for (int r = 0; r < dModel; r++) x[xo + r] += Canonical.dotScalar(outProj, r * dInner, y, 0, dInner);
+    }
+
+    /** y[o .. o+n) = y / sqrt(mean(y^2) + eps) * gnorm[o ..], the sum of squares in canonical order. */
+    private void rmsNormSlice(float[] v, int o, int n) {
+        float ss = Canonical.dotScalar(v, o, v, o, n);
+        float inv = 1f / (float) Math.sqrt(ss / n + eps); // as Ops.rmsNorm: sqrt is exactly rounded
+        for (int i = 0; i < n; i++) v[o + i] = v[o + i] * inv * gnorm[o + i];
+    }
+}
