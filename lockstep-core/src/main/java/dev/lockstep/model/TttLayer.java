@@ -3,8 +3,9 @@ package dev.lockstep.model;
 import dev.lockstep.kernels.Canonical;
 
 /**
- * The TTT-Linear layer (Sun et al. 2024, "Learning to (Learn at Test Time)") in its primal, one token
- * at a time form. Each head's hidden state is a linear model (W, b) trained while reading: every token
+ * The TTT-Linear and TTT-MLP layers (Sun et al. 2024, "Learning to (Learn at Test Time)") in their
+ * primal, one token at a time form. Each head's hidden state is a small model — linear (W1, b1) or a
+ * 2-layer GELU MLP (W1, b1, W2, b2) — trained while reading: every token
  * adds the gradient of a reconstruction loss, taken at the parameters of its mini-batch's start, and is
  * answered by those parameters minus the accumulated gradient. Mini-batches are the absolute positions
  * [16m, 16m+16), so chunking a prompt can never move a boundary.
@@ -12,29 +13,37 @@ import dev.lockstep.kernels.Canonical;
  * <pre>
  * q, k = W_q x, W_k x            (share_qk: s = W_q x ; q, k = conv_q(s), conv_k(s))
  * v = W_v x ; RoPE(q, k) at p = t mod 16 ; eta_h = base_lr sigmoid(w_h x + beta_h) / d ; tau_p = max(0, 1/(p+1) + idx_p)
- * per head:  Z = k W0 + b0 ; dZ = d/dZ 1/2 |LN(Z) - (v - k)|^2 ; G += eta (k^T dZ, dZ)
- *            z = q + LN(q (W0 - tau_p G_W) + (b0 - tau_p G_b)) ; at p = 15: W0 -= tau_15 G, G = 0
+ * per head:  Z = f(k; P0) ; dZ = d/dZ 1/2 |LN(Z) - (v - k)|^2 ; G += eta grad_P (backprop of dZ)
+ *            z = q + LN(f(q; P0 - tau_p G)) ; at p = 15: P0 -= tau_15 G, G = 0
+ *            (linear: f(u) = u W1 + b1 ; MLP: f(u) = gelu_tanh(u W1 + b1) W2 + b2, hidden 4d)
  * o = LayerNorm(z) [ * gelu_tanh(W_g x) ] ; y = W_o o
  * </pre>
  *
- * State layout per sequence: per head W0 (d x d, row-vector convention u W), b0 (d), G_W, G_b; then,
- * with share_qk, the window of the last K-1 shared projections (oldest first).
+ * State layout per sequence: per head the parameters P0 (W1 [d][f] in the row-vector convention u W,
+ * b1 [f], and for the MLP W2 [f][d], b2 [d]; f = d for linear, 4d for MLP), then the gradient G in the
+ * same layout; then, with share_qk, the window of the last K-1 shared projections (oldest first).
  */
-public final class TttLinear {
-    public final int hidden, heads, d, convK;
-    public final boolean shareQk, gate;
-    final float[] wq, wk, wv, wo, wg, convQW, convQB, convKW, convKB, tokenIdx, lrW, lrB, lnW, lnB, w1, b1, postW, postB;
+public final class TttLayer {
+    public final int hidden, heads, d, f, convK;
+    public final boolean shareQk, gate, mlp;
+    final float[] wq, wk, wv, wo, wg, convQW, convQB, convKW, convKB, tokenIdx, lrW, lrB, lnW, lnB, w1, b1, w2, b2, postW,
+            postB;
     final float baseLr, eps;
     final double ropeTheta;
-    private final float[] s, q, k, v, z, zr, dz, eta, o, xhat, ghat;
+    private final float[] s, q, k, v, z, zr, dz, eta, o, xhat, ghat, z1, x2, g1;
 
-    public TttLinear(int hidden, int heads, int convK, boolean shareQk, boolean gate, float baseLr, float eps, double ropeTheta,
-                     float[] wq, float[] wk, float[] wv, float[] wo, float[] wg, float[] convQW, float[] convQB,
-                     float[] convKW, float[] convKB, float[] tokenIdx, float[] lrW, float[] lrB, float[] lnW, float[] lnB,
-                     float[] w1, float[] b1, float[] postW, float[] postB) {
+    /** {@code w2}, {@code b2} null: TTT-Linear; else TTT-MLP. */
+    public TttLayer(int hidden, int heads, int convK, boolean shareQk, boolean gate, float baseLr, float eps, double ropeTheta,
+                    float[] wq, float[] wk, float[] wv, float[] wo, float[] wg, float[] convQW, float[] convQB,
+                    float[] convKW, float[] convKB, float[] tokenIdx, float[] lrW, float[] lrB, float[] lnW, float[] lnB,
+                    float[] w1, float[] b1, float[] w2, float[] b2, float[] postW, float[] postB) {
         this.hidden = hidden;
         this.heads = heads;
         this.d = hidden / heads;
+        this.mlp = w2 != null;
+        this.f = mlp ? 4 * d : d;
+        this.w2 = w2;
+        this.b2 = b2;
         this.convK = convK;
         this.shareQk = shareQk;
         this.gate = gate;
@@ -56,10 +65,18 @@ public final class TttLinear {
         o = new float[hidden];
         xhat = new float[d];
         ghat = new float[d];
+        z1 = new float[f];
+        x2 = new float[f];
+        g1 = new float[f];
+    }
+
+    /** Floats of one head's parameters (and again of its gradient). */
+    int params() {
+        return d * f + f + (mlp ? f * d + d : 0);
     }
 
     private int perHead() {
-        return 2 * d * d + 2 * d;
+        return 2 * params();
     }
 
     public int stateSize() {
@@ -71,8 +88,12 @@ public final class TttLinear {
         java.util.Arrays.fill(st, so, so + stateSize(), 0f);
         for (int h = 0; h < heads; h++) {
             int base = so + h * perHead();
-            System.arraycopy(w1, h * d * d, st, base, d * d);
-            System.arraycopy(b1, h * d, st, base + d * d, d);
+            System.arraycopy(w1, h * d * f, st, base, d * f);
+            System.arraycopy(b1, h * f, st, base + d * f, f);
+            if (mlp) {
+                System.arraycopy(w2, h * f * d, st, base + d * f + f, f * d);
+                System.arraycopy(b2, h * d, st, base + d * f + f + f * d, d);
+            }
         }
     }
 
@@ -108,38 +129,36 @@ public final class TttLinear {
             eta[h] = baseLr * (float) (1.0 / (1.0 + StrictMath.exp(-a))) / d;
         }
         float tau = Math.max(0f, 1f / (p + 1) + tokenIdx[p]);
+        int np = params(), w1o = 0, b1o = d * f, w2o = b1o + f, b2o = w2o + f * d;
         for (int h = 0; h < heads; h++) {
-            int base = so + h * perHead(), wOff = base, bOff = base + d * d, gw = bOff + d, gb = gw + d * d;
-            int ho = h * d;
-            // gradient of this token's loss at the mini-batch's starting parameters
-            for (int j = 0; j < d; j++) {
-                float acc = st[bOff + j];
-                for (int i = 0; i < d; i++) acc = Math.fma(k[ho + i], st[wOff + i * d + j], acc);
-                zr[j] = acc;
-            }
+            int P = so + h * perHead(), G = P + np, ho = h * d;
+            // this token's gradient at the mini-batch's starting parameters P0
+            forward(st, P, 0f, st, G, k, ho); // leaves Z (=f(k)) in zr and, for the MLP, Z1 / X2
             lnGrad(zr, h, k, v, ho, dz);
             float e = eta[h];
-            for (int i = 0; i < d; i++) {
-                float ek = e * k[ho + i];
-                for (int j = 0; j < d; j++) st[gw + i * d + j] = Math.fma(ek, dz[j], st[gw + i * d + j]);
+            if (!mlp) {
+                accumulateOuter(st, G + w1o, k, ho, d, dz, d, e);
+                for (int j = 0; j < d; j++) st[G + b1o + j] = Math.fma(e, dz[j], st[G + b1o + j]);
+            } else {
+                // g1 = (dz W2^T) * gelu'(Z1)
+                for (int i = 0; i < f; i++) {
+                    float acc = 0f;
+                    for (int j = 0; j < d; j++) acc = Math.fma(dz[j], st[P + w2o + i * d + j], acc);
+                    g1[i] = acc * geluTanhGrad(z1[i]);
+                }
+                accumulateOuter(st, G + w1o, k, ho, d, g1, f, e);
+                for (int i = 0; i < f; i++) st[G + b1o + i] = Math.fma(e, g1[i], st[G + b1o + i]);
+                accumulateOuter(st, G + w2o, x2, 0, f, dz, d, e);
+                for (int j = 0; j < d; j++) st[G + b2o + j] = Math.fma(e, dz[j], st[G + b2o + j]);
             }
-            for (int j = 0; j < d; j++) st[gb + j] = Math.fma(e, dz[j], st[gb + j]);
-            // answer with W0 - tau G
-            for (int j = 0; j < d; j++) {
-                float acc = st[bOff + j] - tau * st[gb + j];
-                for (int i = 0; i < d; i++) acc = Math.fma(q[ho + i], st[wOff + i * d + j] - tau * st[gw + i * d + j], acc);
-                zr[j] = acc;
-            }
+            // answer with P0 - tau G
+            forward(st, P, tau, st, G, q, ho);
             layerNorm(zr, 0, d, lnW, lnB, h * d, z, ho);
             for (int j = 0; j < d; j++) z[ho + j] += q[ho + j];
             if (p == 15) { // the mini-batch is complete: its last parameters start the next one
-                for (int i = 0; i < d * d; i++) {
-                    st[wOff + i] -= tau * st[gw + i];
-                    st[gw + i] = 0f;
-                }
-                for (int j = 0; j < d; j++) {
-                    st[bOff + j] -= tau * st[gb + j];
-                    st[gb + j] = 0f;
+                for (int i = 0; i < np; i++) {
+                    st[P + i] -= tau * st[G + i];
+                    st[G + i] = 0f;
                 }
             }
         }
@@ -147,6 +166,41 @@ public final class TttLinear {
         if (gate)
             for (int c = 0; c < hidden; c++) o[c] *= geluTanh(Canonical.dotScalar(wg, c * hidden, x, xo, hidden));
         for (int c = 0; c < hidden; c++) y[yo + c] = Canonical.dotScalar(wo, c * hidden, o, 0, hidden);
+    }
+
+    /**
+     * zr = f(u; P - tau G) for the head's input u = in[io .. io+d); for the MLP also z1 (pre-activation)
+     * and x2 (hidden activation).
+     */
+    private void forward(float[] st, int P, float tau, float[] gs, int G, float[] in, int io) {
+        int b1o = d * f;
+        float[] first = mlp ? z1 : zr;
+        for (int j = 0; j < f; j++) {
+            float acc = st[P + b1o + j] - tau * gs[G + b1o + j];
+            for (int i = 0; i < d; i++) acc = Math.fma(in[io + i], st[P + i * f + j] - tau * gs[G + i * f + j], acc);
+            first[j] = acc;
+        }
+        if (!mlp) return;
+        int w2o = b1o + f, b2o = w2o + f * d;
+        for (int i = 0; i < f; i++) x2[i] = geluTanh(z1[i]);
+        for (int j = 0; j < d; j++) {
+            float acc = st[P + b2o + j] - tau * gs[G + b2o + j];
+            for (int i = 0; i < f; i++) acc = Math.fma(x2[i], st[P + w2o + i * d + j] - tau * gs[G + w2o + i * d + j], acc);
+            zr[j] = acc;
+        }
+    }
+
+    /** G[i][j] += e * a[ao + i] * b[j] for a [n] and b [m]. */
+    private static void accumulateOuter(float[] g, int go, float[] a, int ao, int n, float[] b, int m, float e) {
+        for (int i = 0; i < n; i++) {
+            float ea = e * a[ao + i];
+            for (int j = 0; j < m; j++) g[go + i * m + j] = Math.fma(ea, b[j], g[go + i * m + j]);
+        }
+    }
+
+    static float geluTanhGrad(float x) {
+        double xd = x, c = 0.7978845608028654, u = c * (xd + 0.044715 * xd * xd * xd), th = StrictMath.tanh(u);
+        return (float) (0.5 * (1 + th) + 0.5 * xd * (1 - th * th) * c * (1 + 3 * 0.044715 * xd * xd));
     }
 
     /** Adjacent pairs rotated by p * theta^(-2i/d); angles in double. */

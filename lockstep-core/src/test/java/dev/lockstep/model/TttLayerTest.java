@@ -12,8 +12,8 @@ import java.nio.file.Files;
 
 import static org.junit.jupiter.api.Assertions.*;
 
-/** TTT-Linear (plain and with the Mamba-backbone options) against the float64 vectors of ../shared/fixtures/ttt. */
-class TttLinearTest {
+/** TTT-Linear and TTT-MLP (plain and with the Mamba-backbone options) against the float64 vectors of ../shared/fixtures/ttt. */
+class TttLayerTest {
 
     static float[] t(JsonNode idx, ByteBuffer data, String name) {
         for (JsonNode e : idx.get("tensors"))
@@ -26,20 +26,20 @@ class TttLinearTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"ttt_linear", "ttt_linear_m"})
+    @ValueSource(strings = {"ttt_linear", "ttt_linear_m", "ttt_mlp", "ttt_mlp_m"})
     void matchesTheFloat64Reference(String name) throws IOException {
         JsonNode idx = Fixtures.json("ttt/" + name + ".json");
         ByteBuffer data = ByteBuffer.wrap(Files.readAllBytes(Fixtures.file("ttt/" + name + ".bin"))).order(ByteOrder.LITTLE_ENDIAN);
         JsonNode c = idx.get("config");
         boolean share = c.get("share_qk").asBoolean(), gate = c.get("use_gate").asBoolean();
-        TttLinear l = new TttLinear(64, 4, 4, share, gate, (float) c.get("ttt_base_lr").asDouble(), 1e-6f, 10000.0,
+        TttLayer l = new TttLayer(64, 4, 4, share, gate, (float) c.get("ttt_base_lr").asDouble(), 1e-6f, 10000.0,
                 t(idx, data, "weight.q_proj.weight"), t(idx, data, "weight.k_proj.weight"), t(idx, data, "weight.v_proj.weight"),
                 t(idx, data, "weight.o_proj.weight"), t(idx, data, "weight.g_proj.weight"),
                 t(idx, data, "weight.conv_q.weight"), t(idx, data, "weight.conv_q.bias"),
                 t(idx, data, "weight.conv_k.weight"), t(idx, data, "weight.conv_k.bias"),
                 t(idx, data, "weight.learnable_token_idx"), t(idx, data, "weight.learnable_ttt_lr_weight"),
                 t(idx, data, "weight.learnable_ttt_lr_bias"), t(idx, data, "weight.ttt_norm_weight"),
-                t(idx, data, "weight.ttt_norm_bias"), t(idx, data, "weight.W1"), t(idx, data, "weight.b1"),
+                t(idx, data, "weight.ttt_norm_bias"), t(idx, data, "weight.W1"), t(idx, data, "weight.b1"), t(idx, data, "weight.W2"), t(idx, data, "weight.b2"),
                 t(idx, data, "weight.post_norm.weight"), t(idx, data, "weight.post_norm.bias"));
         float[] x = t(idx, data, "input.hidden_states"), want = t(idx, data, "output.step");
         float[] st = new float[l.stateSize()], y = new float[37 * 64];
@@ -50,11 +50,11 @@ class TttLinearTest {
         // after token 36 (position 4 of the third mini-batch): W0 and the accumulated gradient
         float[] w0 = t(idx, data, "state.W1_start"), g = t(idx, data, "state.W1_grad");
         double worstW = 0, worstG = 0;
-        int per = 2 * 16 * 16 + 2 * 16;
+        int np = l.params(), w1 = 16 * l.f;
         for (int h = 0; h < 4; h++)
-            for (int i = 0; i < 256; i++) {
-                worstW = Math.max(worstW, Math.abs(st[h * per + i] - w0[h * 256 + i]));
-                worstG = Math.max(worstG, Math.abs(st[h * per + 256 + 16 + i] - g[h * 256 + i]));
+            for (int i = 0; i < w1; i++) {
+                worstW = Math.max(worstW, Math.abs(st[h * 2 * np + i] - w0[h * w1 + i]));
+                worstG = Math.max(worstG, Math.abs(st[h * 2 * np + np + i] - g[h * w1 + i]));
             }
         System.out.printf("%s: worst |y| error %.2e, W0 %.2e, G %.2e%n", name, worst, worstW, worstG);
         assertTrue(worst < 1e-4, name + " output error " + worst);
