@@ -148,7 +148,7 @@ public final class Engine implements AutoCloseable {
         this.runner = model.newRunner(pool, maxTokens);
         int maxBlocksPerSeq = (model.contextLength() + bs - 1) / bs + 1;
         this.scheduler = new Scheduler(blocks, config, maxBlocksPerSeq);
-        if (recurrent) scheduler.useStateSlots(config.maxSeqs(), model.stateFloats());
+        if (recurrent) scheduler.useStateSlots(config.maxSeqs(), model);
         if (config.spec().mode() == SpecConfig.Mode.DRAFT && draftModel == null)
             throw new LockstepException("speculation mode 'draft' needs a draft model (--draft-model)");
         this.draft = draftModel == null ? null

@@ -58,8 +58,11 @@ final class Scheduler {
     private int stateFloats;
     private int[] freeSlots;
     private int numFreeSlots;
+    private dev.lockstep.model.Model stateModel;
 
-    void useStateSlots(int slots, int floats) {
+    void useStateSlots(int slots, dev.lockstep.model.Model model) {
+        int floats = model.stateFloats();
+        stateModel = model;
         stateFloats = floats;
         stateStore = new float[Math.multiplyExact(slots, floats)];
         freeSlots = new int[slots];
@@ -157,7 +160,7 @@ final class Scheduler {
             s.state = Sequence.State.RUNNING;
             if (stateStore != null) { // a fresh state: recurrent sequences always restart from position 0
                 s.stateSlot = freeSlots[--numFreeSlots];
-                java.util.Arrays.fill(stateStore, s.stateSlot * stateFloats, (s.stateSlot + 1) * stateFloats, 0f);
+                stateModel.initState(stateStore, s.stateSlot * stateFloats);
             }
             if (!s.admitted) {
                 s.admitted = true;

@@ -63,7 +63,7 @@ public final class Mamba2Mixer implements RecurrentMixer {
     }
 
     @Override
-    public void step(float[] x, int xo, float[] st, int so) {
+    public void step(float[] x, int xo, int pos, float[] st, int so) {
         Ops.rmsNorm(h, 0, x, xo, norm, dModel, eps);
         for (int r = 0; r < zxbcdt.length; r++) zxbcdt[r] = Canonical.dotScalar(inProj, r * dModel, h, 0, dModel);
         int w = dConv - 1;

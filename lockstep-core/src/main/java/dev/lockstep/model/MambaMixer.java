@@ -63,7 +63,7 @@ public final class MambaMixer implements RecurrentMixer {
     }
 
     @Override
-    public void step(float[] x, int xo, float[] state, int so) {
+    public void step(float[] x, int xo, int pos, float[] state, int so) {
         step(x, xo, state, so, state, so + convStateSize());
     }
 

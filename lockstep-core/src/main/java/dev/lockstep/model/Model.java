@@ -30,6 +30,11 @@ public interface Model {
         return 0;
     }
 
+    /** Writes a fresh sequence's state into a slot (recurrent models only). */
+    default void initState(float[] store, int offset) {
+        java.util.Arrays.fill(store, offset, offset + stateFloats(), 0f);
+    }
+
     /** One line describing the hyper-parameters. */
     String describe();
 

@@ -9,13 +9,14 @@ import java.util.List;
 public final class ModelLoader {
     private ModelLoader() {}
 
-    public static final List<String> ARCHITECTURES = List.of("llama", "mistral", "qwen2", "qwen3", "mamba", "mamba2");
+    public static final List<String> ARCHITECTURES = List.of("llama", "mistral", "qwen2", "qwen3", "mamba", "mamba2", "ttt");
 
     public static Model load(GgufFile f) {
         String arch = f.architecture();
         return switch (arch) {
             case "llama", "mistral", "qwen2", "qwen3" -> new Transformer(f, arch);
             case "mamba", "mamba2" -> new Mamba(f, arch);
+            case "ttt" -> new Ttt(f);
             default -> throw new GgufException(f.path(), "unknown architecture '" + arch + "'; supported: "
                     + String.join(", ", ARCHITECTURES));
         };

@@ -24,7 +24,7 @@ import dev.lockstep.kernels.Canonical;
  * same layout; then, with share_qk, the window of the last K-1 shared projections (oldest first).
  */
 public final class TttLayer {
-    public final int hidden, heads, d, f, convK;
+    public final int hidden, heads, d, f, convK, miniBatch;
     public final boolean shareQk, gate, mlp;
     final float[] wq, wk, wv, wo, wg, convQW, convQB, convKW, convKB, tokenIdx, lrW, lrB, lnW, lnB, w1, b1, w2, b2, postW,
             postB;
@@ -41,6 +41,7 @@ public final class TttLayer {
         this.heads = heads;
         this.d = hidden / heads;
         this.mlp = w2 != null;
+        this.miniBatch = tokenIdx.length; // one learnable token offset per position in a mini-batch
         this.f = mlp ? 4 * d : d;
         this.w2 = w2;
         this.b2 = b2;
@@ -68,6 +69,12 @@ public final class TttLayer {
         z1 = new float[f];
         x2 = new float[f];
         g1 = new float[f];
+    }
+
+    /** The same weights with scratch buffers of its own. */
+    public TttLayer copy() {
+        return new TttLayer(hidden, heads, convK, shareQk, gate, baseLr, eps, ropeTheta, wq, wk, wv, wo, wg, convQW, convQB,
+                convKW, convKB, tokenIdx, lrW, lrB, lnW, lnB, w1, b1, w2, b2, postW, postB);
     }
 
     /** Floats of one head's parameters (and again of its gradient). */
@@ -99,7 +106,7 @@ public final class TttLayer {
 
     /** y[yo ..] = layer(x[xo ..]) for the token at absolute position {@code t}; the state advances. */
     public void step(float[] x, int xo, int t, float[] st, int so, float[] y, int yo) {
-        int p = t % 16;
+        int p = t % miniBatch;
         if (shareQk) {
             for (int c = 0; c < hidden; c++) s[c] = Canonical.dotScalar(wq, c * hidden, x, xo, hidden);
             int win = so + heads * perHead(), w = convK - 1;
@@ -155,7 +162,7 @@ public final class TttLayer {
             forward(st, P, tau, st, G, q, ho);
             layerNorm(zr, 0, d, lnW, lnB, h * d, z, ho);
             for (int j = 0; j < d; j++) z[ho + j] += q[ho + j];
-            if (p == 15) { // the mini-batch is complete: its last parameters start the next one
+            if (p == miniBatch - 1) { // the mini-batch is complete: its last parameters start the next one
                 for (int i = 0; i < np; i++) {
                     st[P + i] -= tau * st[G + i];
                     st[G + i] = 0f;

@@ -120,7 +120,8 @@ class LlamaCppReferenceTest {
                 int[] table = new int[(ids.length + 15) / 16];
                 for (int i = 0; i < table.length; i++) table[i] = i;
                 ForwardBatch b = new ForwardBatch(ids.length, 1);
-                b.stateStore = new float[m.stateFloats()]; // recurrent models: slot 0, zero state
+                b.stateStore = new float[m.stateFloats()]; // recurrent models: slot 0, a fresh state
+                m.initState(b.stateStore, 0);
                 int s = b.addSequence(table, 0, 0);
                 for (int i = 0; i < ids.length; i++) b.addToken(s, ids[i], i, i == ids.length - 1);
                 float[] logits = new float[m.vocabSize()];

@@ -43,6 +43,7 @@ class MambaGgufTest {
             ModelRunner r = m.newRunner(pool, 37);
             ForwardBatch b = new ForwardBatch(37, 1);
             b.stateStore = new float[m.stateFloats()];
+            m.initState(b.stateStore, 0);
             float[] logits = new float[37 * vocab];
             int pos = 0;
             for (int c : chunks) {

@@ -15,7 +15,7 @@ import static org.junit.jupiter.api.Assertions.*;
 /** TTT-Linear and TTT-MLP (plain and with the Mamba-backbone options) against the float64 vectors of ../shared/fixtures/ttt. */
 class TttLayerTest {
 
-    static float[] t(JsonNode idx, ByteBuffer data, String name) {
+    static float[] t(JsonNode idx, ByteBuffer data, String name) { // null when absent
         for (JsonNode e : idx.get("tensors"))
             if (e.get("name").asText().equals(name)) {
                 float[] out = new float[e.get("count").asInt()];
