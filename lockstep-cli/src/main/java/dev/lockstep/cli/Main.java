@@ -11,7 +11,7 @@ import picocli.CommandLine.Command;
 @Command(name = "lockstep", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Lockstep: a deterministic, batch-invariant LLM inference engine in pure Java.",
         subcommands = {GenerateCommand.class, ChatCommand.class, TokenizeCommand.class, DetokenizeCommand.class,
-                InfoCommand.class, SynthCommand.class, QuantizeCommand.class, VerifyCommand.class, PerplexityCommand.class,
+                InfoCommand.class, SynthCommand.class, QuantizeCommand.class, ConvertTttCommand.class, VerifyCommand.class, PerplexityCommand.class,
                 BenchCommand.class, ServeCommand.class, TrainTokenizerCommand.class, TrainCommand.class, DistillCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
