@@ -35,7 +35,19 @@ class MambaGgufTest {
         throw new AssertionError("no " + name + " in llamacpp_logits.json");
     }
 
-    /** Logits of every position, feeding the 37 tokens in chunks of the given sizes. */
+    private static float[] lastState;
+
+    private static float[] tensor(JsonNode idx, ByteBuffer data, String name) {
+        for (JsonNode e : idx.get("tensors"))
+            if (e.get("name").asText().equals(name)) {
+                float[] out = new float[e.get("count").asInt()];
+                for (int i = 0; i < out.length; i++) out[i] = data.getFloat(e.get("offset").asInt() + 4 * i);
+                return out;
+            }
+        throw new AssertionError("no " + name);
+    }
+
+    /** Logits of every position, feeding the 37 tokens in chunks of the given sizes (final state in lastState). */
     private static float[] run(Model m, int[] chunks) {
         int vocab = m.vocabSize();
         float[] all = new float[37 * vocab];
@@ -54,6 +66,7 @@ class MambaGgufTest {
                 System.arraycopy(logits, 0, all, pos * vocab, c * vocab);
                 pos += c;
             }
+            lastState = b.stateStore;
         }
         return all;
     }
@@ -76,6 +89,18 @@ class MambaGgufTest {
             for (int i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(one[i] - want[i]));
             System.out.printf("%s block: worst |logit - llama.cpp| %.2e%n", arch, worst);
             assertTrue(worst < 1e-5, arch + ": " + worst);
+
+            // final states against the float64 block reference: conv window (newest dConv-1 inputs), then the scan state
+            JsonNode idx = Fixtures.json("mamba/" + arch + "_block.json");
+            ByteBuffer data = ByteBuffer.wrap(Files.readAllBytes(Fixtures.file("mamba/" + arch + "_block.bin"))).order(ByteOrder.LITTLE_ENDIAN);
+            float[] conv = tensor(idx, data, "state.conv"), ssm = tensor(idx, data, "state.ssm");
+            int channels = conv.length / 4;
+            double worstConv = 0, worstSsm = 0;
+            for (int c = 0; c < channels; c++)
+                for (int i = 0; i < 3; i++) worstConv = Math.max(worstConv, Math.abs(lastState[c * 3 + i] - conv[c * 4 + 1 + i]));
+            for (int i = 0; i < ssm.length; i++) worstSsm = Math.max(worstSsm, Math.abs(lastState[channels * 3 + i] - ssm[i]));
+            System.out.printf("%s final state: conv %.2e, ssm %.2e%n", arch, worstConv, worstSsm);
+            assertTrue(worstConv < 1e-5 && worstSsm < 1e-5, arch + " states " + worstConv + " / " + worstSsm);
         }
     }
 }
