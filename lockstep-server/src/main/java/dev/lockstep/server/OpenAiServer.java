@@ -142,8 +142,13 @@ public final class OpenAiServer implements AutoCloseable {
         return s;
     }
 
+    /** Test seam: when set, loading waits for it, so tests can observe the "loading" state. */
+    static volatile CountDownLatch loadGateForTests;
+
     private void load(Path path, Path draftPath, EngineConfig config) {
         try {
+            CountDownLatch gate = loadGateForTests;
+            if (gate != null) gate.await();
             long t0 = System.nanoTime();
             GgufFile f = GgufFile.open(path);
             file = f;
@@ -167,6 +172,9 @@ public final class OpenAiServer implements AutoCloseable {
             if (state == State.LOADING) state = State.READY;
             LOG.info("serving {} as '{}' ({} KV blocks, fingerprint {}) after {} ms", path, id, engine.kvBlocks(), fp,
                     (System.nanoTime() - t0) / 1_000_000);
+        } catch (InterruptedException e) {
+            failure = "interrupted while loading";
+            state = State.FAILED;
         } catch (LockstepException | IOException e) {
             failure = e.getMessage();
             state = State.FAILED;

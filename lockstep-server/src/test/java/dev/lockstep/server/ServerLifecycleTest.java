@@ -179,4 +179,30 @@ class ServerLifecycleTest {
         assertTrue(streamBody.contains("\"error\"") && streamBody.contains("shut down"), "explicit error, got: " + streamBody);
         server = null;
     }
+
+    @Test
+    void whileLoadingHealthAndRequestsAnswer503() throws Exception {
+        java.util.concurrent.CountDownLatch gate = new java.util.concurrent.CountDownLatch(1);
+        OpenAiServer.loadGateForTests = gate;
+        try {
+            server = OpenAiServer.start(model, EngineConfig.defaults().withThreads(1).withKvCacheBytes(16L << 20),
+                    OpenAiServer.Options.defaults().withPort(0));
+            port = server.port();
+            HttpClient http = HttpClient.newHttpClient();
+            HttpResponse<String> health = http.send(HttpRequest.newBuilder(URI.create(url("/health"))).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertEquals(503, health.statusCode());
+            assertTrue(health.body().contains("\"loading\""), health.body());
+            HttpResponse<String> early = postAsync(http, "/v1/completions", completion(4, 1, false)).get();
+            assertEquals(503, early.statusCode());
+            assertTrue(early.body().contains("still loading"), early.body());
+            gate.countDown();
+            server.awaitReady();
+            health = http.send(HttpRequest.newBuilder(URI.create(url("/health"))).build(), HttpResponse.BodyHandlers.ofString());
+            assertEquals(200, health.statusCode());
+        } finally {
+            OpenAiServer.loadGateForTests = null;
+            gate.countDown();
+        }
+    }
 }
