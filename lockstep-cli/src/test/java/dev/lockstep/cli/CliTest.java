@@ -160,4 +160,13 @@ class CliTest {
         assertEquals(0, g.code(), g.err());
         assertEquals(5, new ObjectMapper().readTree(g.out()).get("token_ids").size());
     }
+
+    @Test
+    void generateWithoutModelUsesTheEmbeddedDefault() throws Exception {
+        Result r = run(null, "generate", "--temperature", "0", "-n", "12", "--json", "And the LORD said unto Moses");
+        assertEquals(0, r.code(), r.err());
+        JsonNode j = new ObjectMapper().readTree(r.out());
+        assertEquals(12, j.get("token_ids").size());
+        assertTrue(j.get("text").asText().length() > 12, j.toString());
+    }
 }
