@@ -124,15 +124,7 @@ final class DraftProposer implements AutoCloseable {
 
     /** Greedy guess; ties go to the lowest id. */
     private int argmax(float[] l, int off) {
-        int best = 0;
-        float bv = l[off];
-        for (int i = 1; i < vocab; i++) {
-            if (l[off + i] > bv) {
-                bv = l[off + i];
-                best = i;
-            }
-        }
-        return best;
+        return dev.lockstep.kernels.Ops.argmax(l, off, vocab);
     }
 
     private boolean grow(Sequence s, int tokens) {

@@ -230,16 +230,12 @@ final class ChatCompletions {
             }
         }, server.idleMillis());
         if (!ok) return;
-        try {
-            if (sf.includeUsage() && !failed[0]) {
-                ObjectNode chunk = envelope("chat.completion.chunk", id, created, m);
-                chunk.putArray("choices");
-                chunk.set("usage", OpenAiServer.usage(json, usage[0], usage[1], usage[2], usage[3], usage[4]));
-                sse.data(chunk);
-            }
-            sse.done();
-        } catch (IOException gone) {
-            // the client left after the last token: nothing is running any more
+        ObjectNode usageChunk = null;
+        if (sf.includeUsage() && !failed[0]) {
+            usageChunk = envelope("chat.completion.chunk", id, created, m);
+            usageChunk.putArray("choices");
+            usageChunk.set("usage", OpenAiServer.usage(json, usage[0], usage[1], usage[2], usage[3], usage[4]));
         }
+        sse.finish(usageChunk);
     }
 }

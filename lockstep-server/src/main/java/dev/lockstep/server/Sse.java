@@ -50,4 +50,17 @@ final class Sse {
         out.write(DONE);
         out.flush();
     }
+
+    /**
+     * The end of a stream: the usage chunk (if asked for and nothing failed), then {@code [DONE]}. A client
+     * that left after the last token is no error: nothing runs any more.
+     */
+    void finish(JsonNode usageChunk) {
+        try {
+            if (usageChunk != null) data(usageChunk);
+            done();
+        } catch (IOException gone) {
+            // the client went away after its last token
+        }
+    }
 }

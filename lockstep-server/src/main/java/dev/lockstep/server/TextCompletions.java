@@ -260,17 +260,13 @@ final class TextCompletions {
             }
         }, server.idleMillis());
         if (!ok) return;
-        try {
-            if (sf.includeUsage() && !failed[0]) {
-                ObjectNode u = envelope(id, created, m);
-                u.putArray("choices");
-                u.set("usage", OpenAiServer.usage(json, usage[0], usage[1], usage[2], usage[3], usage[4]));
-                sse.data(u);
-            }
-            sse.done();
-        } catch (IOException gone) {
-            // the client left after the last token
+        ObjectNode usageChunk = null;
+        if (sf.includeUsage() && !failed[0]) {
+            usageChunk = envelope(id, created, m);
+            usageChunk.putArray("choices");
+            usageChunk.set("usage", OpenAiServer.usage(json, usage[0], usage[1], usage[2], usage[3], usage[4]));
         }
+        sse.finish(usageChunk);
     }
 
     private ObjectNode chunk(ServedModel m, String id, long created, int index, String text, JsonNode logprobs,
