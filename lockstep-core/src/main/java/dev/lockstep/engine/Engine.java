@@ -148,7 +148,7 @@ public final class Engine implements AutoCloseable {
         this.runner = model.newRunner(pool, maxTokens);
         int maxBlocksPerSeq = (model.contextLength() + bs - 1) / bs + 1;
         this.scheduler = new Scheduler(blocks, config, maxBlocksPerSeq);
-        if (recurrent) scheduler.useStateSlots(config.maxSeqs(), model);
+        if (recurrent) scheduler.slots = new dev.lockstep.cache.StateSlots(model, config.maxSeqs());
         if (config.spec().mode() == SpecConfig.Mode.DRAFT && draftModel == null)
             throw new LockstepException("speculation mode 'draft' needs a draft model (--draft-model)");
         this.draft = draftModel == null ? null
@@ -158,7 +158,7 @@ public final class Engine implements AutoCloseable {
         this.sampler = new Sampler(vocab);
         this.logprobs = new Logprobs(vocab);
         this.batch = new ForwardBatch(maxTokens, config.maxSeqs());
-        this.batch.stateStore = scheduler.stateStore;
+        this.batch.stateStore = recurrent ? scheduler.slots.store() : null;
         this.config = config;
         this.logits = new float[config.maxLogitRows() * vocab];
         this.rowSeq = new int[config.maxLogitRows()];

@@ -53,22 +53,8 @@ final class Scheduler {
         return !running.isEmpty() || !waiting.isEmpty();
     }
 
-    // recurrent models: one state slot per running sequence (zeroed when a sequence starts from position 0)
-    float[] stateStore;
-    private int stateFloats;
-    private int[] freeSlots;
-    private int numFreeSlots;
-    private dev.lockstep.model.Model stateModel;
-
-    void useStateSlots(int slots, dev.lockstep.model.Model model) {
-        int floats = model.stateFloats();
-        stateModel = model;
-        stateFloats = floats;
-        stateStore = new float[Math.multiplyExact(slots, floats)];
-        freeSlots = new int[slots];
-        for (int i = 0; i < slots; i++) freeSlots[i] = slots - 1 - i;
-        numFreeSlots = slots;
-    }
+    /** Recurrent models: one state slot per running sequence (null for attention-only models). */
+    dev.lockstep.cache.StateSlots slots;
 
     /** Set by the engine when a draft model proposes: its blocks are freed with the sequence's. */
     DraftProposer draft;
@@ -158,10 +144,7 @@ final class Scheduler {
             s.computed = start;
             if (!grow(s, start + n)) throw new IllegalStateException("blocks vanished during admission");
             s.state = Sequence.State.RUNNING;
-            if (stateStore != null) { // a fresh state: recurrent sequences always restart from position 0
-                s.stateSlot = freeSlots[--numFreeSlots];
-                stateModel.initState(stateStore, s.stateSlot * stateFloats);
-            }
+            if (slots != null) s.stateSlot = slots.acquire(); // fresh: recurrent sequences restart from position 0
             if (!s.admitted) {
                 s.admitted = true;
                 newlyAdmitted++;
@@ -208,7 +191,7 @@ final class Scheduler {
         s.hashedBlocks = 0;
         if (draft != null && s.draftNumBlocks > 0) draft.release(s);
         if (s.stateSlot >= 0) {
-            freeSlots[numFreeSlots++] = s.stateSlot;
+            slots.release(s.stateSlot);
             s.stateSlot = -1;
         }
     }
