@@ -53,7 +53,7 @@ final class DequantVec {
                     float d = Dequant.f16(w, off);
                     ByteVector q = ByteVector.fromMemorySegment(B128, w, off + 2, LE);
                     ((FloatVector) q.and((byte) 0xF).sub((byte) 8).convertShape(VectorOperators.B2F, F512, 0)).mul(d).intoArray(out, o + j);
-                    ((FloatVector) q.reinterpretAsInts().lanewise(VectorOperators.LSHR, 4).and(0x0F0F0F0F).reinterpretAsBytes().sub((byte) 8).convertShape(VectorOperators.B2F, F512, 0))
+                    ((FloatVector) q.lanewise(VectorOperators.LSHR, 4).sub((byte) 8).convertShape(VectorOperators.B2F, F512, 0))
                             .mul(d).intoArray(out, o + j + 16);
                 }
             }
@@ -104,8 +104,8 @@ final class DequantVec {
             float d1 = d * (sm1 & 0xFF), m1 = -(dmin * (sm1 >> 8)), d2 = d * (sm2 & 0xFF), m2 = -(dmin * (sm2 >> 8));
             ByteVector qa = ByteVector.fromMemorySegment(B128, w, qs + 32L * i, LE);
             ByteVector qb = ByteVector.fromMemorySegment(B128, w, qs + 32L * i + 16, LE);
-            ByteVector la = qa.and((byte) 0xF), ha = qa.reinterpretAsInts().lanewise(VectorOperators.LSHR, 4).and(0x0F0F0F0F).reinterpretAsBytes();
-            ByteVector lb = qb.and((byte) 0xF), hb = qb.reinterpretAsInts().lanewise(VectorOperators.LSHR, 4).and(0x0F0F0F0F).reinterpretAsBytes();
+            ByteVector la = qa.and((byte) 0xF), ha = qa.lanewise(VectorOperators.LSHR, 4);
+            ByteVector lb = qb.and((byte) 0xF), hb = qb.lanewise(VectorOperators.LSHR, 4);
             if (five) {
                 ByteVector h0 = ByteVector.fromMemorySegment(B128, w, qh, LE), h1 = ByteVector.fromMemorySegment(B128, w, qh + 16, LE);
                 la = la.or(h0.reinterpretAsInts().lanewise(VectorOperators.LSHR, 2 * i).and(0x01010101).lanewise(VectorOperators.LSHL, 4).reinterpretAsBytes());
@@ -132,8 +132,8 @@ final class DequantVec {
                 ByteVector h = ByteVector.fromMemorySegment(B128, w, bo + 128 + 32L * n + l, LE);
                 ByteVector q1 = lo0.and((byte) 0xF).or(h.reinterpretAsInts().and(0x03030303).lanewise(VectorOperators.LSHL, 4).reinterpretAsBytes()).sub((byte) 32);
                 ByteVector q2 = lo1.and((byte) 0xF).or(h.reinterpretAsInts().lanewise(VectorOperators.LSHR, 2).and(0x03030303).lanewise(VectorOperators.LSHL, 4).reinterpretAsBytes()).sub((byte) 32);
-                ByteVector q3 = lo0.reinterpretAsInts().lanewise(VectorOperators.LSHR, 4).and(0x0F0F0F0F).reinterpretAsBytes().or(h.reinterpretAsInts().lanewise(VectorOperators.LSHR, 4).and(0x03030303).lanewise(VectorOperators.LSHL, 4).reinterpretAsBytes()).sub((byte) 32);
-                ByteVector q4 = lo1.reinterpretAsInts().lanewise(VectorOperators.LSHR, 4).and(0x0F0F0F0F).reinterpretAsBytes().or(h.reinterpretAsInts().lanewise(VectorOperators.LSHR, 6).and(0x03030303).lanewise(VectorOperators.LSHL, 4).reinterpretAsBytes()).sub((byte) 32);
+                ByteVector q3 = lo0.lanewise(VectorOperators.LSHR, 4).or(h.reinterpretAsInts().lanewise(VectorOperators.LSHR, 4).and(0x03030303).lanewise(VectorOperators.LSHL, 4).reinterpretAsBytes()).sub((byte) 32);
+                ByteVector q4 = lo1.lanewise(VectorOperators.LSHR, 4).or(h.reinterpretAsInts().lanewise(VectorOperators.LSHR, 6).and(0x03030303).lanewise(VectorOperators.LSHL, 4).reinterpretAsBytes()).sub((byte) 32);
                 long sc = bo + 192 + 8L * n + half;
                 float s1 = d * w.get(java.lang.foreign.ValueLayout.JAVA_BYTE, sc), s2 = d * w.get(java.lang.foreign.ValueLayout.JAVA_BYTE, sc + 2);
                 float s3 = d * w.get(java.lang.foreign.ValueLayout.JAVA_BYTE, sc + 4), s4 = d * w.get(java.lang.foreign.ValueLayout.JAVA_BYTE, sc + 6);

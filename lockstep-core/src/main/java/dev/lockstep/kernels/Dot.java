@@ -145,7 +145,7 @@ public final class Dot {
             ByteVector q = ByteVector.fromMemorySegment(B128, w, off + 2, LE);
             acc = ((FloatVector) q.and((byte) 0xF).sub((byte) 8).convertShape(VectorOperators.B2F, F512, 0))
                     .mul(d).fma(FloatVector.fromArray(F512, x, xo + k), acc);
-            acc = ((FloatVector) q.reinterpretAsInts().lanewise(VectorOperators.LSHR, 4).and(0x0F0F0F0F).reinterpretAsBytes().sub((byte) 8).convertShape(VectorOperators.B2F, F512, 0))
+            acc = ((FloatVector) q.lanewise(VectorOperators.LSHR, 4).sub((byte) 8).convertShape(VectorOperators.B2F, F512, 0))
                     .mul(d).fma(FloatVector.fromArray(F512, x, xo + k + 16), acc);
         }
         return Canonical.tree(acc);
@@ -190,9 +190,9 @@ public final class Dot {
                         .fma(FloatVector.fromArray(F512, x, k0), acc);
                 acc = ((FloatVector) qb.and((byte) 0xF).convertShape(VectorOperators.B2F, F512, 0)).fma(d1, m1)
                         .fma(FloatVector.fromArray(F512, x, k0 + 16), acc);
-                acc = ((FloatVector) qa.reinterpretAsInts().lanewise(VectorOperators.LSHR, 4).and(0x0F0F0F0F).reinterpretAsBytes()
+                acc = ((FloatVector) qa.lanewise(VectorOperators.LSHR, 4)
                         .convertShape(VectorOperators.B2F, F512, 0)).fma(d2, m2).fma(FloatVector.fromArray(F512, x, k0 + 32), acc);
-                acc = ((FloatVector) qb.reinterpretAsInts().lanewise(VectorOperators.LSHR, 4).and(0x0F0F0F0F).reinterpretAsBytes()
+                acc = ((FloatVector) qb.lanewise(VectorOperators.LSHR, 4)
                         .convertShape(VectorOperators.B2F, F512, 0)).fma(d2, m2).fma(FloatVector.fromArray(F512, x, k0 + 48), acc);
             }
         }
@@ -339,8 +339,8 @@ public final class Dot {
             float d0 = Dequant.f16(w, o0), d1 = Dequant.f16(w, o1);
             a0 = ((FloatVector) q0.and((byte) 0xF).sub((byte) 8).convertShape(VectorOperators.B2F, F512, 0)).mul(d0).fma(xl, a0);
             a1 = ((FloatVector) q1.and((byte) 0xF).sub((byte) 8).convertShape(VectorOperators.B2F, F512, 0)).mul(d1).fma(xl, a1);
-            a0 = ((FloatVector) q0.reinterpretAsInts().lanewise(VectorOperators.LSHR, 4).and(0x0F0F0F0F).reinterpretAsBytes().sub((byte) 8).convertShape(VectorOperators.B2F, F512, 0)).mul(d0).fma(xh, a0);
-            a1 = ((FloatVector) q1.reinterpretAsInts().lanewise(VectorOperators.LSHR, 4).and(0x0F0F0F0F).reinterpretAsBytes().sub((byte) 8).convertShape(VectorOperators.B2F, F512, 0)).mul(d1).fma(xh, a1);
+            a0 = ((FloatVector) q0.lanewise(VectorOperators.LSHR, 4).sub((byte) 8).convertShape(VectorOperators.B2F, F512, 0)).mul(d0).fma(xh, a0);
+            a1 = ((FloatVector) q1.lanewise(VectorOperators.LSHR, 4).sub((byte) 8).convertShape(VectorOperators.B2F, F512, 0)).mul(d1).fma(xh, a1);
         }
         out[oa] = Canonical.tree(a0);
         out[ob] = Canonical.tree(a1);
