@@ -96,6 +96,23 @@ public final class BlockManager {
         return b;
     }
 
+    /**
+     * Extends a block table that holds {@code have} blocks so that it holds {@code tokens} tokens.
+     * Returns the new block count, or -1 (and takes nothing) when too few blocks are available.
+     */
+    public int grow(int[] table, int have, int tokens) {
+        int need = blocksFor(tokens) - have;
+        if (need <= 0) return have;
+        if (available() < need) return -1;
+        for (int i = 0; i < need; i++) table[have++] = allocate();
+        return have;
+    }
+
+    /** Drops one reference to each of {@code table[from, to)}. */
+    public void release(int[] table, int from, int to) {
+        for (int i = from; i < to; i++) release(table[i]);
+    }
+
     /** Drops one reference; at zero the block becomes evictable (if cached) or free. */
     public void release(int b) {
         if (refCount[b] <= 0) throw new IllegalStateException("block " + b + " released twice");

@@ -18,20 +18,18 @@ import java.util.List;
  * batched in each of those forward passes.
  */
 final class DraftProposer implements AutoCloseable {
-    private final Model model;
     private final KvCache kv;
     private final BlockManager blocks;
     private final ModelRunner runner;
     private final ForwardBatch batch;
     private final float[] logits;
     private final int vocab, maxTokens;
-    private final int[] slot;
+    private final int[] slot, fed;
 
     DraftProposer(Model draft, Model target, WorkerPool pool, int blockSize, int numBlocks, int maxBatchTokens, int maxSeqs) {
         if (draft.vocabSize() != target.vocabSize())
             throw new LockstepException(draft.file().path() + ": the draft model's vocabulary (" + draft.vocabSize()
                     + " tokens) differs from the target's (" + target.vocabSize() + "); they must share a tokenizer");
-        this.model = draft;
         this.vocab = draft.vocabSize();
         this.maxTokens = maxBatchTokens;
         this.kv = new KvCache(draft.kvLayers(), draft.kvDim(), draft.kvHeadDim(), blockSize, numBlocks);
@@ -40,6 +38,7 @@ final class DraftProposer implements AutoCloseable {
         this.batch = new ForwardBatch(maxBatchTokens, maxSeqs);
         this.logits = new float[maxSeqs * vocab];
         this.slot = new int[maxSeqs];
+        this.fed = new int[maxSeqs];
     }
 
     /**
@@ -61,10 +60,12 @@ final class DraftProposer implements AutoCloseable {
         while (true) {
             batch.clear();
             int rows = 0, budget = maxTokens;
+            java.util.Arrays.fill(fed, 0, n, 0);
             for (int i = 0; i < n && budget > 0; i++) {
                 Sequence s = seqs.get(i);
                 if (want[i] == 0 || s.draftValid >= s.length) continue;
                 int take = Math.min(budget, s.length - s.draftValid);
+                fed[i] = take;
                 int bi = batch.addSequence(s.draftBlockTable, 0, s.draftValid);
                 for (int p = s.draftValid; p < s.draftValid + take; p++) {
                     boolean last = p == s.length - 1;
@@ -75,7 +76,7 @@ final class DraftProposer implements AutoCloseable {
             }
             if (batch.numTokens == 0) break;
             runner.forward(batch, kv, logits);
-            advanceCatchUp(seqs, want);
+            for (int i = 0; i < n; i++) seqs.get(i).draftValid += fed[i]; // what was fed now has K/V
             for (int r = 0; r < rows; r++) {
                 Sequence s = seqs.get(slot[r]);
                 s.draft[0] = argmax(logits, r * vocab);
@@ -105,18 +106,6 @@ final class DraftProposer implements AutoCloseable {
         }
     }
 
-    /** After a catch-up pass: every sequence fed in it has K/V up to where it was fed. */
-    private void advanceCatchUp(List<Sequence> seqs, int[] want) {
-        int budget = maxTokens;
-        for (int i = 0; i < seqs.size() && budget > 0; i++) {
-            Sequence s = seqs.get(i);
-            if (want[i] == 0 || s.draftValid >= s.length) continue;
-            int take = Math.min(budget, s.length - s.draftValid);
-            s.draftValid += take;
-            budget -= take;
-        }
-    }
-
     /** After verification: draft K/V beyond the confirmed tokens is stale. */
     static void rollBack(Sequence s) {
         s.draftValid = Math.min(s.draftValid, s.length - 1);
@@ -128,26 +117,17 @@ final class DraftProposer implements AutoCloseable {
     }
 
     private boolean grow(Sequence s, int tokens) {
-        int need = blocks.blocksFor(tokens) - s.draftNumBlocks;
-        if (need <= 0) return true;
-        if (blocks.available() < need) return false;
-        for (int i = 0; i < need; i++) s.draftBlockTable[s.draftNumBlocks++] = blocks.allocate();
+        int nb = blocks.grow(s.draftBlockTable, s.draftNumBlocks, tokens);
+        if (nb < 0) return false;
+        s.draftNumBlocks = nb;
         return true;
     }
 
     /** Frees a sequence's draft blocks (finished, preempted, or out of draft memory). */
     void release(Sequence s) {
-        for (int i = 0; i < s.draftNumBlocks; i++) blocks.release(s.draftBlockTable[i]);
+        blocks.release(s.draftBlockTable, 0, s.draftNumBlocks);
         s.draftNumBlocks = 0;
         s.draftValid = 0;
-    }
-
-    int blocksUsed() {
-        return blocks.numBlocks() - blocks.available();
-    }
-
-    Model model() {
-        return model;
     }
 
     @Override

@@ -163,10 +163,9 @@ final class Scheduler {
 
     /** Allocates blocks so that {@code s} can hold {@code tokens} tokens; false if memory is short. */
     private boolean grow(Sequence s, int tokens) {
-        int need = blocks.blocksFor(tokens) - s.numBlocks;
-        if (need <= 0) return true;
-        if (blocks.available() < need) return false;
-        for (int i = 0; i < need; i++) s.blockTable[s.numBlocks++] = blocks.allocate();
+        int nb = blocks.grow(s.blockTable, s.numBlocks, tokens);
+        if (nb < 0) return false;
+        s.numBlocks = nb;
         return true;
     }
 
@@ -186,7 +185,7 @@ final class Scheduler {
 
     /** Returns a sequence's blocks to the pool. */
     void release(Sequence s) {
-        for (int i = 0; i < s.numBlocks; i++) blocks.release(s.blockTable[i]);
+        blocks.release(s.blockTable, 0, s.numBlocks);
         s.numBlocks = 0;
         s.hashedBlocks = 0;
         if (draft != null && s.draftNumBlocks > 0) draft.release(s);
@@ -199,7 +198,7 @@ final class Scheduler {
     /** Frees blocks past those holding {@code tokens} positions (K/V of rejected proposals). */
     void truncate(Sequence s, int tokens) {
         int keep = blocks.blocksFor(tokens);
-        for (int i = keep; i < s.numBlocks; i++) blocks.release(s.blockTable[i]);
+        blocks.release(s.blockTable, keep, s.numBlocks);
         s.numBlocks = Math.min(s.numBlocks, keep);
     }
 
