@@ -144,7 +144,7 @@ final class ChatCompletions {
         }
         ObjectNode o = envelope("chat.completion", id, created, m);
         ArrayNode choices = o.putArray("choices");
-        int completion = 0, proposed = 0, accepted = 0;
+        Usage usage = new Usage();
         for (int i = 0; i < n; i++) {
             ObjectNode c = choices.addObject();
             c.put("index", i);
@@ -155,15 +155,13 @@ final class ChatCompletions {
             else c.putNull("logprobs");
             c.put("finish_reason", fin[i].reason().openAi());
             if (promptIds != null) c.set("token_ids", ids[i]);
-            completion += fin[i].completionTokens();
-            proposed += fin[i].specProposed();
-            accepted += fin[i].specAccepted();
+            usage.add(fin[i], i == 0, true);
         }
         if (promptIds != null) {
             ArrayNode p = o.putArray("prompt_token_ids");
             for (int t : promptIds) p.add(t);
         }
-        o.set("usage", OpenAiServer.usage(json, fin[0].promptTokens(), completion, fin[0].cachedPromptTokens(), proposed, accepted));
+        o.set("usage", usage.toJson(json));
         reply.send(o);
     }
 
@@ -171,7 +169,7 @@ final class ChatCompletions {
                         boolean logprobs) throws Exception {
         Sse sse = new Sse(ctx, json);
         int n = runs.size();
-        int[] usage = new int[5]; // prompt, completion, cached, proposed, accepted
+        Usage usage = new Usage();
         boolean[] failed = {false};
         for (int i = 0; i < n; i++) {
             ObjectNode chunk = envelope("chat.completion.chunk", id, created, m);
@@ -214,11 +212,7 @@ final class ChatCompletions {
                         c.putNull("logprobs");
                         c.put("finish_reason", done.reason().openAi());
                         sse.data(chunk);
-                        usage[0] = done.promptTokens();
-                        usage[1] += done.completionTokens();
-                        usage[2] = done.cachedPromptTokens();
-                        usage[3] += done.specProposed();
-                        usage[4] += done.specAccepted();
+                        usage.add(done, i == 0, true); // every choice has the same prompt
                     }
                     case GenerationEvent.PromptLogprobs p -> { }
                 }
@@ -234,7 +228,7 @@ final class ChatCompletions {
         if (sf.includeUsage() && !failed[0]) {
             usageChunk = envelope("chat.completion.chunk", id, created, m);
             usageChunk.putArray("choices");
-            usageChunk.set("usage", OpenAiServer.usage(json, usage[0], usage[1], usage[2], usage[3], usage[4]));
+            usageChunk.set("usage", usage.toJson(json));
         }
         sse.finish(usageChunk);
     }

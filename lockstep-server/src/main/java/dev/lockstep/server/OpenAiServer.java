@@ -302,22 +302,6 @@ public final class OpenAiServer implements AutoCloseable {
         return new ApiException(503, "service_unavailable", null, "engine_error", msg);
     }
 
-    /**
-     * Token counts. Speculation statistics use OpenAI's predicted-output fields: proposed tokens the
-     * model confirmed are {@code accepted_prediction_tokens}, the others {@code rejected_prediction_tokens}.
-     */
-    static ObjectNode usage(ObjectMapper json, int prompt, int completion, int cached, int proposed, int accepted) {
-        ObjectNode u = json.createObjectNode();
-        u.put("prompt_tokens", prompt);
-        u.put("completion_tokens", completion);
-        u.put("total_tokens", prompt + completion);
-        u.putObject("prompt_tokens_details").put("cached_tokens", cached);
-        ObjectNode d = u.putObject("completion_tokens_details");
-        d.put("accepted_prediction_tokens", accepted);
-        d.put("rejected_prediction_tokens", proposed - accepted);
-        return u;
-    }
-
     ObjectNode errorBody(ApiException e) {
         ObjectNode o = json.createObjectNode();
         ObjectNode err = o.putObject("error");

@@ -53,24 +53,21 @@ final class ServerMetrics implements Engine.Observer {
                 e -> e.stats().kvBlocksFree());
         gauge("lockstep.prefix.cache.hit.rate", "prompt tokens served from the prefix cache / prompt tokens looked up",
                 engine, e -> e.stats().prefixHitRate());
-        FunctionCounter.builder("lockstep.prompt.tokens", engine, e -> e.stats().promptTokens())
-                .description("prompt tokens processed").register(registry);
-        FunctionCounter.builder("lockstep.generation.tokens", engine, e -> e.stats().generatedTokens())
-                .description("tokens generated").register(registry);
-        FunctionCounter.builder("lockstep.prefix.cache.hit.tokens", engine, e -> e.stats().prefixHitTokens())
-                .description("prompt tokens whose KV came from the prefix cache").register(registry);
-        FunctionCounter.builder("lockstep.spec.proposed.tokens", engine, e -> e.stats().specProposed())
-                .description("tokens proposed by speculative decoding").register(registry);
-        FunctionCounter.builder("lockstep.spec.accepted.tokens", engine, e -> e.stats().specAccepted())
-                .description("proposed tokens the model confirmed").register(registry);
-        FunctionCounter.builder("lockstep.spec.verification.steps", engine, e -> e.stats().specSteps())
-                .description("speculative verification steps").register(registry);
+        counter("lockstep.prompt.tokens", "prompt tokens processed", engine, e -> e.stats().promptTokens());
+        counter("lockstep.generation.tokens", "tokens generated", engine, e -> e.stats().generatedTokens());
+        counter("lockstep.prefix.cache.hit.tokens", "prompt tokens whose KV came from the prefix cache", engine, e -> e.stats().prefixHitTokens());
+        counter("lockstep.spec.proposed.tokens", "tokens proposed by speculative decoding", engine, e -> e.stats().specProposed());
+        counter("lockstep.spec.accepted.tokens", "proposed tokens the model confirmed", engine, e -> e.stats().specAccepted());
+        counter("lockstep.spec.verification.steps", "speculative verification steps", engine, e -> e.stats().specSteps());
         gauge("lockstep.spec.acceptance.rate", "accepted / proposed tokens since start", engine,
                 e -> e.stats().specAcceptanceRate());
         gauge("lockstep.spec.mean.accepted.length", "tokens emitted per verification step since start", engine,
                 e -> e.stats().specMeanAcceptedLength());
-        FunctionCounter.builder("lockstep.preemptions", engine, e -> e.stats().preemptions())
-                .description("sequences preempted for lack of KV blocks (recomputed later)").register(registry);
+        counter("lockstep.preemptions", "sequences preempted for lack of KV blocks (recomputed later)", engine, e -> e.stats().preemptions());
+    }
+
+    private void counter(String name, String help, Engine engine, ToDoubleFunction<Engine> f) {
+        FunctionCounter.builder(name, engine, f).description(help).register(registry);
     }
 
     private void gauge(String name, String help, Engine engine, ToDoubleFunction<Engine> f) {

@@ -180,7 +180,7 @@ final class TextCompletions {
         }
         ObjectNode o = envelope(id, created, m);
         ArrayNode choices = o.putArray("choices");
-        int prompt = 0, completion = 0, cached = 0, proposed = 0, accepted = 0;
+        Usage usage = new Usage();
         for (int i = 0; i < cs.length; i++) {
             ObjectNode c = choices.addObject();
             c.put("text", cs[i].text.toString());
@@ -193,15 +193,9 @@ final class TextCompletions {
                 for (int t : cs[i].promptIds) pids.add(t);
                 c.set("token_ids", cs[i].tokenIds);
             }
-            if (i % n == 0) {
-                prompt += cs[i].finished.promptTokens();
-                cached += cs[i].finished.cachedPromptTokens();
-            }
-            if (!scoreOnly) completion += cs[i].finished.completionTokens();
-            proposed += cs[i].finished.specProposed();
-            accepted += cs[i].finished.specAccepted();
+            usage.add(cs[i].finished, i % n == 0, !scoreOnly);
         }
-        o.set("usage", OpenAiServer.usage(json, prompt, completion, cached, proposed, accepted));
+        o.set("usage", usage.toJson(json));
         reply.send(o);
     }
 
@@ -209,7 +203,7 @@ final class TextCompletions {
                         long created, boolean echo, int logprobs, boolean scoreOnly) throws Exception {
         Sse sse = new Sse(ctx, json);
         int n = sf.n();
-        int[] usage = new int[5];
+        Usage usage = new Usage();
         boolean[] failed = {false};
         boolean wantsPromptLogprobs = echo && logprobs >= 0;
         // echo without prompt logprobs: the prompt text is the first chunk of each choice
@@ -243,13 +237,7 @@ final class TextCompletions {
                         }
                         sse.data(chunk(m, id, created, i, scoreOnly ? "" : done.text(), null,
                                 scoreOnly ? "length" : done.reason().openAi()));
-                        if (i % n == 0) {
-                            usage[0] += done.promptTokens();
-                            usage[2] += done.cachedPromptTokens();
-                        }
-                        if (!scoreOnly) usage[1] += done.completionTokens();
-                        usage[3] += done.specProposed();
-                        usage[4] += done.specAccepted();
+                        usage.add(done, i % n == 0, !scoreOnly);
                     }
                 }
             }
@@ -264,7 +252,7 @@ final class TextCompletions {
         if (sf.includeUsage() && !failed[0]) {
             usageChunk = envelope(id, created, m);
             usageChunk.putArray("choices");
-            usageChunk.set("usage", OpenAiServer.usage(json, usage[0], usage[1], usage[2], usage[3], usage[4]));
+            usageChunk.set("usage", usage.toJson(json));
         }
         sse.finish(usageChunk);
     }
