@@ -5,6 +5,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
@@ -48,6 +50,38 @@ public final class Fixtures {
             throw new UncheckedIOException(e);
         }
     }
+
+    /**
+     * A float32 tensor of a reference case ({@code mamba/}, {@code ttt/}): {@code <case>.json} indexes
+     * {@code <case>.bin} by name, byte offset and count. Null when the case has no such tensor.
+     */
+    public static float[] floatsOrNull(String caseName, String tensor) {
+        JsonNode idx = json(caseName + ".json");
+        for (JsonNode e : idx.get("tensors")) {
+            if (!e.get("name").asText().equals(tensor)) continue;
+            ByteBuffer data = BINS.computeIfAbsent(caseName, c -> {
+                try {
+                    return ByteBuffer.wrap(Files.readAllBytes(file(c + ".bin"))).order(ByteOrder.LITTLE_ENDIAN);
+                } catch (IOException ex) {
+                    throw new UncheckedIOException(ex);
+                }
+            });
+            float[] out = new float[e.get("count").asInt()];
+            int off = e.get("offset").asInt();
+            for (int i = 0; i < out.length; i++) out[i] = data.getFloat(off + 4 * i);
+            return out;
+        }
+        return null;
+    }
+
+    /** As {@link #floatsOrNull}, failing when the tensor is absent. */
+    public static float[] floats(String caseName, String tensor) {
+        float[] f = floatsOrNull(caseName, tensor);
+        if (f == null) throw new IllegalStateException("fixture " + caseName + ".json has no tensor '" + tensor + "'");
+        return f;
+    }
+
+    private static final java.util.Map<String, ByteBuffer> BINS = new java.util.concurrent.ConcurrentHashMap<>();
 
     public static int[] ints(JsonNode arr) {
         int[] r = new int[arr.size()];

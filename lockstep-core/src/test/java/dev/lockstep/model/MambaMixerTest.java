@@ -1,37 +1,18 @@
 package dev.lockstep.model;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import dev.lockstep.Fixtures;
 import org.junit.jupiter.api.Test;
 
-import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
-import java.nio.file.Files;
 
 import static org.junit.jupiter.api.Assertions.*;
 
 /** The Mamba-1 block against the float64 reference vectors of ../shared/fixtures/mamba. */
 class MambaMixerTest {
-    private static JsonNode index;
-    private static ByteBuffer data;
-
-    private static float[] t(String name) throws IOException {
-        if (index == null) {
-            index = Fixtures.json("mamba/mamba1_block.json");
-            data = ByteBuffer.wrap(Files.readAllBytes(Fixtures.file("mamba/mamba1_block.bin"))).order(ByteOrder.LITTLE_ENDIAN);
-        }
-        for (JsonNode e : index.get("tensors"))
-            if (e.get("name").asText().equals(name)) {
-                float[] out = new float[e.get("count").asInt()];
-                int off = e.get("offset").asInt();
-                for (int i = 0; i < out.length; i++) out[i] = data.getFloat(off + 4 * i);
-                return out;
-            }
-        throw new AssertionError("no tensor " + name + " in mamba1_block.json");
+    private static float[] t(String name) {
+        return Fixtures.floats("mamba/mamba1_block", name);
     }
 
-    private static MambaMixer mixer() throws IOException {
+    private static MambaMixer mixer() {
         float[] aLog = t("weight.mixer.A_log");
         float[] a = new float[aLog.length];
         for (int i = 0; i < a.length; i++) a[i] = (float) -Math.exp(aLog[i]); // as llama.cpp's converter stores ssm_a
@@ -42,7 +23,7 @@ class MambaMixerTest {
     }
 
     @Test
-    void blockOutputsAndFinalStatesMatchTheFloat64Reference() throws IOException {
+    void blockOutputsAndFinalStatesMatchTheFloat64Reference() {
         MambaMixer m = mixer();
         float[] x = t("input.hidden_states"), want = t("output.block"), wantSsm = t("state.ssm"), wantConv = t("state.conv");
         float[] conv = new float[m.convStateSize()], ssm = new float[m.ssmStateSize()];
