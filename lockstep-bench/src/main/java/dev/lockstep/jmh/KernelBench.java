@@ -95,6 +95,13 @@ public class KernelBench {
         return y;
     }
 
+    /** Batched decode: 8 tokens through the same matrix. */
+    @Benchmark
+    public float[] gemm8() {
+        matmul.apply(matrix, xs, 0, COLS, 8, ys, 0, ROWS);
+        return ys;
+    }
+
     /** Prefill: 64 tokens through the same matrix (tiled GEMM). */
     @Benchmark
     public float[] gemm64() {

@@ -4,6 +4,7 @@ import dev.lockstep.gguf.GgmlType;
 import dev.lockstep.quant.Dequant;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -22,6 +23,7 @@ final class DequantVec {
 
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     private static final VectorSpecies<Byte> B128 = ByteVector.SPECIES_128;
+    private static final VectorSpecies<Integer> I512 = IntVector.SPECIES_512;
 
     /** Values per unit of work for {@code type}: a whole number of blocks and of 64-lane chunks. */
     static int unit(GgmlType type) {
@@ -48,13 +50,12 @@ final class DequantVec {
                             .mul(d).intoArray(out, o + j + 16);
                 }
             }
-            case Q4_0 -> {
+            case Q4_0 -> { // by table lookup, as Dot.q4_0
                 for (int j = 0; j < len; j += 32, off += 18) {
-                    float d = Dequant.f16(w, off);
-                    ByteVector q = ByteVector.fromMemorySegment(B128, w, off + 2, LE);
-                    ((FloatVector) q.and((byte) 0xF).sub((byte) 8).convertShape(VectorOperators.B2F, F512, 0)).mul(d).intoArray(out, o + j);
-                    ((FloatVector) q.lanewise(VectorOperators.LSHR, 4).sub((byte) 8).convertShape(VectorOperators.B2F, F512, 0))
-                            .mul(d).intoArray(out, o + j + 16);
+                    IntVector tab = Dot.Q4_0_LEVELS.mul(Dequant.f16(w, off)).reinterpretAsInts();
+                    IntVector q = (IntVector) ByteVector.fromMemorySegment(B128, w, off + 2, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I512, 0);
+                    q.selectFrom(tab, tab).reinterpretAsFloats().intoArray(out, o + j);
+                    q.lanewise(VectorOperators.LSHR, 4).selectFrom(tab, tab).reinterpretAsFloats().intoArray(out, o + j + 16);
                 }
             }
             case F16 -> {

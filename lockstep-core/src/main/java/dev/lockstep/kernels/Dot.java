@@ -39,6 +39,10 @@ public final class Dot {
     private static final VectorSpecies<Short> S256 = ShortVector.SPECIES_256;
     private static final VectorSpecies<Integer> I512 = IntVector.SPECIES_512;
     private static final float TWO_POW_112 = 0x1p112f;
+    /** The 16 levels of a Q4_0 nibble, {@code i - 8}; times the block scale they are its 16 weights. */
+    static final FloatVector Q4_0_LEVELS = FloatVector.fromArray(F512, new float[]{-8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6, 7}, 0);
+    /** The 16 values of a K-quant nibble, {@code 0..15}. */
+    static final FloatVector NIBBLES = FloatVector.fromArray(F512, new float[]{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}, 0);
     private static final java.lang.foreign.ValueLayout.OfInt I32 = java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     // ------------------------------------------------------------------ float . float
@@ -138,15 +142,20 @@ public final class Dot {
         return Canonical.tree(acc);
     }
 
+    /**
+     * Q4_0 by table lookup: the 16 possible weights of a block, {@code (i - 8) * d}, are computed once
+     * (the same products as the reference), and each nibble selects its weight with one permute
+     * ({@code vpermi2d} uses the low bits of the index, so the low nibble needs no mask). Per 16
+     * weights: widen, permute, fma; the f32 unpack-and-scale it replaces cost twice the instructions.
+     */
     static float q4_0(MemorySegment w, long off, int n, float[] x, int xo) {
         FloatVector acc = FloatVector.zero(F512);
         for (int k = 0; k < n; k += 32, off += 18) {
-            float d = Dequant.f16(w, off);
-            ByteVector q = ByteVector.fromMemorySegment(B128, w, off + 2, LE);
-            acc = ((FloatVector) q.and((byte) 0xF).sub((byte) 8).convertShape(VectorOperators.B2F, F512, 0))
-                    .mul(d).fma(FloatVector.fromArray(F512, x, xo + k), acc);
-            acc = ((FloatVector) q.lanewise(VectorOperators.LSHR, 4).sub((byte) 8).convertShape(VectorOperators.B2F, F512, 0))
-                    .mul(d).fma(FloatVector.fromArray(F512, x, xo + k + 16), acc);
+            IntVector tab = Q4_0_LEVELS.mul(Dequant.f16(w, off)).reinterpretAsInts();
+            IntVector q = (IntVector) ByteVector.fromMemorySegment(B128, w, off + 2, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I512, 0);
+            acc = q.selectFrom(tab, tab).reinterpretAsFloats().fma(FloatVector.fromArray(F512, x, xo + k), acc);
+            acc = q.lanewise(VectorOperators.LSHR, 4).selectFrom(tab, tab).reinterpretAsFloats()
+                    .fma(FloatVector.fromArray(F512, x, xo + k + 16), acc);
         }
         return Canonical.tree(acc);
     }
@@ -171,9 +180,9 @@ public final class Dot {
     }
 
     /**
-     * Q4_K, fused: each weight is {@code fma(q, d*sc, -dmin*m)} (exactly the reference value: the
-     * product is exact, one rounding), then fma'd into the accumulator in element order. (Q4_K and Q5_K,
-     * and the four quarters of Q6_K, are written out separately: a vector chosen by a branch is boxed.)
+     * Q4_K, fused, by table lookup as {@link #q4_0}: the 16 weights of a sub-block of 32 are
+     * {@code fma(i, d*sc, -dmin*m)} for nibble i (the product is exact, one rounding: exactly the
+     * reference value), computed once per sub-block and selected per nibble with one permute.
      */
     static float q4K(MemorySegment w, long off, int n, float[] x, int xo) {
         FloatVector acc = FloatVector.zero(F512);
@@ -182,18 +191,15 @@ public final class Dot {
             int b0 = w.get(I32, off + 4), b1 = w.get(I32, off + 8), b2 = w.get(I32, off + 12);
             for (int i = 0; i < 4; i++) {
                 int sm1 = scaleMin(2 * i, b0, b1, b2), sm2 = scaleMin(2 * i + 1, b0, b1, b2);
-                float d1 = d * (sm1 & 0xFF), m1 = -(dmin * (sm1 >> 8)), d2 = d * (sm2 & 0xFF), m2 = -(dmin * (sm2 >> 8));
-                ByteVector qa = ByteVector.fromMemorySegment(B128, w, off + 16 + 32L * i, LE);
-                ByteVector qb = ByteVector.fromMemorySegment(B128, w, off + 32 + 32L * i, LE);
+                IntVector lo = NIBBLES.fma(d * (sm1 & 0xFF), -(dmin * (sm1 >> 8))).reinterpretAsInts();
+                IntVector hi = NIBBLES.fma(d * (sm2 & 0xFF), -(dmin * (sm2 >> 8))).reinterpretAsInts();
+                IntVector qa = (IntVector) ByteVector.fromMemorySegment(B128, w, off + 16 + 32L * i, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I512, 0);
+                IntVector qb = (IntVector) ByteVector.fromMemorySegment(B128, w, off + 32 + 32L * i, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I512, 0);
                 int k0 = xo + k + 64 * i;
-                acc = ((FloatVector) qa.and((byte) 0xF).convertShape(VectorOperators.B2F, F512, 0)).fma(d1, m1)
-                        .fma(FloatVector.fromArray(F512, x, k0), acc);
-                acc = ((FloatVector) qb.and((byte) 0xF).convertShape(VectorOperators.B2F, F512, 0)).fma(d1, m1)
-                        .fma(FloatVector.fromArray(F512, x, k0 + 16), acc);
-                acc = ((FloatVector) qa.lanewise(VectorOperators.LSHR, 4)
-                        .convertShape(VectorOperators.B2F, F512, 0)).fma(d2, m2).fma(FloatVector.fromArray(F512, x, k0 + 32), acc);
-                acc = ((FloatVector) qb.lanewise(VectorOperators.LSHR, 4)
-                        .convertShape(VectorOperators.B2F, F512, 0)).fma(d2, m2).fma(FloatVector.fromArray(F512, x, k0 + 48), acc);
+                acc = qa.selectFrom(lo, lo).reinterpretAsFloats().fma(FloatVector.fromArray(F512, x, k0), acc);
+                acc = qb.selectFrom(lo, lo).reinterpretAsFloats().fma(FloatVector.fromArray(F512, x, k0 + 16), acc);
+                acc = qa.lanewise(VectorOperators.LSHR, 4).selectFrom(hi, hi).reinterpretAsFloats().fma(FloatVector.fromArray(F512, x, k0 + 32), acc);
+                acc = qb.lanewise(VectorOperators.LSHR, 4).selectFrom(hi, hi).reinterpretAsFloats().fma(FloatVector.fromArray(F512, x, k0 + 48), acc);
             }
         }
         return Canonical.tree(acc);
@@ -335,12 +341,13 @@ public final class Dot {
         FloatVector a0 = FloatVector.zero(F512), a1 = a0;
         for (int k = 0; k < n; k += 32, o0 += 18, o1 += 18) {
             FloatVector xl = FloatVector.fromArray(F512, x, xo + k), xh = FloatVector.fromArray(F512, x, xo + k + 16);
-            ByteVector q0 = ByteVector.fromMemorySegment(B128, w, o0 + 2, LE), q1 = ByteVector.fromMemorySegment(B128, w, o1 + 2, LE);
-            float d0 = Dequant.f16(w, o0), d1 = Dequant.f16(w, o1);
-            a0 = ((FloatVector) q0.and((byte) 0xF).sub((byte) 8).convertShape(VectorOperators.B2F, F512, 0)).mul(d0).fma(xl, a0);
-            a1 = ((FloatVector) q1.and((byte) 0xF).sub((byte) 8).convertShape(VectorOperators.B2F, F512, 0)).mul(d1).fma(xl, a1);
-            a0 = ((FloatVector) q0.lanewise(VectorOperators.LSHR, 4).sub((byte) 8).convertShape(VectorOperators.B2F, F512, 0)).mul(d0).fma(xh, a0);
-            a1 = ((FloatVector) q1.lanewise(VectorOperators.LSHR, 4).sub((byte) 8).convertShape(VectorOperators.B2F, F512, 0)).mul(d1).fma(xh, a1);
+            IntVector t0 = Q4_0_LEVELS.mul(Dequant.f16(w, o0)).reinterpretAsInts(), t1 = Q4_0_LEVELS.mul(Dequant.f16(w, o1)).reinterpretAsInts();
+            IntVector q0 = (IntVector) ByteVector.fromMemorySegment(B128, w, o0 + 2, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I512, 0);
+            IntVector q1 = (IntVector) ByteVector.fromMemorySegment(B128, w, o1 + 2, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I512, 0);
+            a0 = q0.selectFrom(t0, t0).reinterpretAsFloats().fma(xl, a0);
+            a1 = q1.selectFrom(t1, t1).reinterpretAsFloats().fma(xl, a1);
+            a0 = q0.lanewise(VectorOperators.LSHR, 4).selectFrom(t0, t0).reinterpretAsFloats().fma(xh, a0);
+            a1 = q1.lanewise(VectorOperators.LSHR, 4).selectFrom(t1, t1).reinterpretAsFloats().fma(xh, a1);
         }
         out[oa] = Canonical.tree(a0);
         out[ob] = Canonical.tree(a1);
