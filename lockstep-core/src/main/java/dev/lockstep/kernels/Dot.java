@@ -41,8 +41,6 @@ public final class Dot {
     private static final float TWO_POW_112 = 0x1p112f;
     /** The 16 levels of a Q4_0 nibble, {@code i - 8}; times the block scale they are its 16 weights. */
     static final FloatVector Q4_0_LEVELS = FloatVector.fromArray(F512, new float[]{-8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6, 7}, 0);
-    /** The 16 values of a K-quant nibble, {@code 0..15}. */
-    static final FloatVector NIBBLES = FloatVector.fromArray(F512, new float[]{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}, 0);
     private static final java.lang.foreign.ValueLayout.OfInt I32 = java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     // ------------------------------------------------------------------ float . float
@@ -180,9 +178,9 @@ public final class Dot {
     }
 
     /**
-     * Q4_K, fused, by table lookup as {@link #q4_0}: the 16 weights of a sub-block of 32 are
-     * {@code fma(i, d*sc, -dmin*m)} for nibble i (the product is exact, one rounding: exactly the
-     * reference value), computed once per sub-block and selected per nibble with one permute.
+     * Q4_K, fused: each weight is {@code fma(q, d*sc, -dmin*m)} (exactly the reference value: the
+     * product is exact, one rounding), then fma'd into the accumulator in element order. (Q4_K and Q5_K,
+     * and the four quarters of Q6_K, are written out separately: a vector chosen by a branch is boxed.)
      */
     static float q4K(MemorySegment w, long off, int n, float[] x, int xo) {
         FloatVector acc = FloatVector.zero(F512);
@@ -191,15 +189,18 @@ public final class Dot {
             int b0 = w.get(I32, off + 4), b1 = w.get(I32, off + 8), b2 = w.get(I32, off + 12);
             for (int i = 0; i < 4; i++) {
                 int sm1 = scaleMin(2 * i, b0, b1, b2), sm2 = scaleMin(2 * i + 1, b0, b1, b2);
-                IntVector lo = NIBBLES.fma(d * (sm1 & 0xFF), -(dmin * (sm1 >> 8))).reinterpretAsInts();
-                IntVector hi = NIBBLES.fma(d * (sm2 & 0xFF), -(dmin * (sm2 >> 8))).reinterpretAsInts();
-                IntVector qa = (IntVector) ByteVector.fromMemorySegment(B128, w, off + 16 + 32L * i, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I512, 0);
-                IntVector qb = (IntVector) ByteVector.fromMemorySegment(B128, w, off + 32 + 32L * i, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I512, 0);
+                float d1 = d * (sm1 & 0xFF), m1 = -(dmin * (sm1 >> 8)), d2 = d * (sm2 & 0xFF), m2 = -(dmin * (sm2 >> 8));
+                ByteVector qa = ByteVector.fromMemorySegment(B128, w, off + 16 + 32L * i, LE);
+                ByteVector qb = ByteVector.fromMemorySegment(B128, w, off + 32 + 32L * i, LE);
                 int k0 = xo + k + 64 * i;
-                acc = qa.selectFrom(lo, lo).reinterpretAsFloats().fma(FloatVector.fromArray(F512, x, k0), acc);
-                acc = qb.selectFrom(lo, lo).reinterpretAsFloats().fma(FloatVector.fromArray(F512, x, k0 + 16), acc);
-                acc = qa.lanewise(VectorOperators.LSHR, 4).selectFrom(hi, hi).reinterpretAsFloats().fma(FloatVector.fromArray(F512, x, k0 + 32), acc);
-                acc = qb.lanewise(VectorOperators.LSHR, 4).selectFrom(hi, hi).reinterpretAsFloats().fma(FloatVector.fromArray(F512, x, k0 + 48), acc);
+                acc = ((FloatVector) qa.and((byte) 0xF).convertShape(VectorOperators.B2F, F512, 0)).fma(d1, m1)
+                        .fma(FloatVector.fromArray(F512, x, k0), acc);
+                acc = ((FloatVector) qb.and((byte) 0xF).convertShape(VectorOperators.B2F, F512, 0)).fma(d1, m1)
+                        .fma(FloatVector.fromArray(F512, x, k0 + 16), acc);
+                acc = ((FloatVector) qa.lanewise(VectorOperators.LSHR, 4)
+                        .convertShape(VectorOperators.B2F, F512, 0)).fma(d2, m2).fma(FloatVector.fromArray(F512, x, k0 + 32), acc);
+                acc = ((FloatVector) qb.lanewise(VectorOperators.LSHR, 4)
+                        .convertShape(VectorOperators.B2F, F512, 0)).fma(d2, m2).fma(FloatVector.fromArray(F512, x, k0 + 48), acc);
             }
         }
         return Canonical.tree(acc);
