@@ -98,9 +98,12 @@ final class BenchCommand implements Callable<Integer> {
                 b.decodeTokensPerSecond(16);
                 if (pp > 0) rows.add(row(out, "pp" + pp, repeat(() -> b.promptTokensPerSecond(pp)), 0, bw, 1));
                 if (tg > 0 && !specCompare) {
+                    Engine.Profile before = engine.profile();
                     rows.add(row(out, "tg" + tg, repeat(() -> b.decodeTokensPerSecond(tg)), weightBytes, bw, 1));
+                    Engine.Profile tgProfile = engine.profile().minus(before);
                     for (int c : concurrency)
                         rows.add(row(out, "decode x" + c, repeat(() -> b.aggregateDecode(c, tg)), weightBytes, bw, c));
+                    decodeProfile = profile(out, "tg" + tg, tgProfile);
                 }
                 if (specCompare) {
                     if (lm.tokenizer() == null) throw new LockstepException("--spec-compare needs a model with a tokenizer");
@@ -115,6 +118,7 @@ final class BenchCommand implements Callable<Integer> {
                 }
             }
             result.put("results", rows);
+            if (decodeProfile != null) result.put("decode_step_profile", decodeProfile);
         }
         if (json) out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(result));
         return 0;
@@ -177,6 +181,31 @@ final class BenchCommand implements Callable<Integer> {
 
     interface Measure {
         double run() throws InterruptedException;
+    }
+
+    private Map<String, Object> decodeProfile;
+
+    /**
+     * Where the time of one decode step goes (engine thread, wall time, mean over the steps of the
+     * test): the forward pass split into matrix products, attention and the other kernels, then
+     * sampling and emitting, scheduling and proposing.
+     */
+    private Map<String, Object> profile(PrintWriter out, String test, Engine.Profile p) {
+        double steps = Math.max(1, p.steps());
+        long total = p.proposeNanos() + p.scheduleNanos() + p.forwardNanos() + p.afterNanos();
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("test", test);
+        m.put("steps", p.steps());
+        String[] names = {"matrix products", "attention", "other kernels", "sampling + emit", "scheduling", "speculation"};
+        String[] keys = {"matmul_ms", "attention_ms", "other_kernels_ms", "sampling_emit_ms", "scheduling_ms", "speculation_ms"};
+        long[] v = {p.matmulNanos(), p.attentionNanos(), p.otherKernelNanos(), p.afterNanos(), p.scheduleNanos(), p.proposeNanos()};
+        if (!json) out.printf(Locale.ROOT, "%nwhere a decode step's time goes (%s, %d steps, mean %.2f ms per step)%n", test, p.steps(), total / steps / 1e6);
+        for (int i = 0; i < v.length; i++) {
+            m.put(keys[i], round(v[i] / steps / 1e6));
+            if (!json) out.printf(Locale.ROOT, "  %-18s %8.3f ms  %5.1f%%%n", names[i], v[i] / steps / 1e6, 100.0 * v[i] / Math.max(1, total));
+        }
+        if (!json) out.flush();
+        return m;
     }
 
     private Stats repeat(Measure m) throws InterruptedException {

@@ -41,6 +41,26 @@ class CliTest {
         return Fixtures.file("aidreams/aidreams260K-f32.gguf").toString();
     }
 
+    /** The bench's JSON: every test row, and the decode step profile whose parts add up to the forward pass. */
+    @Test
+    void benchReportsRowsAndADecodeStepProfile() throws Exception {
+        Result r = run(null, "bench", "--model", aidreams(), "--pp", "16", "--tg", "8", "--concurrency", "1,2", "--reps", "1",
+                "--no-bandwidth", "--threads", "2", "--json");
+        assertEquals(0, r.code(), r.err());
+        JsonNode j = new ObjectMapper().readTree(r.out());
+        List<String> tests = new ArrayList<>();
+        j.get("results").forEach(row -> {
+            tests.add(row.get("test").asText());
+            assertTrue(row.get("tokens_per_s_median").asDouble() > 0, row.toString());
+        });
+        assertEquals(List.of("pp16", "tg8", "decode x1", "decode x2"), tests);
+        JsonNode p = j.get("decode_step_profile");
+        assertTrue(p.get("steps").asLong() >= 8, p.toString());
+        assertTrue(p.get("matmul_ms").asDouble() > 0, p.toString());
+        assertTrue(p.get("attention_ms").asDouble() > 0, p.toString());
+        assertTrue(p.get("other_kernels_ms").asDouble() >= 0, p.toString());
+    }
+
     @Test
     void generateJsonHasExactlyTheDocumentedKeys() throws Exception {
         Result r = run(null, "generate", "--model", aidreams(), "--temperature", "0", "--max-tokens", "32", "--ignore-eos",

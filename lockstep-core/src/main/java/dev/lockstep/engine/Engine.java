@@ -109,6 +109,8 @@ public final class Engine implements AutoCloseable {
     private final AtomicLong promptTokens = new AtomicLong(), generatedTokens = new AtomicLong(),
             finished = new AtomicLong(), rejected = new AtomicLong(), steps = new AtomicLong(),
             specProposed = new AtomicLong(), specAccepted = new AtomicLong(), specSteps = new AtomicLong();
+    // step profile: written by the engine thread only
+    private volatile long profPropose, profSchedule, profForward, profMatmul, profAttention, profAfter;
     private final DraftProposer draft;
     private final boolean recurrent;
     private final List<Sequence> drafting = new ArrayList<>();
@@ -281,6 +283,30 @@ public final class Engine implements AutoCloseable {
                 rejected.get(), scheduler.preemptions, steps.get(), specProposed.get(), specAccepted.get(), specSteps.get());
     }
 
+    /**
+     * Where the engine thread's time went, summed over all steps so far (nanoseconds of wall time):
+     * proposing (speculation), scheduling and batch building, the forward pass (of which matrix
+     * products and attention), and everything after it (sampling, logprobs, detokenizing, emitting).
+     * Subtract two snapshots to profile a run.
+     */
+    public record Profile(long steps, long proposeNanos, long scheduleNanos, long forwardNanos, long matmulNanos,
+                          long attentionNanos, long afterNanos) {
+        public Profile minus(Profile o) {
+            return new Profile(steps - o.steps, proposeNanos - o.proposeNanos, scheduleNanos - o.scheduleNanos,
+                    forwardNanos - o.forwardNanos, matmulNanos - o.matmulNanos, attentionNanos - o.attentionNanos,
+                    afterNanos - o.afterNanos);
+        }
+
+        /** Forward-pass time outside products and attention: embedding, norms, RoPE, K/V writes, activations. */
+        public long otherKernelNanos() {
+            return forwardNanos - matmulNanos - attentionNanos;
+        }
+    }
+
+    public Profile profile() {
+        return new Profile(steps.get(), profPropose, profSchedule, profForward, profMatmul, profAttention, profAfter);
+    }
+
     /** Drops idle cached prefix blocks (tests use this to compare warm and cold caches). */
     public void clearPrefixCache() {
         runOnEngineThread(blocks::clearIdleCache);
@@ -381,7 +407,10 @@ public final class Engine implements AutoCloseable {
     }
 
     private void step() {
+        long t0 = System.nanoTime();
         propose();
+        long t1 = System.nanoTime();
+        profPropose += t1 - t0;
         scheduler.schedule();
         if (scheduler.newlyAdmitted > 0) {
             queued.addAndGet(-scheduler.newlyAdmitted);
@@ -413,7 +442,13 @@ public final class Engine implements AutoCloseable {
                 }
             }
         }
+        long t2 = System.nanoTime();
         runner.forward(batch, kv, logits);
+        long t3 = System.nanoTime();
+        profSchedule += t2 - t1;
+        profForward += t3 - t2;
+        profMatmul = runner.matmulNanos();
+        profAttention = runner.attentionNanos();
 
         int row = 0;
         for (int i = 0; i < ns; i++) {
@@ -435,6 +470,7 @@ public final class Engine implements AutoCloseable {
             scheduler.registerFullBlocks(s);
             if (s.computed == s.length && lastRow >= 0) emitNext(s, lastRow);
         }
+        profAfter += System.nanoTime() - t3;
     }
 
     /**

@@ -27,6 +27,7 @@ public final class Attention implements WorkerPool.Task {
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
 
     private final WorkerPool pool;
+    private long nanos; // wall time spent in attention (for the step profile)
     private float[][] scores;
 
     private KvCache cache;
@@ -40,6 +41,11 @@ public final class Attention implements WorkerPool.Task {
     public Attention(WorkerPool pool) {
         this.pool = pool;
         this.scores = new float[pool.size()][0];
+    }
+
+    /** Wall time spent in this instance's calls since it was made. */
+    public long nanos() {
+        return nanos;
     }
 
     /**
@@ -70,7 +76,9 @@ public final class Attention implements WorkerPool.Task {
         this.headDim = headDim;
         this.scale = scale;
         this.rowBytes = (long) cache.kvDim() * Float.BYTES;
+        long t0 = System.nanoTime();
         pool.execute(this);
+        nanos += System.nanoTime() - t0;
         this.q = this.out = null;
         this.tables = null;
         this.cache = null;

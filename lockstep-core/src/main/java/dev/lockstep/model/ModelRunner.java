@@ -11,4 +11,14 @@ public interface ModelRunner {
      * and position, and the logits of {@code b.logitTokens[i]} into {@code logits[i*vocab ..]}.
      */
     void forward(ForwardBatch b, KvCache cache, float[] logits);
+
+    /** Wall time this runner spent in matrix products so far (0 if it does not tell). */
+    default long matmulNanos() {
+        return 0;
+    }
+
+    /** Wall time this runner spent in attention so far (0 if it does not tell). */
+    default long attentionNanos() {
+        return 0;
+    }
 }

@@ -143,6 +143,16 @@ public final class Transformer implements Model {
         }
 
         @Override
+        public long matmulNanos() {
+            return matmul.nanos();
+        }
+
+        @Override
+        public long attentionNanos() {
+            return attention.nanos();
+        }
+
+        @Override
         public void forward(ForwardBatch b, KvCache cache, float[] logits) {
             int n = b.numTokens;
             if (n > maxTokens) throw new IllegalArgumentException(n + " tokens > runner capacity " + maxTokens);
