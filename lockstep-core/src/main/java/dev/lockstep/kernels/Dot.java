@@ -304,24 +304,24 @@ public final class Dot {
      */
     public static boolean rows2(GgmlType type, MemorySegment w, long rowA, long rowB, int n, float[] x, int xo,
                                 float[] out, int oa, int ob) {
-        if (!Canonical.SIMD512) return false;
+        if (!Canonical.SIMD512 || !hasRows2(type, n)) return false;
         long rb = type.byteSize(n), offA = rowA * rb, offB = rowB * rb;
         switch (type) {
             case Q8_0 -> q8_0x2(w, offA, offB, n, x, xo, out, oa, ob);
             case Q4_0 -> q4_0x2(w, offA, offB, n, x, xo, out, oa, ob);
-            case F16 -> {
-                if (n % 16 != 0) return false;
-                f16x2(w, offA, offB, n, x, xo, out, oa, ob);
-            }
-            case F32 -> {
-                if (n % 16 != 0) return false;
-                f32x2(w, offA, offB, n, x, xo, out, oa, ob);
-            }
-            default -> {
-                return false;
-            }
+            case F16 -> f16x2(w, offA, offB, n, x, xo, out, oa, ob);
+            default -> f32x2(w, offA, offB, n, x, xo, out, oa, ob); // F32 (hasRows2)
         }
         return true;
+    }
+
+    /** Whether {@link #rows2} has a kernel for rows of {@code n} values of {@code type}. */
+    public static boolean hasRows2(GgmlType type, int n) {
+        return switch (type) {
+            case Q8_0, Q4_0 -> true;
+            case F16, F32 -> n % 16 == 0;
+            default -> false;
+        };
     }
 
     static void q8_0x2(MemorySegment w, long o0, long o1, int n, float[] x, int xo, float[] out, int oa, int ob) {
