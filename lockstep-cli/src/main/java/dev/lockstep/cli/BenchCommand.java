@@ -196,7 +196,9 @@ final class BenchCommand implements Callable<Integer> {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("test", test);
         m.put("steps", p.steps());
-        String[] names = {"matrix products", "attention", "other kernels", "sampling + emit", "scheduling", "speculation"};
+        // runners that do not break their forward pass down (recurrent models) report it all as "other kernels"
+        String[] names = {"matrix products", "attention", p.matmulNanos() == 0 ? "forward pass" : "other kernels", "sampling + emit",
+                "scheduling", "speculation"};
         String[] keys = {"matmul_ms", "attention_ms", "other_kernels_ms", "sampling_emit_ms", "scheduling_ms", "speculation_ms"};
         long[] v = {p.matmulNanos(), p.attentionNanos(), p.otherKernelNanos(), p.afterNanos(), p.scheduleNanos(), p.proposeNanos()};
         if (!json) out.printf(Locale.ROOT, "%nwhere a decode step's time goes (%s, %d steps, mean %.2f ms per step)%n", test, p.steps(), total / steps / 1e6);

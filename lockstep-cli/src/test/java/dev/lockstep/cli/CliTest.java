@@ -41,7 +41,7 @@ class CliTest {
         return Fixtures.file("aidreams/aidreams260K-f32.gguf").toString();
     }
 
-    /** The bench's JSON: every test row, and the decode step profile whose parts add up to the forward pass. */
+    /** The bench's JSON: every test row, and the decode step profile with the forward pass broken down. */
     @Test
     void benchReportsRowsAndADecodeStepProfile() throws Exception {
         Result r = run(null, "bench", "--model", aidreams(), "--pp", "16", "--tg", "8", "--concurrency", "1,2", "--reps", "1",
