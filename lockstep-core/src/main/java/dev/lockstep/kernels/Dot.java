@@ -143,8 +143,10 @@ public final class Dot {
     /**
      * Q4_0 by table lookup: the 16 possible weights of a block, {@code (i - 8) * d}, are computed once
      * (the same products as the reference), and each nibble selects its weight with one permute
-     * ({@code vpermi2d} uses the low bits of the index, so the low nibble needs no mask). Per 16
-     * weights: widen, permute, fma; the f32 unpack-and-scale it replaces cost twice the instructions.
+     * ({@code selectFrom(tab, tab)} wraps the index modulo 32 over two copies of the table, so the low
+     * nibble needs no mask). Per 16 weights: widen, permute, fma. Measured against the unpack, convert
+     * and scale it replaced: 0.27 vs 0.41 us per 2048-value row, Q4_0 decode of the 1B model 7.6 ->
+     * 11-12 tok/s.
      */
     static float q4_0(MemorySegment w, long off, int n, float[] x, int xo) {
         FloatVector acc = FloatVector.zero(F512);
