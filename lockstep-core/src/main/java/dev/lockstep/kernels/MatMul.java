@@ -56,11 +56,7 @@ public final class MatMul implements WorkerPool.Task {
         this.yOff = yOff;
         this.yStride = yStride;
         this.moreCount = 0;
-        long t0 = System.nanoTime();
-        pool.execute(this);
-        nanos += System.nanoTime() - t0;
-        this.x = this.y = null;
-        this.w = null;
+        execute();
     }
 
     /**
@@ -83,6 +79,11 @@ public final class MatMul implements WorkerPool.Task {
         more[1] = w2;
         moreY[1] = y2;
         moreCount = w2 == null ? 1 : 2;
+        execute();
+    }
+
+    /** Runs the call set up in the fields on the pool, timed, then drops its references. */
+    private void execute() {
         long t0 = System.nanoTime();
         pool.execute(this);
         nanos += System.nanoTime() - t0;
