@@ -4,7 +4,6 @@ import dev.lockstep.gguf.GgmlType;
 import dev.lockstep.kernels.Canonical;
 import dev.lockstep.kernels.Dot;
 import dev.lockstep.quant.Dequant;
-import dev.lockstep.quant.Quantize;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
@@ -50,6 +49,7 @@ public class Int8ActivationBench {
     private static final VectorSpecies<Short> S512 = ShortVector.SPECIES_512;
     private static final VectorSpecies<Float> F512 = FloatVector.SPECIES_512;
 
+    Arena arena;
     MemorySegment w;
     float[] x, xScale, scratch = new float[256];
     short[] xq;
@@ -58,11 +58,8 @@ public class Int8ActivationBench {
     @Setup(Level.Trial)
     public void setup() {
         Random rnd = new Random(1);
-        float[] src = new float[N * ROWS];
-        for (int i = 0; i < src.length; i++) src[i] = (float) rnd.nextGaussian() * 0.02f;
-        byte[] q = Quantize.quantize(GgmlType.Q8_0, src);
-        w = Arena.ofShared().allocate(q.length, 64);
-        MemorySegment.copy(MemorySegment.ofArray(q), 0, w, 0, q.length);
+        arena = Arena.ofShared();
+        w = RandomWeights.quantized(arena, GgmlType.Q8_0, N * ROWS, rnd);
         x = new float[N];
         for (int i = 0; i < N; i++) x[i] = (float) rnd.nextGaussian();
         xq = new short[N];
@@ -100,23 +97,23 @@ public class Int8ActivationBench {
         return Dot.row(GgmlType.Q8_0, w, row, N, x, 0, scratch);
     }
 
-    /** RMS error of both paths against the float64 product of the same dequantized weights. */
+    /** Reports the RMS error of both paths against the float64 product of the same dequantized weights, then frees them. */
     @TearDown(Level.Trial)
     public void reportAccuracy() {
-        Int8ActivationBench b = this;
         double e8 = 0, e32 = 0, mag = 0;
         float[] wr = new float[N];
         for (int r = 0; r < ROWS; r++) {
             long off = r * GgmlType.Q8_0.byteSize(N);
-            Dequant.dequantize(GgmlType.Q8_0, b.w, off, wr, 0, N);
+            Dequant.dequantize(GgmlType.Q8_0, w, off, wr, 0, N);
             double ref = 0;
-            for (int i = 0; i < N; i++) ref += (double) wr[i] * b.x[i];
-            double d8 = int8Row(b.w, off, N, b.xq, b.xScale) - ref, d32 = Dot.row(GgmlType.Q8_0, b.w, r, N, b.x, 0, b.scratch) - ref;
+            for (int i = 0; i < N; i++) ref += (double) wr[i] * x[i];
+            double d8 = int8Row(w, off, N, xq, xScale) - ref, d32 = Dot.row(GgmlType.Q8_0, w, r, N, x, 0, scratch) - ref;
             e8 += d8 * d8;
             e32 += d32 * d32;
             mag += ref * ref;
         }
         System.out.printf("Q8_0 rows of %d, %d rows: RMS of the exact products %.3e; RMS error vs float64: int8 activations %.3e, f32 activations %.3e%n",
                 N, ROWS, Math.sqrt(mag / ROWS), Math.sqrt(e8 / ROWS), Math.sqrt(e32 / ROWS));
+        arena.close();
     }
 }

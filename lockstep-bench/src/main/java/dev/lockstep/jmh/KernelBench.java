@@ -5,7 +5,6 @@ import dev.lockstep.kernels.Dot;
 import dev.lockstep.kernels.MatMul;
 import dev.lockstep.kernels.Matrix;
 import dev.lockstep.kernels.WorkerPool;
-import dev.lockstep.quant.Quantize;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -58,12 +57,8 @@ public class KernelBench {
     public void setup() {
         t = GgmlType.valueOf(type);
         Random rnd = new Random(1);
-        float[] w = new float[ROWS * COLS];
-        for (int i = 0; i < w.length; i++) w[i] = (float) rnd.nextGaussian() * 0.02f;
-        byte[] q = Quantize.quantize(t, w);
         arena = Arena.ofShared();
-        data = arena.allocate(q.length, 64);
-        MemorySegment.copy(MemorySegment.ofArray(q), 0, data, 0, q.length);
+        data = RandomWeights.quantized(arena, t, ROWS * COLS, rnd);
         matrix = new Matrix("w", t, data, ROWS, COLS);
         x = new float[COLS];
         xs = new float[COLS * TOKENS];
