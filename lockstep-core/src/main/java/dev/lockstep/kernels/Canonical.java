@@ -17,7 +17,8 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * <p>Why 16 lanes and not more: one register per output leaves room for 4 x 4 register tiles in the
  * batched matrix product (half a load per FMA); a 64-lane order needs four registers per output and
- * measured half as fast there. Decoding gets its independent FMA chains from four rows at a time.
+ * measured half as fast there. Decoding gets its independent FMA chains from two rows at a time
+ * ({@link Dot#rows2}), batched decoding from two rows times eight tokens ({@link DequantGemm}).
  *
  * <p>Why not {@code reduceLanes(ADD)}: its order is unspecified (the interpreter and C2 differ).
  */

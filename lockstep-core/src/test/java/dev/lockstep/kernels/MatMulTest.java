@@ -12,9 +12,10 @@ import java.util.Random;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 /**
- * The batched matrix product (any number of tokens, any number of threads, every path: fused matvec,
- * blocked 2x2 tiles over K slices, odd row and token tails) gives every output the bits of the
- * reference: the row dequantized, then the canonical scalar dot product.
+ * The batched matrix product (any number of tokens, any number of threads, every path: the row kernels
+ * for up to three tokens, the in-register dequantizing kernel for four to sixteen, 4x4 tiles beyond, odd
+ * row and token tails) gives every output the bits of the reference: the row dequantized, then the
+ * canonical scalar dot product.
  */
 class MatMulTest {
 
@@ -29,7 +30,7 @@ class MatMulTest {
             Matrix m = new Matrix("w", type, MemorySegment.ofArray(bytes), rows, n);
             float[][] deq = new float[rows][n];
             for (int i = 0; i < rows; i++) Dequant.dequantizeRow(type, m.data(), i, n, deq[i], 0);
-            for (int tokens : new int[]{1, 2, 3, 5, 8, 9, 17}) {
+            for (int tokens : new int[]{1, 2, 3, 4, 5, 8, 9, 16, 17}) {
                 float[] x = new float[tokens * n];
                 for (int i = 0; i < x.length; i++) x[i] = (float) r.nextGaussian();
                 for (int threads : new int[]{1, 2, 3}) {
