@@ -101,9 +101,18 @@ final class BenchCommand implements Callable<Integer> {
                     Engine.Profile before = engine.profile();
                     rows.add(row(out, "tg" + tg, repeat(() -> b.decodeTokensPerSecond(tg)), weightBytes, bw, 1));
                     Engine.Profile tgProfile = engine.profile().minus(before);
-                    for (int c : concurrency)
+                    Engine.Profile batched = null;
+                    int batchedSeqs = 1;
+                    for (int c : concurrency) {
+                        Engine.Profile cBefore = engine.profile();
                         rows.add(row(out, "decode x" + c, repeat(() -> b.aggregateDecode(c, tg)), weightBytes, bw, c));
+                        if (c > batchedSeqs) { // the most sequences: where a batched step's time goes
+                            batched = engine.profile().minus(cBefore);
+                            batchedSeqs = c;
+                        }
+                    }
                     decodeProfile = profile(out, "tg" + tg, tgProfile);
+                    if (batched != null) batchedProfile = profile(out, "decode x" + batchedSeqs, batched);
                 }
                 if (specCompare) {
                     if (lm.tokenizer() == null) throw new LockstepException("--spec-compare needs a model with a tokenizer");
@@ -119,6 +128,7 @@ final class BenchCommand implements Callable<Integer> {
             }
             result.put("results", rows);
             if (decodeProfile != null) result.put("decode_step_profile", decodeProfile);
+            if (batchedProfile != null) result.put("batched_step_profile", batchedProfile);
         }
         if (json) out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(result));
         return 0;
@@ -183,7 +193,7 @@ final class BenchCommand implements Callable<Integer> {
         double run() throws InterruptedException;
     }
 
-    private Map<String, Object> decodeProfile;
+    private Map<String, Object> decodeProfile, batchedProfile;
 
     /**
      * Where the time of one decode step goes (engine thread, wall time, mean over the steps of the

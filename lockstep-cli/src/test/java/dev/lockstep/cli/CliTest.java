@@ -59,6 +59,9 @@ class CliTest {
         assertTrue(p.get("matmul_ms").asDouble() > 0, p.toString());
         assertTrue(p.get("attention_ms").asDouble() > 0, p.toString());
         assertTrue(p.get("other_kernels_ms").asDouble() >= 0, p.toString());
+        JsonNode batched = j.get("batched_step_profile"); // the largest concurrency
+        assertEquals("decode x2", batched.get("test").asText(), batched.toString());
+        assertTrue(batched.get("steps").asLong() >= 8 && batched.get("matmul_ms").asDouble() > 0, batched.toString());
     }
 
     @Test
