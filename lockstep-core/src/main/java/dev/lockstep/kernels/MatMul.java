@@ -1,5 +1,8 @@
 package dev.lockstep.kernels;
 
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+
 
 /**
  * y[t][r] = W[r] . x[t] for every row r of W and token t of a batch: the matrix product of a ragged
@@ -33,7 +36,7 @@ public final class MatMul implements WorkerPool.Task {
     private int moreCount;
 
     private final float[][] tiles;
-    private final float[][] panels; // per worker: up to eight tokens packed for DequantGemm
+    private final MemorySegment[] panels; // per worker: tokens packed for DequantGemm, 64-byte aligned
     private long nanos; // wall time spent in products (for the step profile)
     private final float[][] lanes; // per worker: accumulators of a kernel, stored for the canonical tree
 
@@ -41,7 +44,7 @@ public final class MatMul implements WorkerPool.Task {
         this.pool = pool;
         this.scratch = new float[pool.size()][256];
         this.tiles = new float[pool.size()][];
-        this.panels = new float[pool.size()][];
+        this.panels = new MemorySegment[pool.size()];
         this.lanes = new float[pool.size()][16 * Canonical.LANES];
     }
 
@@ -176,11 +179,12 @@ public final class MatMul implements WorkerPool.Task {
      * memory once.
      */
     private void fused(Matrix m, float[] y, int yOff, int yStride, int r0, int r1, int worker) {
-        int n = m.cols(), half = (r1 - r0 + 1) / 2, ps = DequantGemm.panelSize(n);
+        int n = m.cols(), half = (r1 - r0 + 1) / 2;
+        long ps = DequantGemm.panelBytes(n);
         int groups = (tokens + DequantGemm.TOKENS - 1) / DequantGemm.TOKENS;
         long rowBytes = m.type().byteSize(n);
-        float[] panel = panels[worker];
-        if (panel == null || panel.length < groups * ps) panel = panels[worker] = new float[groups * ps];
+        MemorySegment panel = panels[worker];
+        if (panel == null || panel.byteSize() < groups * ps) panel = panels[worker] = Arena.ofAuto().allocate(groups * ps, 64);
         for (int g = 0; g < groups; g++) {
             int t0 = g * DequantGemm.TOKENS;
             DequantGemm.pack(x, xOff + t0 * xStride, xStride, Math.min(DequantGemm.TOKENS, tokens - t0), n, panel, g * ps);
