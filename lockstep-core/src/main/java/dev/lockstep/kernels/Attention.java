@@ -7,7 +7,7 @@ import jdk.incubator.vector.VectorMask;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
 
-import static dev.lockstep.kernels.Canonical.F512;
+import static dev.lockstep.kernels.Canonical.FV;
 
 /**
  * Causal multi-head attention of a ragged batch over the paged KV cache, parallel over (token, head)
@@ -16,7 +16,7 @@ import static dev.lockstep.kernels.Canonical.F512;
  * fresh K/V are read the same way.
  *
  * <p>Per (token, head), in the same order for any batch: scores s_j = (q . k_j) * scale where the dot is
- * one fma chain over the head dimension (d = 0, 1, ...; 16 positions side by side in a vector, which
+ * one fma chain over the head dimension (d = 0, 1, ...; 8 or 16 positions side by side in a vector, which
  * is why K is stored transposed within a block), m = max s_j, e_j = exp(s_j - m), Z = canonical sum of
  * e_j, p_j = e_j * (1/Z), out = sum over j in increasing position of p_j * v_j (one fma chain per
  * output dimension). No split of the positions at all: each (token, head) is one worker's job.
@@ -109,13 +109,13 @@ public final class Attention implements WorkerPool.Task {
         for (int b = 0, j0 = 0; j0 < n; b++, j0 += bs) {
             int block = table[b], cnt = Math.min(bs, n - j0);
             long kBase = cache.keyOffset(block, g, 0);
-            if (Canonical.SIMD512) {
-                for (int s0 = 0; s0 < cnt; s0 += 16) {
-                    VectorMask<Float> m = F512.indexInRange(s0, cnt);
-                    FloatVector acc = FloatVector.zero(F512);
+            if (Canonical.SIMD) {
+                for (int s0 = 0; s0 < cnt; s0 += FV.length()) {
+                    VectorMask<Float> m = FV.indexInRange(s0, cnt);
+                    FloatVector acc = FloatVector.zero(FV);
                     long ko = kBase + 4L * s0;
                     for (int d = 0; d < headDim; d++)
-                        acc = FloatVector.broadcast(F512, q[qo + d]).fma(FloatVector.fromMemorySegment(F512, keys, ko + 4L * d * bs, LE, m), acc);
+                        acc = FloatVector.broadcast(FV, q[qo + d]).fma(FloatVector.fromMemorySegment(FV, keys, ko + 4L * d * bs, LE, m), acc);
                     acc.mul(scale).intoArray(sc, j0 + s0, m);
                 }
             } else {
@@ -131,16 +131,16 @@ public final class Attention implements WorkerPool.Task {
         Ops.scale(sc, 0, n, 1f / z);
 
         // out = sum over positions, in order, of p_j v_j: one fma chain per output dimension
-        if (Canonical.SIMD512) {
-            for (int d = 0; d < headDim; d += 16) {
-                VectorMask<Float> m = F512.indexInRange(d, headDim);
-                FloatVector acc = FloatVector.zero(F512);
+        if (Canonical.SIMD) {
+            for (int d = 0; d < headDim; d += FV.length()) {
+                VectorMask<Float> m = FV.indexInRange(d, headDim);
+                FloatVector acc = FloatVector.zero(FV);
                 for (int b = 0, j0 = 0; j0 < n; b++, j0 += bs) {
                     long vo = cache.offset(table[b], 0) + headOff + 4L * d;
                     int cnt = Math.min(bs, n - j0);
                     for (int s = 0; s < cnt; s++) {
-                        FloatVector v = FloatVector.fromMemorySegment(F512, vals, vo + (long) s * rowBytes, LE, m);
-                        acc = FloatVector.broadcast(F512, sc[j0 + s]).fma(v, acc);
+                        FloatVector v = FloatVector.fromMemorySegment(FV, vals, vo + (long) s * rowBytes, LE, m);
+                        acc = FloatVector.broadcast(FV, sc[j0 + s]).fma(v, acc);
                     }
                 }
                 acc.intoArray(out, qo + d, m);

@@ -10,6 +10,7 @@ import jdk.incubator.vector.VectorSpecies;
 
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
+import java.util.Arrays;
 
 import static dev.lockstep.kernels.Canonical.F512;
 
@@ -25,9 +26,8 @@ import static dev.lockstep.kernels.Canonical.F512;
  * <p>The tokens' activations come packed in a panel, float {@code (k / 16) * 128 + t * 16 + k % 16}:
  * the eight vectors a block needs lie next to each other and are addressed from one base (with eight
  * separate token offsets, C2's code range-checked every load and kept the offsets on the stack). The
- * panel lives off-heap, 64-byte aligned, so that no 64-byte load straddles two cache lines: a Java
- * array's alignment is whatever the allocator gave it, and a misaligned panel measured 40% slower
- * (11.2 vs 8.0 ns per block of two rows, same JVM, alternating).
+ * caller starts the panel on a cache line ({@link AlignedFloats}): misaligned, the kernel measured 40%
+ * slower (11.2 vs 8.0 ns per block of two rows, same JVM, alternating).
  */
 final class DequantGemm {
     private DequantGemm() {}
@@ -44,65 +44,64 @@ final class DequantGemm {
         return Canonical.SIMD512 && (type == GgmlType.Q8_0 || type == GgmlType.Q4_0) && n % 32 == 0;
     }
 
-    /** The bytes of a panel for rows of {@code n} values. */
-    static long panelBytes(int n) {
-        return 4L * n * TOKENS;
+    /** The floats of a panel for rows of {@code n} values. */
+    static int panelSize(int n) {
+        return n * TOKENS;
     }
 
     /**
-     * Packs {@code count} (at most 8) tokens, {@code x[xOff + t*xStride ..+n)}, into the panel at byte
-     * {@code po} of {@code panel}; the slots of absent tokens are zero (their results are dropped).
+     * Packs {@code count} (at most 8) tokens, {@code x[xOff + t*xStride ..+n)}, into the panel at
+     * {@code panel[po..]}; the slots of absent tokens are zero (their results are dropped).
      */
-    static void pack(float[] x, int xOff, int xStride, int count, int n, MemorySegment panel, long po) {
-        if (count < TOKENS) panel.asSlice(po, panelBytes(n)).fill((byte) 0);
+    static void pack(float[] x, int xOff, int xStride, int count, int n, float[] panel, int po) {
+        if (count < TOKENS) Arrays.fill(panel, po, po + panelSize(n), 0f);
         for (int t = 0; t < count; t++) {
             int src = xOff + t * xStride;
-            for (int k = 0; k < n; k += 16)
-                FloatVector.fromArray(F512, x, src + k).intoMemorySegment(panel, po + 4L * (k * TOKENS + t * 16), LE);
+            for (int k = 0; k < n; k += 16) FloatVector.fromArray(F512, x, src + k).intoArray(panel, po + k * TOKENS + t * 16);
         }
     }
 
     /**
-     * Rows at byte offsets {@code o0} and {@code o1} times the eight tokens of the panel at byte {@code po}: the accumulators go
+     * Rows at byte offsets {@code o0} and {@code o1} times the eight tokens of the panel at {@code panel[po..]}: the accumulators go
      * to {@code lanes[0..256)}, row {@code o0}'s token t at {@code 16 t}, row {@code o1}'s at
      * {@code 128 + 16 t}, ready for {@link Canonical#treeOf}.
      */
-    static void run(GgmlType type, MemorySegment w, long o0, long o1, int n, MemorySegment panel, long po, float[] lanes) {
+    static void run(GgmlType type, MemorySegment w, long o0, long o1, int n, float[] panel, int po, float[] lanes) {
         if (type == GgmlType.Q8_0) q8_0(w, o0, o1, n, panel, po, lanes);
         else q4_0(w, o0, o1, n, panel, po, lanes);
     }
 
-    static void q8_0(MemorySegment w, long o0, long o1, int n, MemorySegment panel, long po, float[] lanes) {
+    static void q8_0(MemorySegment w, long o0, long o1, int n, float[] panel, int po, float[] lanes) {
         FloatVector z = FloatVector.zero(F512);
         FloatVector a0 = z, a1 = z, a2 = z, a3 = z, a4 = z, a5 = z, a6 = z, a7 = z;
         FloatVector b0 = z, b1 = z, b2 = z, b3 = z, b4 = z, b5 = z, b6 = z, b7 = z;
         for (int blk = 0, blocks = n / 32; blk < blocks; blk++) {
             long p = o0 + 34L * blk, q = o1 + 34L * blk;
             float dp = Dequant.f16(w, p), dq = Dequant.f16(w, q);
-            long x = po + 1024L * blk;
+            int x = po + 256 * blk;
             // first 16 weights of the block
             FloatVector wp = ((FloatVector) ByteVector.fromMemorySegment(B128, w, p + 2, LE).convertShape(VectorOperators.B2F, F512, 0)).mul(dp);
             FloatVector wq = ((FloatVector) ByteVector.fromMemorySegment(B128, w, q + 2, LE).convertShape(VectorOperators.B2F, F512, 0)).mul(dq);
-            FloatVector u = FloatVector.fromMemorySegment(F512, panel, x, LE);
+            FloatVector u = FloatVector.fromArray(F512, panel, x);
             a0 = wp.fma(u, a0); b0 = wq.fma(u, b0);
-            u = FloatVector.fromMemorySegment(F512, panel, x + 64, LE); a1 = wp.fma(u, a1); b1 = wq.fma(u, b1);
-            u = FloatVector.fromMemorySegment(F512, panel, x + 128, LE); a2 = wp.fma(u, a2); b2 = wq.fma(u, b2);
-            u = FloatVector.fromMemorySegment(F512, panel, x + 192, LE); a3 = wp.fma(u, a3); b3 = wq.fma(u, b3);
-            u = FloatVector.fromMemorySegment(F512, panel, x + 256, LE); a4 = wp.fma(u, a4); b4 = wq.fma(u, b4);
-            u = FloatVector.fromMemorySegment(F512, panel, x + 320, LE); a5 = wp.fma(u, a5); b5 = wq.fma(u, b5);
-            u = FloatVector.fromMemorySegment(F512, panel, x + 384, LE); a6 = wp.fma(u, a6); b6 = wq.fma(u, b6);
-            u = FloatVector.fromMemorySegment(F512, panel, x + 448, LE); a7 = wp.fma(u, a7); b7 = wq.fma(u, b7);
+            u = FloatVector.fromArray(F512, panel, x + 16); a1 = wp.fma(u, a1); b1 = wq.fma(u, b1);
+            u = FloatVector.fromArray(F512, panel, x + 32); a2 = wp.fma(u, a2); b2 = wq.fma(u, b2);
+            u = FloatVector.fromArray(F512, panel, x + 48); a3 = wp.fma(u, a3); b3 = wq.fma(u, b3);
+            u = FloatVector.fromArray(F512, panel, x + 64); a4 = wp.fma(u, a4); b4 = wq.fma(u, b4);
+            u = FloatVector.fromArray(F512, panel, x + 80); a5 = wp.fma(u, a5); b5 = wq.fma(u, b5);
+            u = FloatVector.fromArray(F512, panel, x + 96); a6 = wp.fma(u, a6); b6 = wq.fma(u, b6);
+            u = FloatVector.fromArray(F512, panel, x + 112); a7 = wp.fma(u, a7); b7 = wq.fma(u, b7);
             // last 16
             wp = ((FloatVector) ByteVector.fromMemorySegment(B128, w, p + 18, LE).convertShape(VectorOperators.B2F, F512, 0)).mul(dp);
             wq = ((FloatVector) ByteVector.fromMemorySegment(B128, w, q + 18, LE).convertShape(VectorOperators.B2F, F512, 0)).mul(dq);
-            u = FloatVector.fromMemorySegment(F512, panel, x + 512, LE); a0 = wp.fma(u, a0); b0 = wq.fma(u, b0);
-            u = FloatVector.fromMemorySegment(F512, panel, x + 576, LE); a1 = wp.fma(u, a1); b1 = wq.fma(u, b1);
-            u = FloatVector.fromMemorySegment(F512, panel, x + 640, LE); a2 = wp.fma(u, a2); b2 = wq.fma(u, b2);
-            u = FloatVector.fromMemorySegment(F512, panel, x + 704, LE); a3 = wp.fma(u, a3); b3 = wq.fma(u, b3);
-            u = FloatVector.fromMemorySegment(F512, panel, x + 768, LE); a4 = wp.fma(u, a4); b4 = wq.fma(u, b4);
-            u = FloatVector.fromMemorySegment(F512, panel, x + 832, LE); a5 = wp.fma(u, a5); b5 = wq.fma(u, b5);
-            u = FloatVector.fromMemorySegment(F512, panel, x + 896, LE); a6 = wp.fma(u, a6); b6 = wq.fma(u, b6);
-            u = FloatVector.fromMemorySegment(F512, panel, x + 960, LE); a7 = wp.fma(u, a7); b7 = wq.fma(u, b7);
+            u = FloatVector.fromArray(F512, panel, x + 128); a0 = wp.fma(u, a0); b0 = wq.fma(u, b0);
+            u = FloatVector.fromArray(F512, panel, x + 144); a1 = wp.fma(u, a1); b1 = wq.fma(u, b1);
+            u = FloatVector.fromArray(F512, panel, x + 160); a2 = wp.fma(u, a2); b2 = wq.fma(u, b2);
+            u = FloatVector.fromArray(F512, panel, x + 176); a3 = wp.fma(u, a3); b3 = wq.fma(u, b3);
+            u = FloatVector.fromArray(F512, panel, x + 192); a4 = wp.fma(u, a4); b4 = wq.fma(u, b4);
+            u = FloatVector.fromArray(F512, panel, x + 208); a5 = wp.fma(u, a5); b5 = wq.fma(u, b5);
+            u = FloatVector.fromArray(F512, panel, x + 224); a6 = wp.fma(u, a6); b6 = wq.fma(u, b6);
+            u = FloatVector.fromArray(F512, panel, x + 240); a7 = wp.fma(u, a7); b7 = wq.fma(u, b7);
         }
         a0.intoArray(lanes, 0); a1.intoArray(lanes, 16); a2.intoArray(lanes, 32); a3.intoArray(lanes, 48);
         a4.intoArray(lanes, 64); a5.intoArray(lanes, 80); a6.intoArray(lanes, 96); a7.intoArray(lanes, 112);
@@ -111,7 +110,7 @@ final class DequantGemm {
     }
 
     /** Q4_0 with the table lookup of {@link Dot#q4_0}: the block's 16 weights, one permute per 16 nibbles. */
-    static void q4_0(MemorySegment w, long o0, long o1, int n, MemorySegment panel, long po, float[] lanes) {
+    static void q4_0(MemorySegment w, long o0, long o1, int n, float[] panel, int po, float[] lanes) {
         FloatVector z = FloatVector.zero(F512);
         FloatVector a0 = z, a1 = z, a2 = z, a3 = z, a4 = z, a5 = z, a6 = z, a7 = z;
         FloatVector b0 = z, b1 = z, b2 = z, b3 = z, b4 = z, b5 = z, b6 = z, b7 = z;
@@ -121,29 +120,29 @@ final class DequantGemm {
             IntVector tq = Dot.Q4_0_LEVELS.mul(Dequant.f16(w, q)).reinterpretAsInts();
             IntVector np = (IntVector) ByteVector.fromMemorySegment(B128, w, p + 2, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I512, 0);
             IntVector nq = (IntVector) ByteVector.fromMemorySegment(B128, w, q + 2, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I512, 0);
-            long x = po + 1024L * blk;
+            int x = po + 256 * blk;
             // low nibbles: the first 16 weights
             FloatVector wp = np.selectFrom(tp, tp).reinterpretAsFloats(), wq = nq.selectFrom(tq, tq).reinterpretAsFloats();
-            FloatVector u = FloatVector.fromMemorySegment(F512, panel, x, LE);
+            FloatVector u = FloatVector.fromArray(F512, panel, x);
             a0 = wp.fma(u, a0); b0 = wq.fma(u, b0);
-            u = FloatVector.fromMemorySegment(F512, panel, x + 64, LE); a1 = wp.fma(u, a1); b1 = wq.fma(u, b1);
-            u = FloatVector.fromMemorySegment(F512, panel, x + 128, LE); a2 = wp.fma(u, a2); b2 = wq.fma(u, b2);
-            u = FloatVector.fromMemorySegment(F512, panel, x + 192, LE); a3 = wp.fma(u, a3); b3 = wq.fma(u, b3);
-            u = FloatVector.fromMemorySegment(F512, panel, x + 256, LE); a4 = wp.fma(u, a4); b4 = wq.fma(u, b4);
-            u = FloatVector.fromMemorySegment(F512, panel, x + 320, LE); a5 = wp.fma(u, a5); b5 = wq.fma(u, b5);
-            u = FloatVector.fromMemorySegment(F512, panel, x + 384, LE); a6 = wp.fma(u, a6); b6 = wq.fma(u, b6);
-            u = FloatVector.fromMemorySegment(F512, panel, x + 448, LE); a7 = wp.fma(u, a7); b7 = wq.fma(u, b7);
+            u = FloatVector.fromArray(F512, panel, x + 16); a1 = wp.fma(u, a1); b1 = wq.fma(u, b1);
+            u = FloatVector.fromArray(F512, panel, x + 32); a2 = wp.fma(u, a2); b2 = wq.fma(u, b2);
+            u = FloatVector.fromArray(F512, panel, x + 48); a3 = wp.fma(u, a3); b3 = wq.fma(u, b3);
+            u = FloatVector.fromArray(F512, panel, x + 64); a4 = wp.fma(u, a4); b4 = wq.fma(u, b4);
+            u = FloatVector.fromArray(F512, panel, x + 80); a5 = wp.fma(u, a5); b5 = wq.fma(u, b5);
+            u = FloatVector.fromArray(F512, panel, x + 96); a6 = wp.fma(u, a6); b6 = wq.fma(u, b6);
+            u = FloatVector.fromArray(F512, panel, x + 112); a7 = wp.fma(u, a7); b7 = wq.fma(u, b7);
             // high nibbles: the last 16
             wp = np.lanewise(VectorOperators.LSHR, 4).selectFrom(tp, tp).reinterpretAsFloats();
             wq = nq.lanewise(VectorOperators.LSHR, 4).selectFrom(tq, tq).reinterpretAsFloats();
-            u = FloatVector.fromMemorySegment(F512, panel, x + 512, LE); a0 = wp.fma(u, a0); b0 = wq.fma(u, b0);
-            u = FloatVector.fromMemorySegment(F512, panel, x + 576, LE); a1 = wp.fma(u, a1); b1 = wq.fma(u, b1);
-            u = FloatVector.fromMemorySegment(F512, panel, x + 640, LE); a2 = wp.fma(u, a2); b2 = wq.fma(u, b2);
-            u = FloatVector.fromMemorySegment(F512, panel, x + 704, LE); a3 = wp.fma(u, a3); b3 = wq.fma(u, b3);
-            u = FloatVector.fromMemorySegment(F512, panel, x + 768, LE); a4 = wp.fma(u, a4); b4 = wq.fma(u, b4);
-            u = FloatVector.fromMemorySegment(F512, panel, x + 832, LE); a5 = wp.fma(u, a5); b5 = wq.fma(u, b5);
-            u = FloatVector.fromMemorySegment(F512, panel, x + 896, LE); a6 = wp.fma(u, a6); b6 = wq.fma(u, b6);
-            u = FloatVector.fromMemorySegment(F512, panel, x + 960, LE); a7 = wp.fma(u, a7); b7 = wq.fma(u, b7);
+            u = FloatVector.fromArray(F512, panel, x + 128); a0 = wp.fma(u, a0); b0 = wq.fma(u, b0);
+            u = FloatVector.fromArray(F512, panel, x + 144); a1 = wp.fma(u, a1); b1 = wq.fma(u, b1);
+            u = FloatVector.fromArray(F512, panel, x + 160); a2 = wp.fma(u, a2); b2 = wq.fma(u, b2);
+            u = FloatVector.fromArray(F512, panel, x + 176); a3 = wp.fma(u, a3); b3 = wq.fma(u, b3);
+            u = FloatVector.fromArray(F512, panel, x + 192); a4 = wp.fma(u, a4); b4 = wq.fma(u, b4);
+            u = FloatVector.fromArray(F512, panel, x + 208); a5 = wp.fma(u, a5); b5 = wq.fma(u, b5);
+            u = FloatVector.fromArray(F512, panel, x + 224); a6 = wp.fma(u, a6); b6 = wq.fma(u, b6);
+            u = FloatVector.fromArray(F512, panel, x + 240); a7 = wp.fma(u, a7); b7 = wq.fma(u, b7);
         }
         a0.intoArray(lanes, 0); a1.intoArray(lanes, 16); a2.intoArray(lanes, 32); a3.intoArray(lanes, 48);
         a4.intoArray(lanes, 64); a5.intoArray(lanes, 80); a6.intoArray(lanes, 96); a7.intoArray(lanes, 112);

@@ -11,6 +11,7 @@ import jdk.incubator.vector.VectorSpecies;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
 
+import static dev.lockstep.kernels.Canonical.F256;
 import static dev.lockstep.kernels.Canonical.F512;
 
 /**
@@ -24,6 +25,8 @@ final class DequantVec {
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     private static final VectorSpecies<Byte> B128 = ByteVector.SPECIES_128;
     private static final VectorSpecies<Integer> I512 = IntVector.SPECIES_512;
+    private static final VectorSpecies<Byte> B64 = ByteVector.SPECIES_64;
+    private static final VectorSpecies<Integer> I256 = IntVector.SPECIES_256;
 
     /** Values per unit of work for {@code type}: a whole number of blocks and of 64-lane chunks. */
     static int unit(GgmlType type) {
@@ -36,6 +39,10 @@ final class DequantVec {
      */
     static void segment(GgmlType type, MemorySegment w, long rowOff, int k, int len, float[] out, int o) {
         long off = rowOff + type.byteSize(k);
+        if (Canonical.SIMD256) {
+            segment256(type, w, off, len, out, o);
+            return;
+        }
         if (!Canonical.SIMD512) {
             Dequant.dequantize(type, w, off, out, o, len);
             return;
@@ -82,6 +89,46 @@ final class DequantVec {
             case Q6_K -> {
                 for (int j = 0; j < len; j += 256, off += 210) q6K(w, off, out, o + j);
             }
+            default -> Dequant.dequantize(type, w, off, out, o, len);
+        }
+    }
+
+    /**
+     * The 256-bit forms (AVX2) of Q8_0, Q4_0, F16, BF16 and F32: eight values per vector, exactly the
+     * products {@link Dot256} forms. The K-quants take the reference loop (they are dequantized once
+     * per tile, for many tokens).
+     */
+    static void segment256(GgmlType type, MemorySegment w, long off, int len, float[] out, int o) {
+        switch (type) {
+            case Q8_0 -> {
+                for (int j = 0; j < len; j += 32, off += 34) {
+                    float d = Dequant.f16(w, off);
+                    for (int q = 0; q < 32; q += 8)
+                        ((FloatVector) ByteVector.fromMemorySegment(B64, w, off + 2 + q, LE).convertShape(VectorOperators.B2F, F256, 0))
+                                .mul(d).intoArray(out, o + j + q);
+                }
+            }
+            case Q4_0 -> {
+                for (int j = 0; j < len; j += 32, off += 18) {
+                    float d = Dequant.f16(w, off);
+                    for (int q = 0; q < 16; q += 8) {
+                        IntVector b = (IntVector) ByteVector.fromMemorySegment(B64, w, off + 2 + q, LE)
+                                .convertShape(VectorOperators.ZERO_EXTEND_B2I, I256, 0);
+                        ((FloatVector) b.and(15).sub(8).convert(VectorOperators.I2F, 0)).mul(d).intoArray(out, o + j + q);
+                        ((FloatVector) b.lanewise(VectorOperators.LSHR, 4).sub(8).convert(VectorOperators.I2F, 0)).mul(d)
+                                .intoArray(out, o + j + 16 + q);
+                    }
+                }
+            }
+            case F16 -> {
+                if (len % 8 != 0) Dequant.dequantize(type, w, off, out, o, len);
+                else for (int j = 0; j < len; j += 8) Dot256.half8(w, off + 2L * j).intoArray(out, o + j);
+            }
+            case BF16 -> {
+                if (len % 8 != 0) Dequant.dequantize(type, w, off, out, o, len);
+                else for (int j = 0; j < len; j += 8) Dot256.bf16x8(w, off + 2L * j).intoArray(out, o + j);
+            }
+            case F32 -> MemorySegment.copy(w, Dequant.F32_LE, off, out, o, len);
             default -> Dequant.dequantize(type, w, off, out, o, len);
         }
     }

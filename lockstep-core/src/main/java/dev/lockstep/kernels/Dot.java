@@ -23,8 +23,9 @@ import static dev.lockstep.kernels.Canonical.F512;
  * <p>Contract of every row kernel: the result equals {@code Canonical.dotScalar(w, x)} where {@code w}
  * is the row dequantized by {@link Dequant} — bit for bit. The weights are dequantized to exactly the
  * reference floats, then fused-multiply-added into the 16 canonical lanes. (For Q8_0/Q4_0 these floats
- * are exact: scale x small integer needs at most 19 significant bits.) The 512-bit path is the fast
- * path; the scalar path serves JVMs with narrower vectors and is the executable specification.
+ * are exact: scale x small integer needs at most 19 significant bits.) The 512-bit kernels are here,
+ * the 256-bit ones (AVX2) in {@link Dot256}; the scalar path serves JVMs with narrower vectors and is
+ * the executable specification.
  *
  * <p>Decoding uses {@link #rows2}: two distant rows at once, two independent FMA chains and two
  * memory streams. Kernels are written out in
@@ -47,6 +48,7 @@ public final class Dot {
 
     /** Canonical dot of {@code a[ao..ao+n)} and {@code b[bo..bo+n)}. */
     public static float dot(float[] a, int ao, float[] b, int bo, int n) {
+        if (Canonical.SIMD256) return Dot256.dot(a, ao, b, bo, n);
         if (!Canonical.SIMD512) return Canonical.dotScalar(a, ao, b, bo, n);
         FloatVector acc = FloatVector.zero(F512);
         int k = 0;
@@ -62,6 +64,7 @@ public final class Dot {
     /** Canonical dot of {@code n} little-endian floats at byte {@code off} of {@code seg} with {@code x[xo..)}. */
     public static float segment(MemorySegment seg, long off, int n, float[] x, int xo) {
         if (Canonical.SIMD512) return f32(seg, off, n, x, xo);
+        if (Canonical.SIMD256) return Dot256.f32(seg, off, n, x, xo);
         float[] acc = new float[Canonical.LANES];
         for (int k = 0; k < n; k++)
             acc[k & 15] = Math.fma(seg.get(Dequant.F32_LE, off + 4L * k), x[xo + k], acc[k & 15]);
@@ -77,7 +80,13 @@ public final class Dot {
      */
     public static float row(GgmlType type, MemorySegment w, long row, int n, float[] x, int xo, float[] scratch) {
         long off = row * type.byteSize(n);
-        if (!Canonical.SIMD512) return rowScalar(type, w, off, n, x, xo, scratch);
+        if (Canonical.SIMD512) return row512(type, w, off, n, x, xo, scratch);
+        if (Canonical.SIMD256) return Dot256.row(type, w, off, n, x, xo, scratch);
+        return rowScalar(type, w, off, n, x, xo, scratch);
+    }
+
+    /** The 512-bit row kernels; {@code off} is the row's byte offset. */
+    static float row512(GgmlType type, MemorySegment w, long off, int n, float[] x, int xo, float[] scratch) {
         return switch (type) {
             case F32 -> f32(w, off, n, x, xo);
             case Q8_0 -> q8_0(w, off, n, x, xo);
@@ -306,15 +315,22 @@ public final class Dot {
      */
     public static boolean rows2(GgmlType type, MemorySegment w, long rowA, long rowB, int n, float[] x, int xo,
                                 float[] out, int oa, int ob) {
-        if (!Canonical.SIMD512 || !hasRows2(type, n)) return false;
+        if (!Canonical.SIMD || !hasRows2(type, n)) return false;
         long rb = type.byteSize(n), offA = rowA * rb, offB = rowB * rb;
+        if (Canonical.SIMD512) rows2x512(type, w, offA, offB, n, x, xo, out, oa, ob);
+        else Dot256.rows2(type, w, offA, offB, n, x, xo, out, oa, ob);
+        return true;
+    }
+
+    /** The 512-bit two-row kernels, for the types of {@link #hasRows2}; byte offsets of the two rows. */
+    static void rows2x512(GgmlType type, MemorySegment w, long offA, long offB, int n, float[] x, int xo,
+                          float[] out, int oa, int ob) {
         switch (type) {
             case Q8_0 -> q8_0x2(w, offA, offB, n, x, xo, out, oa, ob);
             case Q4_0 -> q4_0x2(w, offA, offB, n, x, xo, out, oa, ob);
             case F16 -> f16x2(w, offA, offB, n, x, xo, out, oa, ob);
             default -> f32x2(w, offA, offB, n, x, xo, out, oa, ob); // F32 (hasRows2)
         }
-        return true;
     }
 
     /** Whether {@link #rows2} has a kernel for rows of {@code n} values of {@code type}. */

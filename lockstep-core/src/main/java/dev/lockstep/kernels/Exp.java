@@ -4,6 +4,7 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
 
 /**
  * exp(x) in float32 from basic IEEE operations only, so that the scalar and the vector version, the
@@ -50,23 +51,22 @@ public final class Exp {
         return y * Float.intBitsToFloat((n1 + 127) << 23) * Float.intBitsToFloat((n2 + 127) << 23);
     }
 
-    private static final FloatVector V_LOG2E = FloatVector.broadcast(Canonical.F512, LOG2E);
-
-    /** Lane-wise {@link #exp(float)} on a 16-lane vector, bit-identical to the scalar version. */
+    /** Lane-wise {@link #exp(float)} on a vector of any width, bit-identical to the scalar version. */
     public static FloatVector exp(FloatVector x) {
+        VectorSpecies<Float> sp = x.species();
         VectorMask<Float> under = x.compare(VectorOperators.LT, MIN_X);
         VectorMask<Float> over = x.compare(VectorOperators.GT, MAX_X);
         VectorMask<Float> nan = x.test(VectorOperators.IS_NAN);
-        FloatVector t = x.mul(V_LOG2E).add(ROUND_MAGIC);
+        FloatVector t = x.mul(LOG2E).add(ROUND_MAGIC);
         FloatVector n = t.sub(ROUND_MAGIC);
-        FloatVector r = n.fma(b(-LN2_HI), x);
-        r = n.fma(b(-LN2_LO), r);
-        FloatVector p = b(P0);
-        p = p.fma(r, b(P1));
-        p = p.fma(r, b(P2));
-        p = p.fma(r, b(P3));
-        p = p.fma(r, b(P4));
-        p = p.fma(r, b(P5));
+        FloatVector r = n.fma(b(sp, -LN2_HI), x);
+        r = n.fma(b(sp, -LN2_LO), r);
+        FloatVector p = b(sp, P0);
+        p = p.fma(r, b(sp, P1));
+        p = p.fma(r, b(sp, P2));
+        p = p.fma(r, b(sp, P3));
+        p = p.fma(r, b(sp, P4));
+        p = p.fma(r, b(sp, P5));
         FloatVector rr = r.mul(r);
         FloatVector y = p.fma(rr, r).add(1f);
         IntVector ni = (IntVector) n.convert(VectorOperators.F2I, 0);
@@ -80,8 +80,8 @@ public final class Exp {
         return res.blend(x, nan);
     }
 
-    private static FloatVector b(float v) {
-        return FloatVector.broadcast(Canonical.F512, v);
+    private static FloatVector b(VectorSpecies<Float> sp, float v) {
+        return FloatVector.broadcast(sp, v);
     }
 
     /** x · sigmoid(x) = x / (1 + e^−x), the SiLU (swish) activation. */

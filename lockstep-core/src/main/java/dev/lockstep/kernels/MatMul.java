@@ -1,9 +1,5 @@
 package dev.lockstep.kernels;
 
-import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
-
-
 /**
  * y[t][r] = W[r] . x[t] for every row r of W and token t of a batch: the matrix product of a ragged
  * batch, parallel over output rows only (no split-K). Every output is one canonical dot product, so
@@ -35,16 +31,20 @@ public final class MatMul implements WorkerPool.Task {
     private final float[][] moreY = new float[2][];
     private int moreCount;
 
-    private final float[][] tiles;
-    private final MemorySegment[] panels; // per worker: tokens packed for DequantGemm, 64-byte aligned
+    private final AlignedFloats[] tiles; // per worker: dequantized weight rows
+    private final AlignedFloats[] panels; // per worker: tokens packed for DequantGemm
+    private final AlignedFloats[] tokens4; // per worker: four tokens' activations for the tile path
+    private final float[][] rows; // per worker: one dequantized row, before it is split into the tile
     private long nanos; // wall time spent in products (for the step profile)
     private final float[][] lanes; // per worker: accumulators of a kernel, stored for the canonical tree
 
     public MatMul(WorkerPool pool) {
         this.pool = pool;
         this.scratch = new float[pool.size()][256];
-        this.tiles = new float[pool.size()][];
-        this.panels = new MemorySegment[pool.size()];
+        this.tiles = new AlignedFloats[pool.size()];
+        this.panels = new AlignedFloats[pool.size()];
+        this.tokens4 = new AlignedFloats[pool.size()];
+        this.rows = new float[pool.size()][];
         this.lanes = new float[pool.size()][16 * Canonical.LANES];
     }
 
@@ -126,7 +126,7 @@ public final class MatMul implements WorkerPool.Task {
         if (splitK) {
             for (int r = r0; r < r1; r++)
                 for (int t = 0; t < tokens; t++) y[yOff + t * yStride + r] = splitK(m, r, x, xOff + t * xStride, s);
-        } else if (tokens == 1 || !Canonical.SIMD512 || n % 16 != 0
+        } else if (tokens == 1 || !Canonical.SIMD || n % 16 != 0
                 || (tokens <= MATVEC_MAX_TOKENS && Dot.hasRows2(m.type(), n))) {
             matvec(m, y, yOff, yStride, r0, r1, s);
         } else if (tokens <= FUSED_MAX_TOKENS && tokens >= FUSED_MIN_TOKENS && DequantGemm.supports(m.type(), n)) {
@@ -150,7 +150,7 @@ public final class MatMul implements WorkerPool.Task {
      */
     private void matvec(Matrix m, float[] y, int yOff, int yStride, int r0, int r1, float[] s) {
         int n = m.cols(), half = (r1 - r0) / 2, i = 0;
-        if (Canonical.SIMD512 && Dot.hasRows2(m.type(), n))
+        if (Canonical.SIMD && Dot.hasRows2(m.type(), n))
             for (; i < half; i++)
                 for (int t = 0; t < tokens; t++) {
                     int yo = yOff + t * yStride;
@@ -179,21 +179,21 @@ public final class MatMul implements WorkerPool.Task {
      * memory once.
      */
     private void fused(Matrix m, float[] y, int yOff, int yStride, int r0, int r1, int worker) {
-        int n = m.cols(), half = (r1 - r0 + 1) / 2;
-        long ps = DequantGemm.panelBytes(n);
+        int n = m.cols(), half = (r1 - r0 + 1) / 2, ps = DequantGemm.panelSize(n);
         int groups = (tokens + DequantGemm.TOKENS - 1) / DequantGemm.TOKENS;
         long rowBytes = m.type().byteSize(n);
-        MemorySegment panel = panels[worker];
-        if (panel == null || panel.byteSize() < groups * ps) panel = panels[worker] = Arena.ofAuto().allocate(groups * ps, 64);
+        AlignedFloats scratchPanel = panels[worker] = AlignedFloats.atLeast(panels[worker], groups * ps);
+        float[] panel = scratchPanel.array;
+        int p0 = scratchPanel.start();
         for (int g = 0; g < groups; g++) {
             int t0 = g * DequantGemm.TOKENS;
-            DequantGemm.pack(x, xOff + t0 * xStride, xStride, Math.min(DequantGemm.TOKENS, tokens - t0), n, panel, g * ps);
+            DequantGemm.pack(x, xOff + t0 * xStride, xStride, Math.min(DequantGemm.TOKENS, tokens - t0), n, panel, p0 + g * ps);
         }
         float[] l = lanes[worker];
         for (int i = 0; i < half; i++) {
             int ra = r0 + i, rb = Math.min(r0 + half + i, r1 - 1);
             for (int g = 0; g < groups; g++) { // the row pair stays in L1 for the next group
-                DequantGemm.run(m.type(), m.data(), ra * rowBytes, rb * rowBytes, n, panel, g * ps, l);
+                DequantGemm.run(m.type(), m.data(), ra * rowBytes, rb * rowBytes, n, panel, p0 + g * ps, l);
                 for (int t0 = g * DequantGemm.TOKENS, t = 0; t < Math.min(DequantGemm.TOKENS, tokens - t0); t++) {
                     int yo = yOff + (t0 + t) * yStride;
                     y[yo + ra] = Canonical.treeOf(l, 16 * t);
@@ -203,32 +203,61 @@ public final class MatMul implements WorkerPool.Task {
         }
     }
 
-    /** Rows dequantized per block: a tile of about 512 KB that stays in L2 while the tokens stream past. */
+    /**
+     * Rows dequantized per block: a tile that stays in L2 while the tokens stream past (512 KB with
+     * 512-bit vectors, as tuned on an AVX-512 machine; 192 KB with 256-bit ones, whose Zen 3 cores have
+     * 512 KB of L2 each).
+     */
     static int rowBlock(int n) {
-        return Math.max(4, Math.min(64, (128 * 1024 / n) & ~3));
+        int floats = Canonical.SIMD512 ? 128 * 1024 : 48 * 1024;
+        return Math.max(4, Math.min(64, (floats / n) & ~3));
+    }
+
+    /** The worker's buffer of one dequantized row (256-bit tiles are split after dequantization). */
+    private float[] rowBuffer(int worker, int n) {
+        float[] b = rows[worker];
+        if (b == null || b.length < n) b = rows[worker] = new float[n];
+        return b;
     }
 
     /**
-     * Two or more tokens: a block of rows is dequantized once (exact reference floats) into a tile that
-     * stays in L2; every group of four tokens (in L1) then meets every group of four rows in a 4x4
-     * register tile. Each output remains one canonical dot product.
+     * Many tokens: a block of rows is dequantized once (exact reference floats) into a tile that stays
+     * in L2; every group of four tokens (three with 256-bit vectors), copied next to each other, then
+     * meets every group of four rows in a register tile ({@link Gemm}). Tile and tokens start on a cache line ({@link AlignedFloats}). Each
+     * output remains one canonical dot product.
      */
     private void blocked(Matrix m, float[] y, int yOff, int yStride, int r0, int r1, int worker) {
-        int n = m.cols(), rb = rowBlock(n);
-        float[] tile = tiles[worker];
-        if (tile == null || tile.length < rb * n) tile = tiles[worker] = new float[rb * n];
+        int n = m.cols(), rb = rowBlock(n), group = Canonical.SIMD512 ? 4 : 3; // tokens per register tile
+        AlignedFloats tileScratch = tiles[worker] = AlignedFloats.atLeast(tiles[worker], rb * n);
+        AlignedFloats xsScratch = tokens4[worker] = AlignedFloats.atLeast(tokens4[worker], 4 * n);
+        float[] tile = tileScratch.array, xs = xsScratch.array;
+        int w0 = tileScratch.start(), x0 = xsScratch.start();
         float[] l = lanes[worker];
         for (int b0 = r0; b0 < r1; b0 += rb) {
             int rows = Math.min(rb, r1 - b0);
-            for (int i = 0; i < rows; i++) DequantVec.row(m.type(), m.data(), b0 + i, n, tile, i * n);
-            for (int t = 0; t < tokens; t += 4) {
-                int nt = Math.min(4, tokens - t), last = tokens - 1;
-                int x0 = xOff + t * xStride, x1 = xOff + Math.min(t + 1, last) * xStride;
-                int x2 = xOff + Math.min(t + 2, last) * xStride, x3 = xOff + Math.min(t + 3, last) * xStride;
+            if (Canonical.SIMD512) {
+                for (int i = 0; i < rows; i++) DequantVec.row(m.type(), m.data(), b0 + i, n, tile, w0 + i * n);
+            } else {
+                float[] row = rowBuffer(worker, n);
+                for (int i = 0; i < rows; i++) {
+                    DequantVec.row(m.type(), m.data(), b0 + i, n, row, 0);
+                    Gemm.splitHalves(row, 0, tile, w0 + i * n, n);
+                }
+            }
+            for (int t = 0; t < tokens; t += group) {
+                int nt = Math.min(group, tokens - t);
+                for (int j = 0; j < group; j++) { // absent tokens repeat the last one (their results are dropped)
+                    int src = xOff + Math.min(t + j, tokens - 1) * xStride;
+                    if (Canonical.SIMD512) System.arraycopy(x, src, xs, x0 + j * n, n);
+                    else Gemm.splitHalves(x, src, xs, x0 + j * n, n);
+                }
                 for (int i = 0; i < rows; i += 4) {
                     int nr = Math.min(4, rows - i), lr = rows - 1;
-                    Gemm.kernel4x4(tile, i * n, Math.min(i + 1, lr) * n, Math.min(i + 2, lr) * n, Math.min(i + 3, lr) * n,
-                            x, x0, x1, x2, x3, n, y, yOff + t * yStride + b0 + i, 1, yStride, nr, nt, l);
+                    int a = w0 + i * n, b = w0 + Math.min(i + 1, lr) * n, c = w0 + Math.min(i + 2, lr) * n, d = w0 + Math.min(i + 3, lr) * n;
+                    if (Canonical.SIMD512)
+                        Gemm.kernel4x4(tile, a, b, c, d, xs, x0, x0 + n, x0 + 2 * n, x0 + 3 * n, n, y, yOff + t * yStride + b0 + i, 1, yStride, nr, nt, l);
+                    else
+                        Gemm.kernel4x3x256(tile, a, b, c, d, xs, x0, x0 + n, x0 + 2 * n, n, y, yOff + t * yStride + b0 + i, 1, yStride, nr, nt, l);
                 }
             }
         }

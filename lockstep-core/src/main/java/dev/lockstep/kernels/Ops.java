@@ -3,7 +3,9 @@ package dev.lockstep.kernels;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorMask;
 
+import static dev.lockstep.kernels.Canonical.F256;
 import static dev.lockstep.kernels.Canonical.F512;
+import static dev.lockstep.kernels.Canonical.FV;
 
 /**
  * Row-wise and element-wise operations of a transformer layer. Each row is computed on its own, with
@@ -21,35 +23,29 @@ public final class Ops {
     public static void rmsNorm(float[] out, int oo, float[] x, int xo, float[] w, int n, float eps) {
         float ss = Dot.dot(x, xo, x, xo, n);
         float scale = 1f / (float) Math.sqrt(ss / n + eps);
-        if (Canonical.SIMD512) {
-            int i = 0;
-            for (; i + 16 <= n; i += 16)
-                FloatVector.fromArray(F512, x, xo + i).mul(scale).mul(FloatVector.fromArray(F512, w, i)).intoArray(out, oo + i);
-            if (i < n) {
-                VectorMask<Float> m = F512.indexInRange(i, n);
-                FloatVector.fromArray(F512, x, xo + i, m).mul(scale).mul(FloatVector.fromArray(F512, w, i, m)).intoArray(out, oo + i, m);
-            }
-        } else {
-            for (int i = 0; i < n; i++) out[oo + i] = x[xo + i] * scale * w[i];
-        }
+        int i = 0;
+        if (Canonical.SIMD)
+            for (int step = FV.length(); i + step <= n; i += step)
+                FloatVector.fromArray(FV, x, xo + i).mul(scale).mul(FloatVector.fromArray(FV, w, i)).intoArray(out, oo + i);
+        for (; i < n; i++) out[oo + i] = x[xo + i] * scale * w[i];
     }
 
     /** {@code y[yo..yo+n) += x[xo..xo+n)}. */
     public static void addInPlace(float[] y, int yo, float[] x, int xo, int n) {
         int i = 0;
-        if (Canonical.SIMD512)
-            for (; i + 16 <= n; i += 16)
-                FloatVector.fromArray(F512, y, yo + i).add(FloatVector.fromArray(F512, x, xo + i)).intoArray(y, yo + i);
+        if (Canonical.SIMD)
+            for (int step = FV.length(); i + step <= n; i += step)
+                FloatVector.fromArray(FV, y, yo + i).add(FloatVector.fromArray(FV, x, xo + i)).intoArray(y, yo + i);
         for (; i < n; i++) y[yo + i] += x[xo + i];
     }
 
     /** SwiGLU: {@code gate[i] = silu(gate[i]) * up[i]}. */
     public static void swiglu(float[] gate, int go, float[] up, int uo, int n) {
         int i = 0;
-        if (Canonical.SIMD512)
-            for (; i + 16 <= n; i += 16) {
-                FloatVector g = FloatVector.fromArray(F512, gate, go + i);
-                Exp.silu(g).mul(FloatVector.fromArray(F512, up, uo + i)).intoArray(gate, go + i);
+        if (Canonical.SIMD)
+            for (int step = FV.length(); i + step <= n; i += step) {
+                FloatVector g = FloatVector.fromArray(FV, gate, go + i);
+                Exp.silu(g).mul(FloatVector.fromArray(FV, up, uo + i)).intoArray(gate, go + i);
             }
         for (; i < n; i++) gate[go + i] = Exp.silu(gate[go + i]) * up[uo + i];
     }
@@ -66,6 +62,7 @@ public final class Ops {
      * order (lane i % 16, then the halving tree). The heart of every softmax.
      */
     public static float expShiftSum(float[] x, int off, int n, float shift) {
+        if (Canonical.SIMD256) return expShiftSum256(x, off, n, shift);
         if (!Canonical.SIMD512) {
             float[] acc = new float[Canonical.LANES];
             for (int i = 0; i < n; i++) {
@@ -91,11 +88,35 @@ public final class Ops {
         return Canonical.tree(acc);
     }
 
+    /** {@link #expShiftSum} with the 16 lanes in two 256-bit registers (see {@link Canonical}). */
+    static float expShiftSum256(float[] x, int off, int n, float shift) {
+        FloatVector lo = FloatVector.zero(F256), hi = lo;
+        int i = 0;
+        for (; i + 16 <= n; i += 16) {
+            FloatVector e = Exp.exp(FloatVector.fromArray(F256, x, off + i).sub(shift));
+            e.intoArray(x, off + i);
+            lo = lo.add(e);
+            e = Exp.exp(FloatVector.fromArray(F256, x, off + i + 8).sub(shift));
+            e.intoArray(x, off + i + 8);
+            hi = hi.add(e);
+        }
+        if (i < n) {
+            VectorMask<Float> ml = F256.indexInRange(i, n), mh = F256.indexInRange(i + 8, n);
+            FloatVector e = Exp.exp(FloatVector.fromArray(F256, x, off + i, ml).sub(shift));
+            e.intoArray(x, off + i, ml);
+            lo = lo.blend(lo.add(e), ml);
+            e = Exp.exp(FloatVector.fromArray(F256, x, off + i + 8, mh).sub(shift));
+            e.intoArray(x, off + i + 8, mh);
+            hi = hi.blend(hi.add(e), mh);
+        }
+        return Canonical.tree(lo, hi);
+    }
+
     /** {@code x[off..off+n) *= s}. */
     public static void scale(float[] x, int off, int n, float s) {
         int i = 0;
-        if (Canonical.SIMD512)
-            for (; i + 16 <= n; i += 16) FloatVector.fromArray(F512, x, off + i).mul(s).intoArray(x, off + i);
+        if (Canonical.SIMD)
+            for (int step = FV.length(); i + step <= n; i += step) FloatVector.fromArray(FV, x, off + i).mul(s).intoArray(x, off + i);
         for (; i < n; i++) x[off + i] *= s;
     }
 

@@ -49,7 +49,7 @@ public final class LogitsDigest {
                 digest(sha, logits, m.vocabSize());
                 tok = Ops.argmax(logits, 0, m.vocabSize());
             }
-            System.out.println((Canonical.SIMD512 ? "simd512" : "scalar") + " " + HexFormat.of().formatHex(sha.digest()));
+            System.out.println(Canonical.PATH + " " + HexFormat.of().formatHex(sha.digest()));
         }
     }
 

@@ -1,0 +1,258 @@
+package dev.lockstep.kernels;
+
+import dev.lockstep.gguf.GgmlType;
+import dev.lockstep.quant.Dequant;
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
+
+import static dev.lockstep.kernels.Canonical.F256;
+
+/**
+ * The row kernels of {@link Dot} for 256-bit vectors (AVX2): the 16 canonical lanes live in two
+ * registers, {@code lo} (lanes 0-7) and {@code hi} (lanes 8-15), so element k goes to {@code lo} when
+ * {@code k % 16 < 8} and to {@code hi} otherwise, and {@link Canonical#tree(FloatVector, FloatVector)}
+ * finishes. Same values, same lanes, same order as the 512-bit kernels and the scalar specification:
+ * the same bits (tested on every machine, whatever its native width).
+ *
+ * <p>A 32-value block (Q8_0, Q4_0) is four 8-value quarters: lo, hi, lo, hi. Kernels are written out
+ * in full for the reason given in {@link Dot}: a vector that crosses a call C2 does not inline is boxed.
+ */
+final class Dot256 {
+    private Dot256() {}
+
+    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+    private static final VectorSpecies<Byte> B64 = ByteVector.SPECIES_64;
+    private static final VectorSpecies<Short> S128 = ShortVector.SPECIES_128;
+    private static final VectorSpecies<Integer> I256 = IntVector.SPECIES_256;
+    private static final float TWO_POW_112 = 0x1p112f;
+
+    // ------------------------------------------------------------------ float . float
+
+    static float dot(float[] a, int ao, float[] b, int bo, int n) {
+        FloatVector lo = FloatVector.zero(F256), hi = lo;
+        int k = 0;
+        for (; k + 16 <= n; k += 16) {
+            lo = FloatVector.fromArray(F256, a, ao + k).fma(FloatVector.fromArray(F256, b, bo + k), lo);
+            hi = FloatVector.fromArray(F256, a, ao + k + 8).fma(FloatVector.fromArray(F256, b, bo + k + 8), hi);
+        }
+        if (k < n) { // the tail touches only its own lanes
+            VectorMask<Float> ml = F256.indexInRange(k, n), mh = F256.indexInRange(k + 8, n);
+            lo = lo.blend(FloatVector.fromArray(F256, a, ao + k, ml).fma(FloatVector.fromArray(F256, b, bo + k, ml), lo), ml);
+            hi = hi.blend(FloatVector.fromArray(F256, a, ao + k + 8, mh).fma(FloatVector.fromArray(F256, b, bo + k + 8, mh), hi), mh);
+        }
+        return Canonical.tree(lo, hi);
+    }
+
+    static float f32(MemorySegment w, long off, int n, float[] x, int xo) {
+        FloatVector lo = FloatVector.zero(F256), hi = lo;
+        int k = 0;
+        for (; k + 16 <= n; k += 16) {
+            lo = FloatVector.fromMemorySegment(F256, w, off + 4L * k, LE).fma(FloatVector.fromArray(F256, x, xo + k), lo);
+            hi = FloatVector.fromMemorySegment(F256, w, off + 4L * k + 32, LE).fma(FloatVector.fromArray(F256, x, xo + k + 8), hi);
+        }
+        if (k < n) {
+            VectorMask<Float> ml = F256.indexInRange(k, n), mh = F256.indexInRange(k + 8, n);
+            lo = lo.blend(FloatVector.fromMemorySegment(F256, w, off + 4L * k, LE, ml).fma(FloatVector.fromArray(F256, x, xo + k, ml), lo), ml);
+            hi = hi.blend(FloatVector.fromMemorySegment(F256, w, off + 4L * k + 32, LE, mh).fma(FloatVector.fromArray(F256, x, xo + k + 8, mh), hi), mh);
+        }
+        return Canonical.tree(lo, hi);
+    }
+
+    // ------------------------------------------------------------------ weight row . float
+
+    /** As {@link Dot#row}; {@code off} is the row's byte offset. */
+    static float row(GgmlType type, MemorySegment w, long off, int n, float[] x, int xo, float[] scratch) {
+        return switch (type) {
+            case F32 -> f32(w, off, n, x, xo);
+            case Q8_0 -> q8_0(w, off, n, x, xo);
+            case Q4_0 -> q4_0(w, off, n, x, xo);
+            case F16 -> n % 16 == 0 ? f16(w, off, n, x, xo) : Dot.rowScalar(type, w, off, n, x, xo, scratch);
+            default -> viaDequant(type, w, off, n, x, xo, scratch);
+        };
+    }
+
+    /** Any type: dequantize up to 256 values into scratch (vectorized where possible), then vector fma. */
+    private static float viaDequant(GgmlType type, MemorySegment w, long off, int n, float[] x, int xo, float[] scratch) {
+        FloatVector lo = FloatVector.zero(F256), hi = lo;
+        int bs = type.blockSize == 1 ? 256 : type.blockSize;
+        for (int k = 0; k < n; k += bs) {
+            int len = Math.min(bs, n - k);
+            DequantVec.segment(type, w, off, k, len, scratch, 0);
+            for (int j = 0; j < len; j += 16) { // k is a multiple of 16, so j % 16 is the lane
+                VectorMask<Float> ml = F256.indexInRange(j, len), mh = F256.indexInRange(j + 8, len);
+                lo = lo.blend(FloatVector.fromArray(F256, scratch, j, ml).fma(FloatVector.fromArray(F256, x, xo + k + j, ml), lo), ml);
+                hi = hi.blend(FloatVector.fromArray(F256, scratch, j + 8, mh).fma(FloatVector.fromArray(F256, x, xo + k + j + 8, mh), hi), mh);
+            }
+        }
+        return Canonical.tree(lo, hi);
+    }
+
+    static float q8_0(MemorySegment w, long off, int n, float[] x, int xo) {
+        FloatVector lo = FloatVector.zero(F256), hi = lo;
+        for (int k = 0; k < n; k += 32, off += 34) {
+            float d = Dequant.f16(w, off);
+            lo = q8(w, off + 2).mul(d).fma(FloatVector.fromArray(F256, x, xo + k), lo);
+            hi = q8(w, off + 10).mul(d).fma(FloatVector.fromArray(F256, x, xo + k + 8), hi);
+            lo = q8(w, off + 18).mul(d).fma(FloatVector.fromArray(F256, x, xo + k + 16), lo);
+            hi = q8(w, off + 26).mul(d).fma(FloatVector.fromArray(F256, x, xo + k + 24), hi);
+        }
+        return Canonical.tree(lo, hi);
+    }
+
+    /**
+     * Eight signed bytes as floats. (Small enough for C2 to inline; it is only ever used inside an
+     * expression, so its result never crosses a call.)
+     */
+    private static FloatVector q8(MemorySegment w, long off) {
+        return (FloatVector) ByteVector.fromMemorySegment(B64, w, off, LE).convertShape(VectorOperators.B2F, F256, 0);
+    }
+
+    /**
+     * Q4_0: the low nibbles of bytes 0-7 are values 0-7 (lo), of bytes 8-15 values 8-15 (hi), the high
+     * nibbles values 16-23 (lo) and 24-31 (hi); each weight is {@code d * (nibble - 8)} as in the
+     * reference (an exact product).
+     */
+    static float q4_0(MemorySegment w, long off, int n, float[] x, int xo) {
+        FloatVector lo = FloatVector.zero(F256), hi = lo;
+        for (int k = 0; k < n; k += 32, off += 18) {
+            float d = Dequant.f16(w, off);
+            IntVector a = nibbles(w, off + 2), b = nibbles(w, off + 10);
+            lo = low(a).mul(d).fma(FloatVector.fromArray(F256, x, xo + k), lo);
+            hi = low(b).mul(d).fma(FloatVector.fromArray(F256, x, xo + k + 8), hi);
+            lo = high(a).mul(d).fma(FloatVector.fromArray(F256, x, xo + k + 16), lo);
+            hi = high(b).mul(d).fma(FloatVector.fromArray(F256, x, xo + k + 24), hi);
+        }
+        return Canonical.tree(lo, hi);
+    }
+
+    /** Eight bytes, zero-extended to ints. */
+    private static IntVector nibbles(MemorySegment w, long off) {
+        return (IntVector) ByteVector.fromMemorySegment(B64, w, off, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I256, 0);
+    }
+
+    /** {@code (q & 15) - 8} as floats. */
+    private static FloatVector low(IntVector q) {
+        return (FloatVector) q.and(15).sub(8).convert(VectorOperators.I2F, 0);
+    }
+
+    /** {@code (q >> 4) - 8} as floats. */
+    private static FloatVector high(IntVector q) {
+        return (FloatVector) q.lanewise(VectorOperators.LSHR, 4).sub(8).convert(VectorOperators.I2F, 0);
+    }
+
+    static float f16(MemorySegment w, long off, int n, float[] x, int xo) {
+        FloatVector lo = FloatVector.zero(F256), hi = lo;
+        for (int k = 0; k < n; k += 16) {
+            lo = half8(w, off + 2L * k).fma(FloatVector.fromArray(F256, x, xo + k), lo);
+            hi = half8(w, off + 2L * k + 16).fma(FloatVector.fromArray(F256, x, xo + k + 8), hi);
+        }
+        return Canonical.tree(lo, hi);
+    }
+
+    // ------------------------------------------------------------------ two rows at once (decode)
+
+    /** As {@link Dot#rows2} for the types of {@link Dot#hasRows2}; byte offsets of the two rows. */
+    static void rows2(GgmlType type, MemorySegment w, long offA, long offB, int n, float[] x, int xo, float[] out, int oa, int ob) {
+        switch (type) {
+            case Q8_0 -> q8_0x2(w, offA, offB, n, x, xo, out, oa, ob);
+            case Q4_0 -> q4_0x2(w, offA, offB, n, x, xo, out, oa, ob);
+            case F16 -> f16x2(w, offA, offB, n, x, xo, out, oa, ob);
+            default -> f32x2(w, offA, offB, n, x, xo, out, oa, ob); // F32
+        }
+    }
+
+    static void q8_0x2(MemorySegment w, long o0, long o1, int n, float[] x, int xo, float[] out, int oa, int ob) {
+        FloatVector l0 = FloatVector.zero(F256), h0 = l0, l1 = l0, h1 = l0;
+        for (int k = 0; k < n; k += 32, o0 += 34, o1 += 34) {
+            float d0 = Dequant.f16(w, o0), d1 = Dequant.f16(w, o1);
+            FloatVector u = FloatVector.fromArray(F256, x, xo + k);
+            l0 = q8(w, o0 + 2).mul(d0).fma(u, l0);
+            l1 = q8(w, o1 + 2).mul(d1).fma(u, l1);
+            u = FloatVector.fromArray(F256, x, xo + k + 8);
+            h0 = q8(w, o0 + 10).mul(d0).fma(u, h0);
+            h1 = q8(w, o1 + 10).mul(d1).fma(u, h1);
+            u = FloatVector.fromArray(F256, x, xo + k + 16);
+            l0 = q8(w, o0 + 18).mul(d0).fma(u, l0);
+            l1 = q8(w, o1 + 18).mul(d1).fma(u, l1);
+            u = FloatVector.fromArray(F256, x, xo + k + 24);
+            h0 = q8(w, o0 + 26).mul(d0).fma(u, h0);
+            h1 = q8(w, o1 + 26).mul(d1).fma(u, h1);
+        }
+        out[oa] = Canonical.tree(l0, h0);
+        out[ob] = Canonical.tree(l1, h1);
+    }
+
+    static void q4_0x2(MemorySegment w, long o0, long o1, int n, float[] x, int xo, float[] out, int oa, int ob) {
+        FloatVector l0 = FloatVector.zero(F256), h0 = l0, l1 = l0, h1 = l0;
+        for (int k = 0; k < n; k += 32, o0 += 18, o1 += 18) {
+            float d0 = Dequant.f16(w, o0), d1 = Dequant.f16(w, o1);
+            IntVector a0 = nibbles(w, o0 + 2), b0 = nibbles(w, o0 + 10), a1 = nibbles(w, o1 + 2), b1 = nibbles(w, o1 + 10);
+            FloatVector u = FloatVector.fromArray(F256, x, xo + k);
+            l0 = low(a0).mul(d0).fma(u, l0);
+            l1 = low(a1).mul(d1).fma(u, l1);
+            u = FloatVector.fromArray(F256, x, xo + k + 8);
+            h0 = low(b0).mul(d0).fma(u, h0);
+            h1 = low(b1).mul(d1).fma(u, h1);
+            u = FloatVector.fromArray(F256, x, xo + k + 16);
+            l0 = high(a0).mul(d0).fma(u, l0);
+            l1 = high(a1).mul(d1).fma(u, l1);
+            u = FloatVector.fromArray(F256, x, xo + k + 24);
+            h0 = high(b0).mul(d0).fma(u, h0);
+            h1 = high(b1).mul(d1).fma(u, h1);
+        }
+        out[oa] = Canonical.tree(l0, h0);
+        out[ob] = Canonical.tree(l1, h1);
+    }
+
+    static void f16x2(MemorySegment w, long o0, long o1, int n, float[] x, int xo, float[] out, int oa, int ob) {
+        FloatVector l0 = FloatVector.zero(F256), h0 = l0, l1 = l0, h1 = l0;
+        for (int k = 0; k < n; k += 16) {
+            FloatVector u = FloatVector.fromArray(F256, x, xo + k), v = FloatVector.fromArray(F256, x, xo + k + 8);
+            l0 = half8(w, o0 + 2L * k).fma(u, l0);
+            l1 = half8(w, o1 + 2L * k).fma(u, l1);
+            h0 = half8(w, o0 + 2L * k + 16).fma(v, h0);
+            h1 = half8(w, o1 + 2L * k + 16).fma(v, h1);
+        }
+        out[oa] = Canonical.tree(l0, h0);
+        out[ob] = Canonical.tree(l1, h1);
+    }
+
+    static void f32x2(MemorySegment w, long o0, long o1, int n, float[] x, int xo, float[] out, int oa, int ob) {
+        FloatVector l0 = FloatVector.zero(F256), h0 = l0, l1 = l0, h1 = l0;
+        for (int k = 0; k < n; k += 16) {
+            FloatVector u = FloatVector.fromArray(F256, x, xo + k), v = FloatVector.fromArray(F256, x, xo + k + 8);
+            l0 = FloatVector.fromMemorySegment(F256, w, o0 + 4L * k, LE).fma(u, l0);
+            l1 = FloatVector.fromMemorySegment(F256, w, o1 + 4L * k, LE).fma(u, l1);
+            h0 = FloatVector.fromMemorySegment(F256, w, o0 + 4L * k + 32, LE).fma(v, h0);
+            h1 = FloatVector.fromMemorySegment(F256, w, o1 + 4L * k + 32, LE).fma(v, h1);
+        }
+        out[oa] = Canonical.tree(l0, h0);
+        out[ob] = Canonical.tree(l1, h1);
+    }
+
+    // ------------------------------------------------------------------ half floats
+
+    /** Eight IEEE half floats at byte {@code off} to float, exactly (the method of {@link Dot#halfToFloat}). */
+    static FloatVector half8(MemorySegment w, long off) {
+        IntVector h = ((IntVector) ShortVector.fromMemorySegment(S128, w, off, LE).convertShape(VectorOperators.S2I, I256, 0)).and(0xFFFF);
+        IntVector em = h.and(0x7FFF);
+        IntVector shifted = em.lanewise(VectorOperators.LSHL, 13);
+        IntVector bits = shifted.reinterpretAsFloats().mul(TWO_POW_112).reinterpretAsInts()
+                .blend(shifted.or(0x7F800000), em.compare(VectorOperators.GE, 0x7C00));
+        return bits.or(h.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
+    }
+
+    /** Eight bfloat16 values at byte {@code off} to float (exact: the high half of a float). */
+    static FloatVector bf16x8(MemorySegment w, long off) {
+        ShortVector s = ShortVector.fromMemorySegment(S128, w, off, LE);
+        return ((IntVector) s.convertShape(VectorOperators.S2I, I256, 0)).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+    }
+}

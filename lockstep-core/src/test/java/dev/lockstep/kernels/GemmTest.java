@@ -1,0 +1,60 @@
+package dev.lockstep.kernels;
+
+import dev.lockstep.gguf.GgmlType;
+import dev.lockstep.quant.Dequant;
+import dev.lockstep.quant.DequantTestData;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+import java.lang.foreign.MemorySegment;
+import java.util.Random;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+/**
+ * The register tiles of both vector families (512-bit 4x4, 256-bit 4x3 in two passes) and the 256-bit
+ * dequantization give the reference bits on every machine, whatever family this JVM dispatches to
+ * ({@link MatMulTest} covers the dispatched path end to end).
+ */
+class GemmTest {
+
+    @Test
+    void bothRegisterTilesGiveCanonicalDots() {
+        Random r = new Random(7);
+        for (int k : new int[]{16, 48, 2048}) {
+            float[] w = new float[4 * k + 5], x = new float[4 * k + 3];
+            for (int i = 0; i < w.length; i++) w[i] = (float) r.nextGaussian();
+            for (int i = 0; i < x.length; i++) x[i] = (float) r.nextGaussian();
+            int[] wo = {5, 5 + k, 5 + 2 * k, 5 + 3 * k}, xo = {3, 3 + k, 3 + 2 * k, 3 + 3 * k};
+            float[] y4 = new float[16], y3 = new float[12], lanes = new float[256];
+            Gemm.kernel4x4(w, wo[0], wo[1], wo[2], wo[3], x, xo[0], xo[1], xo[2], xo[3], k, y4, 0, 4, 1, 4, 4, lanes);
+            float[] ws = new float[w.length], xsplit = new float[x.length];
+            for (int i = 0; i < 4; i++) {
+                Gemm.splitHalves(w, wo[i], ws, wo[i], k);
+                Gemm.splitHalves(x, xo[i], xsplit, xo[i], k);
+            }
+            Gemm.kernel4x3x256(ws, wo[0], wo[1], wo[2], wo[3], xsplit, xo[0], xo[1], xo[2], k, y3, 0, 3, 1, 4, 3, lanes);
+            for (int row = 0; row < 4; row++)
+                for (int t = 0; t < 4; t++) {
+                    float want = Canonical.dotScalar(w, wo[row], x, xo[t], k);
+                    assertEquals(Float.floatToIntBits(want), Float.floatToIntBits(y4[row * 4 + t]), "4x4 k=" + k + " (" + row + "," + t + ")");
+                    if (t < 3)
+                        assertEquals(Float.floatToIntBits(want), Float.floatToIntBits(y3[row * 3 + t]), "4x3 k=" + k + " (" + row + "," + t + ")");
+                }
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = GgmlType.class, names = {"F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_K", "Q6_K"})
+    void the256BitDequantizationGivesTheReferenceFloats(GgmlType type) {
+        int n = 512;
+        byte[] bytes = DequantTestData.randomBlocks(type, (int) (type.byteSize(n) / type.typeSize), type.id + 11);
+        MemorySegment seg = MemorySegment.ofArray(bytes);
+        float[] want = new float[n], got = new float[n + 2];
+        Dequant.dequantizeRow(type, seg, 0, n, want, 0);
+        DequantVec.segment256(type, seg, 0, n, got, 2);
+        for (int i = 0; i < n; i++)
+            assertEquals(Float.floatToIntBits(want[i]), Float.floatToIntBits(got[i + 2]), type + " value " + i);
+    }
+}
