@@ -314,11 +314,11 @@ public final class Dot {
      * 5-10). Returns false when there is no 2-row kernel for this type and length (caller falls back).
      */
     public static boolean rows2(GgmlType type, MemorySegment w, long rowA, long rowB, int n, float[] x, int xo,
-                                float[] out, int oa, int ob) {
+                                float[] out, int oa, int ob, float[] scratch) {
         if (!Canonical.SIMD || !hasRows2(type, n)) return false;
         long rb = type.byteSize(n), offA = rowA * rb, offB = rowB * rb;
         if (Canonical.SIMD512) rows2x512(type, w, offA, offB, n, x, xo, out, oa, ob);
-        else Dot256.rows2(type, w, offA, offB, n, x, xo, out, oa, ob);
+        else Dot256.rows2(type, w, offA, offB, n, x, xo, out, oa, ob, scratch);
         return true;
     }
 

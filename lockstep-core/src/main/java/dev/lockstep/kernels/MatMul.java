@@ -154,7 +154,7 @@ public final class MatMul implements WorkerPool.Task {
             for (; i < half; i++)
                 for (int t = 0; t < tokens; t++) {
                     int yo = yOff + t * yStride;
-                    Dot.rows2(m.type(), m.data(), r0 + i, r0 + half + i, n, x, xOff + t * xStride, y, yo + r0 + i, yo + r0 + half + i);
+                    Dot.rows2(m.type(), m.data(), r0 + i, r0 + half + i, n, x, xOff + t * xStride, y, yo + r0 + i, yo + r0 + half + i, s);
                 }
         for (int r = r0 + i; r < r0 + half; r++)
             for (int t = 0; t < tokens; t++) y[yOff + t * yStride + r] = Dot.row(m.type(), m.data(), r, n, x, xOff + t * xStride, s);
@@ -222,12 +222,12 @@ public final class MatMul implements WorkerPool.Task {
 
     /**
      * Many tokens: a block of rows is dequantized once (exact reference floats) into a tile that stays
-     * in L2; every group of four tokens (three with 256-bit vectors), copied next to each other, then
+     * in L2; every group of four tokens (two with 256-bit vectors), copied next to each other, then
      * meets every group of four rows in a register tile ({@link Gemm}). Tile and tokens start on a cache line ({@link AlignedFloats}). Each
      * output remains one canonical dot product.
      */
     private void blocked(Matrix m, float[] y, int yOff, int yStride, int r0, int r1, int worker) {
-        int n = m.cols(), rb = rowBlock(n), group = Canonical.SIMD512 ? 4 : 3; // tokens per register tile
+        int n = m.cols(), rb = rowBlock(n), group = Canonical.SIMD512 ? 4 : 2; // tokens per register tile
         AlignedFloats tileScratch = tiles[worker] = AlignedFloats.atLeast(tiles[worker], rb * n);
         AlignedFloats xsScratch = tokens4[worker] = AlignedFloats.atLeast(tokens4[worker], 4 * n);
         float[] tile = tileScratch.array, xs = xsScratch.array;
@@ -257,7 +257,7 @@ public final class MatMul implements WorkerPool.Task {
                     if (Canonical.SIMD512)
                         Gemm.kernel4x4(tile, a, b, c, d, xs, x0, x0 + n, x0 + 2 * n, x0 + 3 * n, n, y, yOff + t * yStride + b0 + i, 1, yStride, nr, nt, l);
                     else
-                        Gemm.kernel4x3x256(tile, a, b, c, d, xs, x0, x0 + n, x0 + 2 * n, n, y, yOff + t * yStride + b0 + i, 1, yStride, nr, nt, l);
+                        Gemm.kernel4x2x256(tile, a, b, c, d, xs, x0, x0 + n, n, y, yOff + t * yStride + b0 + i, 1, yStride, nr, nt, l);
                 }
             }
         }

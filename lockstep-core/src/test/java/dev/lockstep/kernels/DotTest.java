@@ -54,9 +54,9 @@ class DotTest {
                     long offB = (row + 1) * t.byteSize(n);
                     float[] out = new float[4];
                     Dot.rows2x512(t, seg, off, offB, n, x, 3, out, 0, 1);
-                    Dot256.rows2(t, seg, off, offB, n, x, 3, out, 2, 3);
+                    Dot256.rows2(t, seg, off, offB, n, x, 3, out, 2, 3, scratch);
                     float[] dispatched = new float[2];
-                    assertTrue(Dot.rows2(t, seg, row, row + 1, n, x, 3, dispatched, 0, 1));
+                    assertTrue(Dot.rows2(t, seg, row, row + 1, n, x, 3, dispatched, 0, 1, scratch));
                     for (float[] pair : new float[][]{{out[0], out[1]}, {out[2], out[3]}, dispatched}) {
                         assertEquals(Float.floatToIntBits(want), Float.floatToIntBits(pair[0]), t + " rows2 n=" + n + " row " + row);
                         assertEquals(Float.floatToIntBits(wantB), Float.floatToIntBits(pair[1]), t + " rows2 n=" + n + " row " + (row + 1));
