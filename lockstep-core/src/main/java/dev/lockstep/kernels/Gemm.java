@@ -13,9 +13,9 @@ import static dev.lockstep.kernels.Canonical.F512;
  * values, same lanes, same order, same tree.
  *
  * <p>With 256-bit vectors (AVX2: sixteen registers) an output's 16 lanes need two registers, and a
- * 4 x 4 tile would need 32 accumulators. {@link #kernel4x2x256} therefore makes two passes over K:
+ * 4 x 4 tile would need 32 accumulators. {@link #kernel3x3x256} therefore makes two passes over K:
  * lanes 0-7 of every output (values k with k % 16 &lt; 8), then lanes 8-15. The lanes are independent
- * sums, so the split changes no operation: 8 accumulators, 4 weight and 2 activation loads for 8 FMAs.
+ * sums, so the split changes no operation: 9 accumulators, 3 weight and 3 activation loads for 9 FMAs.
  * Its operands are stored with the two halves apart ({@link #splitHalves}).
  */
 final class Gemm {
@@ -66,47 +66,48 @@ final class Gemm {
     }
 
     /**
-     * The 256-bit tile: outputs (row r &lt; 4, token t &lt; 2) as {@link #kernel4x4}, from operands in the
+     * The 256-bit tile: outputs (row r &lt; 3, token t &lt; 3) as {@link #kernel4x4}, from operands in the
      * {@linkplain #splitHalves split layout}: one pass over the lanes-0-7 half of every operand, one over
      * the lanes-8-15 half, each streaming contiguous memory. {@code lanes} receives output (r, t)'s 16
-     * lanes at {@code (r * 2 + t) * 16}. Why 4 x 2: eight accumulators, two activations and a weight
-     * fit the sixteen registers; a 4 x 3 tile (12 + 3 + 1) made C2 spill two accumulators to the stack
-     * inside the loop (seen in the compiled code) and ran at 31 GFLOP/s on one thread.
+     * lanes at {@code (r * 3 + t) * 16}. Why 3 x 3: nine accumulators, three activations and a weight
+     * fit the sixteen registers with room to spare, and nine independent FMA chains cover the FMA
+     * latency; a 4 x 3 tile (12 + 3 + 1 registers) made C2 spill two accumulators to the stack inside
+     * the loop (seen in the compiled code; 31 GFLOP/s on one thread, 4 x 2: 45).
      */
-    static void kernel4x2x256(float[] w, int w0, int w1, int w2, int w3, float[] x, int x0, int x1, int k,
+    static void kernel3x3x256(float[] w, int w0, int w1, int w2, float[] x, int x0, int x1, int x2, int k,
                               float[] y, int yBase, int yRow, int yTok, int nRows, int nToks, float[] lanes) {
         int half = k / 2;
         for (int h = 0; h < 2; h++) {
             FloatVector z = FloatVector.zero(F256);
-            FloatVector c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z;
+            FloatVector c00 = z, c01 = z, c02 = z, c10 = z, c11 = z, c12 = z, c20 = z, c21 = z, c22 = z;
             for (int i = h * half, end = i + half; i < end; i += 8) {
                 FloatVector u0 = FloatVector.fromArray(F256, x, x0 + i), u1 = FloatVector.fromArray(F256, x, x1 + i);
+                FloatVector u2 = FloatVector.fromArray(F256, x, x2 + i);
                 FloatVector p = FloatVector.fromArray(F256, w, w0 + i);
                 c00 = p.fma(u0, c00);
                 c01 = p.fma(u1, c01);
+                c02 = p.fma(u2, c02);
                 p = FloatVector.fromArray(F256, w, w1 + i);
                 c10 = p.fma(u0, c10);
                 c11 = p.fma(u1, c11);
+                c12 = p.fma(u2, c12);
                 p = FloatVector.fromArray(F256, w, w2 + i);
                 c20 = p.fma(u0, c20);
                 c21 = p.fma(u1, c21);
-                p = FloatVector.fromArray(F256, w, w3 + i);
-                c30 = p.fma(u0, c30);
-                c31 = p.fma(u1, c31);
+                c22 = p.fma(u2, c22);
             }
             int o = 8 * h;
-            c00.intoArray(lanes, o); c01.intoArray(lanes, 16 + o);
-            c10.intoArray(lanes, 32 + o); c11.intoArray(lanes, 48 + o);
-            c20.intoArray(lanes, 64 + o); c21.intoArray(lanes, 80 + o);
-            c30.intoArray(lanes, 96 + o); c31.intoArray(lanes, 112 + o);
+            c00.intoArray(lanes, o); c01.intoArray(lanes, 16 + o); c02.intoArray(lanes, 32 + o);
+            c10.intoArray(lanes, 48 + o); c11.intoArray(lanes, 64 + o); c12.intoArray(lanes, 80 + o);
+            c20.intoArray(lanes, 96 + o); c21.intoArray(lanes, 112 + o); c22.intoArray(lanes, 128 + o);
         }
         for (int r = 0; r < nRows; r++)
-            for (int t = 0; t < nToks; t++) y[yBase + r * yRow + t * yTok] = Canonical.treeOf(lanes, (r * 2 + t) * 16);
+            for (int t = 0; t < nToks; t++) y[yBase + r * yRow + t * yTok] = Canonical.treeOf(lanes, (r * 3 + t) * 16);
     }
 
     /**
      * Copies {@code src[so..so+n)} ({@code n} a multiple of 16) into {@code dst[d0..d0+n)} in the split
-     * layout of {@link #kernel4x2x256}: the values k with {@code k % 16 < 8} first, in order, then the
+     * layout of {@link #kernel3x3x256}: the values k with {@code k % 16 < 8} first, in order, then the
      * others. So each 256-bit pass reads every cache line of its half once; interleaved, both passes
      * would read every line.
      */

@@ -35,6 +35,8 @@ public final class MatMul implements WorkerPool.Task {
     private final AlignedFloats[] panels; // per worker: tokens packed for DequantGemm
     private final AlignedFloats[] tokens4; // per worker: four tokens' activations for the tile path
     private final float[][] rows; // per worker: one dequantized row, before it is split into the tile
+    private AlignedFloats packed; // the call's tokens in the split layout (256-bit tiles), written before the workers run
+    private int packedStart;
     private long nanos; // wall time spent in products (for the step profile)
     private final float[][] lanes; // per worker: accumulators of a kernel, stored for the canonical tree
 
@@ -90,6 +92,11 @@ public final class MatMul implements WorkerPool.Task {
     /** Runs the call set up in the fields on the pool, timed, then drops its references. */
     private void execute() {
         long t0 = System.nanoTime();
+        if (Canonical.SIMD256) { // all matrices of a call share x and n
+            Path p = path(w);
+            if (p == Path.TILES) packSplit(w.cols());
+            else if (p == Path.FUSED) packPanels(w.cols());
+        }
         pool.execute(this);
         nanos += System.nanoTime() - t0;
         this.x = this.y = null;
@@ -117,22 +124,37 @@ public final class MatMul implements WorkerPool.Task {
         for (int i = 0; i < moreCount; i++) runOne(more[i], moreY[i], 0, more[i].rows(), worker, workers);
     }
 
+    private enum Path { SPLIT_K, MATVEC, FUSED, TILES }
+
+    /** Which kernels compute this call's product with {@code m} (the same for every worker). */
+    private Path path(Matrix m) {
+        int n = m.cols();
+        if (splitKNegativeControl && tokens <= 2) return Path.SPLIT_K;
+        if (tokens == 1 || !Canonical.SIMD || n % 16 != 0 || (tokens <= MATVEC_MAX_TOKENS && Dot.hasRows2(m.type(), n)))
+            return Path.MATVEC;
+        if (tokens <= FUSED_MAX_TOKENS && tokens >= FUSED_MIN_TOKENS && DequantGemm.supports(m.type(), n)) return Path.FUSED;
+        if (tokens <= FUSED256_MAX_TOKENS && DequantGemm256.supports(m.type(), n)) return Path.FUSED;
+        return Path.TILES;
+    }
+
     private void runOne(Matrix m, float[] y, int yOff, int yStride, int worker, int workers) {
         int r0 = WorkerPool.rangeStart(m.rows(), worker, workers);
         int r1 = WorkerPool.rangeStart(m.rows(), worker + 1, workers);
-        int n = m.cols();
         float[] s = scratch[worker];
-        boolean splitK = splitKNegativeControl && tokens <= 2;
-        if (splitK) {
-            for (int r = r0; r < r1; r++)
-                for (int t = 0; t < tokens; t++) y[yOff + t * yStride + r] = splitK(m, r, x, xOff + t * xStride, s);
-        } else if (tokens == 1 || !Canonical.SIMD || n % 16 != 0
-                || (tokens <= MATVEC_MAX_TOKENS && Dot.hasRows2(m.type(), n))) {
-            matvec(m, y, yOff, yStride, r0, r1, s);
-        } else if (tokens <= FUSED_MAX_TOKENS && tokens >= FUSED_MIN_TOKENS && DequantGemm.supports(m.type(), n)) {
-            fused(m, y, yOff, yStride, r0, r1, worker);
-        } else {
-            blocked(m, y, yOff, yStride, r0, r1, worker);
+        switch (path(m)) {
+            case SPLIT_K -> {
+                for (int r = r0; r < r1; r++)
+                    for (int t = 0; t < tokens; t++) y[yOff + t * yStride + r] = splitK(m, r, x, xOff + t * xStride, s);
+            }
+            case MATVEC -> matvec(m, y, yOff, yStride, r0, r1, s);
+            case FUSED -> {
+                if (Canonical.SIMD512) fused(m, y, yOff, yStride, r0, r1, worker);
+                else fused256(m, y, yOff, yStride, r0, r1, worker);
+            }
+            case TILES -> {
+                if (Canonical.SIMD512) blocked(m, y, yOff, yStride, r0, r1, worker);
+                else blocked256(m, y, yOff, yStride, r0, r1, worker);
+            }
         }
     }
 
@@ -204,6 +226,43 @@ public final class MatMul implements WorkerPool.Task {
     }
 
     /**
+     * With 256-bit vectors, from four tokens (after the row kernels) up to this many, {@link DequantGemm256}
+     * (weights dequantized in registers, four tokens at a time) replaces the tile path.
+     */
+    static final int FUSED256_MAX_TOKENS = 16;
+
+    /** {@link #fused} with 256-bit vectors: panels of four tokens, packed once per call ({@link #packPanels}). */
+    private void fused256(Matrix m, float[] y, int yOff, int yStride, int r0, int r1, int worker) {
+        int n = m.cols(), half = (r1 - r0 + 1) / 2, ps = DequantGemm256.panelSize(n);
+        int groups = (tokens + DequantGemm256.TOKENS - 1) / DequantGemm256.TOKENS;
+        long rowBytes = m.type().byteSize(n);
+        float[] l = lanes[worker], panel = packed.array;
+        for (int i = 0; i < half; i++) {
+            int ra = r0 + i, rb = Math.min(r0 + half + i, r1 - 1);
+            for (int g = 0; g < groups; g++) { // the row pair stays in L1 for the next group
+                DequantGemm256.run(m.type(), m.data(), ra * rowBytes, rb * rowBytes, n, panel, packedStart + g * ps, l);
+                for (int t0 = g * DequantGemm256.TOKENS, t = 0; t < Math.min(DequantGemm256.TOKENS, tokens - t0); t++) {
+                    int yo = yOff + (t0 + t) * yStride;
+                    y[yo + ra] = Canonical.treeOf(l, 16 * t);
+                    y[yo + rb] = Canonical.treeOf(l, 64 + 16 * t);
+                }
+            }
+        }
+    }
+
+    /** Packs the call's tokens once, before the workers start, into four-token panels for {@link #fused256}. */
+    private void packPanels(int n) {
+        int ps = DequantGemm256.panelSize(n), groups = (tokens + DequantGemm256.TOKENS - 1) / DequantGemm256.TOKENS;
+        packed = AlignedFloats.atLeast(packed, groups * ps);
+        packedStart = packed.start();
+        for (int g = 0; g < groups; g++) {
+            int t0 = g * DequantGemm256.TOKENS;
+            DequantGemm256.pack(x, xOff + t0 * xStride, xStride, Math.min(DequantGemm256.TOKENS, tokens - t0), n,
+                    packed.array, packedStart + g * ps);
+        }
+    }
+
+    /**
      * Rows dequantized per block: a tile that stays in L2 while the tokens stream past (512 KB with
      * 512-bit vectors, as tuned on an AVX-512 machine; 192 KB with 256-bit ones, whose Zen 3 cores have
      * 512 KB of L2 each).
@@ -222,12 +281,12 @@ public final class MatMul implements WorkerPool.Task {
 
     /**
      * Many tokens: a block of rows is dequantized once (exact reference floats) into a tile that stays
-     * in L2; every group of four tokens (two with 256-bit vectors), copied next to each other, then
-     * meets every group of four rows in a register tile ({@link Gemm}). Tile and tokens start on a cache line ({@link AlignedFloats}). Each
-     * output remains one canonical dot product.
+     * in L2; every group of four tokens, copied next to each other, then meets every group of four rows
+     * in a 4x4 register tile ({@link Gemm#kernel4x4}). Tile and tokens start on a cache line
+     * ({@link AlignedFloats}). Each output remains one canonical dot product.
      */
     private void blocked(Matrix m, float[] y, int yOff, int yStride, int r0, int r1, int worker) {
-        int n = m.cols(), rb = rowBlock(n), group = Canonical.SIMD512 ? 4 : 2; // tokens per register tile
+        int n = m.cols(), rb = rowBlock(n);
         AlignedFloats tileScratch = tiles[worker] = AlignedFloats.atLeast(tiles[worker], rb * n);
         AlignedFloats xsScratch = tokens4[worker] = AlignedFloats.atLeast(tokens4[worker], 4 * n);
         float[] tile = tileScratch.array, xs = xsScratch.array;
@@ -235,31 +294,57 @@ public final class MatMul implements WorkerPool.Task {
         float[] l = lanes[worker];
         for (int b0 = r0; b0 < r1; b0 += rb) {
             int rows = Math.min(rb, r1 - b0);
-            if (Canonical.SIMD512) {
-                for (int i = 0; i < rows; i++) DequantVec.row(m.type(), m.data(), b0 + i, n, tile, w0 + i * n);
-            } else {
-                float[] row = rowBuffer(worker, n);
-                for (int i = 0; i < rows; i++) {
-                    DequantVec.row(m.type(), m.data(), b0 + i, n, row, 0);
-                    Gemm.splitHalves(row, 0, tile, w0 + i * n, n);
-                }
-            }
-            for (int t = 0; t < tokens; t += group) {
-                int nt = Math.min(group, tokens - t);
-                for (int j = 0; j < group; j++) { // absent tokens repeat the last one (their results are dropped)
-                    int src = xOff + Math.min(t + j, tokens - 1) * xStride;
-                    if (Canonical.SIMD512) System.arraycopy(x, src, xs, x0 + j * n, n);
-                    else Gemm.splitHalves(x, src, xs, x0 + j * n, n);
-                }
+            for (int i = 0; i < rows; i++) DequantVec.row(m.type(), m.data(), b0 + i, n, tile, w0 + i * n);
+            for (int t = 0; t < tokens; t += 4) {
+                int nt = Math.min(4, tokens - t);
+                for (int j = 0; j < 4; j++) // absent tokens repeat the last one (their results are dropped)
+                    System.arraycopy(x, xOff + Math.min(t + j, tokens - 1) * xStride, xs, x0 + j * n, n);
                 for (int i = 0; i < rows; i += 4) {
                     int nr = Math.min(4, rows - i), lr = rows - 1;
-                    int a = w0 + i * n, b = w0 + Math.min(i + 1, lr) * n, c = w0 + Math.min(i + 2, lr) * n, d = w0 + Math.min(i + 3, lr) * n;
-                    if (Canonical.SIMD512)
-                        Gemm.kernel4x4(tile, a, b, c, d, xs, x0, x0 + n, x0 + 2 * n, x0 + 3 * n, n, y, yOff + t * yStride + b0 + i, 1, yStride, nr, nt, l);
-                    else
-                        Gemm.kernel4x2x256(tile, a, b, c, d, xs, x0, x0 + n, n, y, yOff + t * yStride + b0 + i, 1, yStride, nr, nt, l);
+                    Gemm.kernel4x4(tile, w0 + i * n, w0 + Math.min(i + 1, lr) * n, w0 + Math.min(i + 2, lr) * n, w0 + Math.min(i + 3, lr) * n,
+                            xs, x0, x0 + n, x0 + 2 * n, x0 + 3 * n, n, y, yOff + t * yStride + b0 + i, 1, yStride, nr, nt, l);
                 }
             }
         }
+    }
+
+    /**
+     * The tiles with 256-bit vectors: rows dequantized into a tile in the split layout of
+     * {@link Gemm#splitHalves}, tokens taken from the call's packed copy ({@link #packSplit}), 3x3
+     * register tiles ({@link Gemm#kernel3x3x256}).
+     */
+    private void blocked256(Matrix m, float[] y, int yOff, int yStride, int r0, int r1, int worker) {
+        int n = m.cols(), rb = rowBlock(n);
+        AlignedFloats tileScratch = tiles[worker] = AlignedFloats.atLeast(tiles[worker], rb * n);
+        float[] tile = tileScratch.array, xs = packed.array, row = rowBuffer(worker, n);
+        int w0 = tileScratch.start(), x0 = packedStart;
+        float[] l = lanes[worker];
+        for (int b0 = r0; b0 < r1; b0 += rb) {
+            int rows = Math.min(rb, r1 - b0);
+            for (int i = 0; i < rows; i++) {
+                DequantVec.row(m.type(), m.data(), b0 + i, n, row, 0);
+                Gemm.splitHalves(row, 0, tile, w0 + i * n, n);
+            }
+            for (int t = 0; t < tokens; t += 3) {
+                int nt = Math.min(3, tokens - t), lt = tokens - 1; // absent tokens repeat the last one
+                int a = x0 + t * n, b = x0 + Math.min(t + 1, lt) * n, c = x0 + Math.min(t + 2, lt) * n;
+                for (int i = 0; i < rows; i += 3) {
+                    int nr = Math.min(3, rows - i), lr = rows - 1;
+                    Gemm.kernel3x3x256(tile, w0 + i * n, w0 + Math.min(i + 1, lr) * n, w0 + Math.min(i + 2, lr) * n,
+                            xs, a, b, c, n, y, yOff + t * yStride + b0 + i, 1, yStride, nr, nt, l);
+                }
+            }
+        }
+    }
+
+    /**
+     * Copies the call's tokens once, before the workers start, into {@link #packed} in the split
+     * layout (token t at {@code packedStart + t * n}). Packing per row block instead copied the
+     * whole batch again for every tile.
+     */
+    private void packSplit(int n) {
+        packed = AlignedFloats.atLeast(packed, tokens * n);
+        packedStart = packed.start(); // asked once: readers use the index the writer used, wherever the array is now
+        for (int t = 0; t < tokens; t++) Gemm.splitHalves(x, xOff + t * xStride, packed.array, packedStart + t * n, n);
     }
 }

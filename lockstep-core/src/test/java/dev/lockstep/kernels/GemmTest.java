@@ -13,7 +13,7 @@ import java.util.Random;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 /**
- * The register tiles of both vector families (512-bit 4x4, 256-bit 4x2 in two passes) and the 256-bit
+ * The register tiles of both vector families (512-bit 4x4, 256-bit 3x3 in two passes) and the 256-bit
  * dequantization give the reference bits on every machine, whatever family this JVM dispatches to
  * ({@link MatMulTest} covers the dispatched path end to end).
  */
@@ -27,20 +27,20 @@ class GemmTest {
             for (int i = 0; i < w.length; i++) w[i] = (float) r.nextGaussian();
             for (int i = 0; i < x.length; i++) x[i] = (float) r.nextGaussian();
             int[] wo = {5, 5 + k, 5 + 2 * k, 5 + 3 * k}, xo = {3, 3 + k, 3 + 2 * k, 3 + 3 * k};
-            float[] y4 = new float[16], y2 = new float[8], lanes = new float[256];
+            float[] y4 = new float[16], y3 = new float[9], lanes = new float[256];
             Gemm.kernel4x4(w, wo[0], wo[1], wo[2], wo[3], x, xo[0], xo[1], xo[2], xo[3], k, y4, 0, 4, 1, 4, 4, lanes);
             float[] ws = new float[w.length], xsplit = new float[x.length];
             for (int i = 0; i < 4; i++) {
                 Gemm.splitHalves(w, wo[i], ws, wo[i], k);
                 Gemm.splitHalves(x, xo[i], xsplit, xo[i], k);
             }
-            Gemm.kernel4x2x256(ws, wo[0], wo[1], wo[2], wo[3], xsplit, xo[0], xo[1], k, y2, 0, 2, 1, 4, 2, lanes);
+            Gemm.kernel3x3x256(ws, wo[0], wo[1], wo[2], xsplit, xo[0], xo[1], xo[2], k, y3, 0, 3, 1, 3, 3, lanes);
             for (int row = 0; row < 4; row++)
                 for (int t = 0; t < 4; t++) {
                     float want = Canonical.dotScalar(w, wo[row], x, xo[t], k);
                     assertEquals(Float.floatToIntBits(want), Float.floatToIntBits(y4[row * 4 + t]), "4x4 k=" + k + " (" + row + "," + t + ")");
-                    if (t < 2)
-                        assertEquals(Float.floatToIntBits(want), Float.floatToIntBits(y2[row * 2 + t]), "4x2 k=" + k + " (" + row + "," + t + ")");
+                    if (t < 3 && row < 3)
+                        assertEquals(Float.floatToIntBits(want), Float.floatToIntBits(y3[row * 3 + t]), "3x3 k=" + k + " (" + row + "," + t + ")");
                 }
         }
     }
