@@ -130,7 +130,8 @@ public final class MatMul implements WorkerPool.Task {
     private Path path(Matrix m) {
         int n = m.cols();
         if (splitKNegativeControl && tokens <= 2) return Path.SPLIT_K;
-        if (tokens == 1 || !Canonical.SIMD || n % 16 != 0 || (tokens <= MATVEC_MAX_TOKENS && Dot.hasRows2(m.type(), n)))
+        int matvecMax = Canonical.SIMD256 && DequantGemm256.supports(m.type(), n) ? MATVEC256_MAX_TOKENS : MATVEC_MAX_TOKENS;
+        if (tokens == 1 || !Canonical.SIMD || n % 16 != 0 || (tokens <= matvecMax && Dot.hasRows2(m.type(), n)))
             return Path.MATVEC;
         if (tokens <= FUSED_MAX_TOKENS && tokens >= FUSED_MIN_TOKENS && DequantGemm.supports(m.type(), n)) return Path.FUSED;
         if (tokens <= FUSED256_MAX_TOKENS && DequantGemm256.supports(m.type(), n)) return Path.FUSED;
@@ -164,6 +165,12 @@ public final class MatMul implements WorkerPool.Task {
      * sequences decoded at 7.2 tok/s through the tile path, one alone at 9.7.
      */
     static final int MATVEC_MAX_TOKENS = 3;
+
+    /**
+     * With 256-bit vectors, three tokens already go to {@link DequantGemm256}: one dequantization and
+     * three FMAs per weight vector (plus a wasted fourth) instead of three of each.
+     */
+    static final int MATVEC256_MAX_TOKENS = 2;
 
     /**
      * Each worker pairs row i of the first half of its range with row i of the second half (two
@@ -226,7 +233,7 @@ public final class MatMul implements WorkerPool.Task {
     }
 
     /**
-     * With 256-bit vectors, from four tokens (after the row kernels) up to this many, {@link DequantGemm256}
+     * With 256-bit vectors, from three tokens (after the row kernels) up to this many, {@link DequantGemm256}
      * (weights dequantized in registers, four tokens at a time) replaces the tile path.
      */
     static final int FUSED256_MAX_TOKENS = 16;
