@@ -1,5 +1,6 @@
 package dev.lockstep.train;
 
+import dev.lockstep.kernels.Canonical;
 import dev.lockstep.kernels.WorkerPool;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
@@ -15,8 +16,13 @@ import jdk.incubator.vector.VectorSpecies;
 final class TrainKernels {
     private TrainKernels() {}
 
-    private static final VectorSpecies<Float> F = FloatVector.SPECIES_512;
-    private static final boolean SIMD = FloatVector.SPECIES_PREFERRED.vectorBitSize() >= 512 && !Boolean.getBoolean("lockstep.scalar");
+    /**
+     * The machine's native width (512 or 256 bits). Every lane is its own output's chain, so the width
+     * changes no operation; a block is two vectors of columns (32 or 16).
+     */
+    private static final VectorSpecies<Float> F = Canonical.SIMD512 ? FloatVector.SPECIES_512 : FloatVector.SPECIES_256;
+    private static final boolean SIMD = Canonical.SIMD;
+    private static final int L = F.length(), BLOCK = 2 * L;
     private static final int ROW_BLOCK = 64, TOKEN_BLOCK = 256;
 
     /**
@@ -31,18 +37,18 @@ final class TrainKernels {
             for (int r0 = 0; r0 < rows; r0 += ROW_BLOCK) {
                 int r1 = Math.min(rows, r0 + ROW_BLOCK);
                 int t = t0;
-                if (SIMD && cols % 32 == 0) {
-                    // four tokens x 32 columns: 8 independent chains sharing the loads of W
+                if (SIMD && cols % BLOCK == 0) {
+                    // four tokens x two vectors of columns: 8 independent chains sharing the loads of W
                     for (; t + 4 <= t1; t += 4) {
-                        for (int k = 0; k < cols; k += 32) {
+                        for (int k = 0; k < cols; k += BLOCK) {
                             int o0 = t * cols + k, o1 = o0 + cols, o2 = o1 + cols, o3 = o2 + cols;
-                            FloatVector a0 = FloatVector.fromArray(F, dx, o0), b0 = FloatVector.fromArray(F, dx, o0 + 16);
-                            FloatVector a1 = FloatVector.fromArray(F, dx, o1), b1 = FloatVector.fromArray(F, dx, o1 + 16);
-                            FloatVector a2 = FloatVector.fromArray(F, dx, o2), b2 = FloatVector.fromArray(F, dx, o2 + 16);
-                            FloatVector a3 = FloatVector.fromArray(F, dx, o3), b3 = FloatVector.fromArray(F, dx, o3 + 16);
+                            FloatVector a0 = FloatVector.fromArray(F, dx, o0), b0 = FloatVector.fromArray(F, dx, o0 + L);
+                            FloatVector a1 = FloatVector.fromArray(F, dx, o1), b1 = FloatVector.fromArray(F, dx, o1 + L);
+                            FloatVector a2 = FloatVector.fromArray(F, dx, o2), b2 = FloatVector.fromArray(F, dx, o2 + L);
+                            FloatVector a3 = FloatVector.fromArray(F, dx, o3), b3 = FloatVector.fromArray(F, dx, o3 + L);
                             for (int r = r0; r < r1; r++) {
                                 int wo = wOff + r * cols + k;
-                                FloatVector p = FloatVector.fromArray(F, w, wo), q = FloatVector.fromArray(F, w, wo + 16);
+                                FloatVector p = FloatVector.fromArray(F, w, wo), q = FloatVector.fromArray(F, w, wo + L);
                                 FloatVector g0 = FloatVector.broadcast(F, dy[t * rows + r]);
                                 FloatVector g1 = FloatVector.broadcast(F, dy[(t + 1) * rows + r]);
                                 FloatVector g2 = FloatVector.broadcast(F, dy[(t + 2) * rows + r]);
@@ -57,13 +63,13 @@ final class TrainKernels {
                                 b3 = q.fma(g3, b3);
                             }
                             a0.intoArray(dx, o0);
-                            b0.intoArray(dx, o0 + 16);
+                            b0.intoArray(dx, o0 + L);
                             a1.intoArray(dx, o1);
-                            b1.intoArray(dx, o1 + 16);
+                            b1.intoArray(dx, o1 + L);
                             a2.intoArray(dx, o2);
-                            b2.intoArray(dx, o2 + 16);
+                            b2.intoArray(dx, o2 + L);
                             a3.intoArray(dx, o3);
-                            b3.intoArray(dx, o3 + 16);
+                            b3.intoArray(dx, o3 + L);
                         }
                     }
                 }
@@ -85,18 +91,18 @@ final class TrainKernels {
             for (int n0 = 0; n0 < n; n0 += TOKEN_BLOCK) {
                 int n1 = Math.min(n, n0 + TOKEN_BLOCK);
                 int r = r0;
-                if (SIMD && cols % 32 == 0) {
-                    // four rows x 32 columns: 8 independent chains sharing the loads of X
+                if (SIMD && cols % BLOCK == 0) {
+                    // four rows x two vectors of columns: 8 independent chains sharing the loads of X
                     for (; r + 4 <= r1; r += 4) {
-                        for (int k = 0; k < cols; k += 32) {
+                        for (int k = 0; k < cols; k += BLOCK) {
                             int o0 = dwOff + r * cols + k, o1 = o0 + cols, o2 = o1 + cols, o3 = o2 + cols;
-                            FloatVector a0 = FloatVector.fromArray(F, dw, o0), b0 = FloatVector.fromArray(F, dw, o0 + 16);
-                            FloatVector a1 = FloatVector.fromArray(F, dw, o1), b1 = FloatVector.fromArray(F, dw, o1 + 16);
-                            FloatVector a2 = FloatVector.fromArray(F, dw, o2), b2 = FloatVector.fromArray(F, dw, o2 + 16);
-                            FloatVector a3 = FloatVector.fromArray(F, dw, o3), b3 = FloatVector.fromArray(F, dw, o3 + 16);
+                            FloatVector a0 = FloatVector.fromArray(F, dw, o0), b0 = FloatVector.fromArray(F, dw, o0 + L);
+                            FloatVector a1 = FloatVector.fromArray(F, dw, o1), b1 = FloatVector.fromArray(F, dw, o1 + L);
+                            FloatVector a2 = FloatVector.fromArray(F, dw, o2), b2 = FloatVector.fromArray(F, dw, o2 + L);
+                            FloatVector a3 = FloatVector.fromArray(F, dw, o3), b3 = FloatVector.fromArray(F, dw, o3 + L);
                             for (int t = n0; t < n1; t++) {
                                 int xo = t * cols + k;
-                                FloatVector p = FloatVector.fromArray(F, x, xo), q = FloatVector.fromArray(F, x, xo + 16);
+                                FloatVector p = FloatVector.fromArray(F, x, xo), q = FloatVector.fromArray(F, x, xo + L);
                                 FloatVector g0 = FloatVector.broadcast(F, dy[t * rows + r]);
                                 FloatVector g1 = FloatVector.broadcast(F, dy[t * rows + r + 1]);
                                 FloatVector g2 = FloatVector.broadcast(F, dy[t * rows + r + 2]);
@@ -111,13 +117,13 @@ final class TrainKernels {
                                 b3 = q.fma(g3, b3);
                             }
                             a0.intoArray(dw, o0);
-                            b0.intoArray(dw, o0 + 16);
+                            b0.intoArray(dw, o0 + L);
                             a1.intoArray(dw, o1);
-                            b1.intoArray(dw, o1 + 16);
+                            b1.intoArray(dw, o1 + L);
                             a2.intoArray(dw, o2);
-                            b2.intoArray(dw, o2 + 16);
+                            b2.intoArray(dw, o2 + L);
                             a3.intoArray(dw, o3);
-                            b3.intoArray(dw, o3 + 16);
+                            b3.intoArray(dw, o3 + L);
                         }
                     }
                 }
