@@ -8,6 +8,7 @@ import dev.lockstep.bench.Stats;
 import dev.lockstep.engine.Engine;
 import dev.lockstep.engine.EngineConfig;
 import dev.lockstep.engine.SpecConfig;
+import dev.lockstep.kernels.Canonical;
 import dev.lockstep.LockstepException;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -79,10 +80,12 @@ final class BenchCommand implements Callable<Integer> {
             result.put("model", modelOptions.resolve().toString());
             result.put("model_description", lm.model().describe());
             result.put("threads", modelOptions.threads);
+            result.put("kernels", Canonical.PATH);
             result.put("weight_bytes_per_token", weightBytes);
             result.put("memory_bandwidth_gbps", round(bw / 1e9));
             if (!json) {
                 out.printf("model      %s (%s of weights read per forward pass)%n", modelOptions.resolve().getFileName(), Sizes.human(weightBytes));
+                out.printf("kernels    %s%n", Canonical.PATH);
                 out.printf("threads    %d; memory read bandwidth measured now: %s%n", modelOptions.threads,
                         noBandwidth ? "skipped" : String.format(Locale.ROOT, "%.1f GB/s", bw / 1e9));
                 out.printf("roofline   %s decode tok/s (bandwidth / weight bytes per token)%n%n",

@@ -48,6 +48,7 @@ class CliTest {
                 "--no-bandwidth", "--threads", "2", "--json");
         assertEquals(0, r.code(), r.err());
         JsonNode j = new ObjectMapper().readTree(r.out());
+        assertEquals(dev.lockstep.kernels.Canonical.PATH, j.get("kernels").asText());
         List<String> tests = new ArrayList<>();
         j.get("results").forEach(row -> {
             tests.add(row.get("test").asText());
