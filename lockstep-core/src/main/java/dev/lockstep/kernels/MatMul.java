@@ -34,9 +34,11 @@ public final class MatMul implements WorkerPool.Task {
     private final AlignedFloats[] tiles; // per worker: dequantized weight rows
     private final AlignedFloats[] panels; // per worker: tokens packed for DequantGemm
     private final AlignedFloats[] tokens4; // per worker: four tokens' activations for the tile path
-    private final float[][] rows; // per worker: one dequantized row, before it is split into the tile
-    private AlignedFloats packed; // the call's tokens in the split layout (256-bit tiles), written before the workers run
-    private int packedStart;
+    private final float[][] rowBuffers; // per worker: one dequantized row, before it is split into the tile
+    // the call's tokens for the 256-bit kernels, written before the workers run: in the split layout
+    // (tiles) and in four-token panels (DequantGemm256); a call's matrices may need either or both
+    private AlignedFloats packedSplit, packedPanels;
+    private int splitStart, panelStart;
     private long nanos; // wall time spent in products (for the step profile)
     private final float[][] lanes; // per worker: accumulators of a kernel, stored for the canonical tree
 
@@ -46,7 +48,7 @@ public final class MatMul implements WorkerPool.Task {
         this.tiles = new AlignedFloats[pool.size()];
         this.panels = new AlignedFloats[pool.size()];
         this.tokens4 = new AlignedFloats[pool.size()];
-        this.rows = new float[pool.size()][];
+        this.rowBuffers = new float[pool.size()][];
         this.lanes = new float[pool.size()][16 * Canonical.LANES];
     }
 
@@ -92,10 +94,15 @@ public final class MatMul implements WorkerPool.Task {
     /** Runs the call set up in the fields on the pool, timed, then drops its references. */
     private void execute() {
         long t0 = System.nanoTime();
-        if (Canonical.SIMD256) { // all matrices of a call share x and n
-            Path p = path(w);
-            if (p == Path.TILES) packSplit(w.cols());
-            else if (p == Path.FUSED) packPanels(w.cols());
+        if (Canonical.SIMD256) { // all matrices of a call share x and n, not always their type
+            boolean split = false, panel = false;
+            for (int i = -1; i < moreCount; i++) {
+                Path p = path(i < 0 ? w : more[i]);
+                split |= p == Path.TILES;
+                panel |= p == Path.FUSED;
+            }
+            if (split) packSplit(w.cols());
+            if (panel) packPanels(w.cols());
         }
         pool.execute(this);
         nanos += System.nanoTime() - t0;
@@ -243,11 +250,11 @@ public final class MatMul implements WorkerPool.Task {
         int n = m.cols(), half = (r1 - r0 + 1) / 2, ps = DequantGemm256.panelSize(n);
         int groups = (tokens + DequantGemm256.TOKENS - 1) / DequantGemm256.TOKENS;
         long rowBytes = m.type().byteSize(n);
-        float[] l = lanes[worker], panel = packed.array;
+        float[] l = lanes[worker], panel = packedPanels.array;
         for (int i = 0; i < half; i++) {
             int ra = r0 + i, rb = Math.min(r0 + half + i, r1 - 1);
             for (int g = 0; g < groups; g++) { // the row pair stays in L1 for the next group
-                DequantGemm256.run(m.type(), m.data(), ra * rowBytes, rb * rowBytes, n, panel, packedStart + g * ps, l);
+                DequantGemm256.run(m.type(), m.data(), ra * rowBytes, rb * rowBytes, n, panel, panelStart + g * ps, l);
                 for (int t0 = g * DequantGemm256.TOKENS, t = 0; t < Math.min(DequantGemm256.TOKENS, tokens - t0); t++) {
                     int yo = yOff + (t0 + t) * yStride;
                     y[yo + ra] = Canonical.treeOf(l, 16 * t);
@@ -260,12 +267,12 @@ public final class MatMul implements WorkerPool.Task {
     /** Packs the call's tokens once, before the workers start, into four-token panels for {@link #fused256}. */
     private void packPanels(int n) {
         int ps = DequantGemm256.panelSize(n), groups = (tokens + DequantGemm256.TOKENS - 1) / DequantGemm256.TOKENS;
-        packed = AlignedFloats.atLeast(packed, groups * ps);
-        packedStart = packed.start();
+        packedPanels = AlignedFloats.atLeast(packedPanels, groups * ps);
+        panelStart = packedPanels.start(); // asked once: readers use the index the writer used
         for (int g = 0; g < groups; g++) {
             int t0 = g * DequantGemm256.TOKENS;
             DequantGemm256.pack(x, xOff + t0 * xStride, xStride, Math.min(DequantGemm256.TOKENS, tokens - t0), n,
-                    packed.array, packedStart + g * ps);
+                    packedPanels.array, panelStart + g * ps);
         }
     }
 
@@ -281,8 +288,8 @@ public final class MatMul implements WorkerPool.Task {
 
     /** The worker's buffer of one dequantized row (256-bit tiles are split after dequantization). */
     private float[] rowBuffer(int worker, int n) {
-        float[] b = rows[worker];
-        if (b == null || b.length < n) b = rows[worker] = new float[n];
+        float[] b = rowBuffers[worker];
+        if (b == null || b.length < n) b = rowBuffers[worker] = new float[n];
         return b;
     }
 
@@ -323,8 +330,8 @@ public final class MatMul implements WorkerPool.Task {
     private void blocked256(Matrix m, float[] y, int yOff, int yStride, int r0, int r1, int worker) {
         int n = m.cols(), rb = rowBlock(n);
         AlignedFloats tileScratch = tiles[worker] = AlignedFloats.atLeast(tiles[worker], rb * n);
-        float[] tile = tileScratch.array, xs = packed.array, row = rowBuffer(worker, n);
-        int w0 = tileScratch.start(), x0 = packedStart;
+        float[] tile = tileScratch.array, xs = packedSplit.array, row = rowBuffer(worker, n);
+        int w0 = tileScratch.start(), x0 = splitStart;
         float[] l = lanes[worker];
         for (int b0 = r0; b0 < r1; b0 += rb) {
             int rows = Math.min(rb, r1 - b0);
@@ -345,13 +352,13 @@ public final class MatMul implements WorkerPool.Task {
     }
 
     /**
-     * Copies the call's tokens once, before the workers start, into {@link #packed} in the split
-     * layout (token t at {@code packedStart + t * n}). Packing per row block instead copied the
+     * Copies the call's tokens once, before the workers start, into {@link #packedSplit} in the split
+     * layout (token t at {@code splitStart + t * n}). Packing per row block instead copied the
      * whole batch again for every tile.
      */
     private void packSplit(int n) {
-        packed = AlignedFloats.atLeast(packed, tokens * n);
-        packedStart = packed.start(); // asked once: readers use the index the writer used, wherever the array is now
-        for (int t = 0; t < tokens; t++) Gemm.splitHalves(x, xOff + t * xStride, packed.array, packedStart + t * n, n);
+        packedSplit = AlignedFloats.atLeast(packedSplit, tokens * n);
+        splitStart = packedSplit.start(); // asked once: readers use the index the writer used, wherever the array is now
+        for (int t = 0; t < tokens; t++) Gemm.splitHalves(x, xOff + t * xStride, packedSplit.array, splitStart + t * n, n);
     }
 }

@@ -3,6 +3,7 @@ package dev.lockstep.kernels;
 import dev.lockstep.gguf.GgmlType;
 import dev.lockstep.quant.Dequant;
 import dev.lockstep.quant.DequantTestData;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
@@ -45,6 +46,39 @@ class MatMulTest {
                             }
                     }
                 }
+            }
+        }
+    }
+
+    /**
+     * One parallel step over matrices of different types with the same input (Q, K and V of a mixed
+     * quantization): each may take another path (row kernels, in-register dequantization, tiles), and
+     * every output still has the reference bits.
+     */
+    @Test
+    void sharedProductsOfMixedTypesGiveTheReferenceBits() {
+        GgmlType[] types = {GgmlType.Q8_0, GgmlType.Q6_K, GgmlType.Q4_0};
+        int n = 512, rows = 13;
+        Random r = new Random(5);
+        Matrix[] m = new Matrix[3];
+        float[][][] deq = new float[3][rows][n];
+        for (int k = 0; k < 3; k++) {
+            GgmlType type = types[k];
+            byte[] bytes = DequantTestData.randomBlocks(type, (int) (type.byteSize((long) rows * n) / type.typeSize), n + k);
+            m[k] = new Matrix("w" + k, type, MemorySegment.ofArray(bytes), rows, n);
+            for (int i = 0; i < rows; i++) Dequant.dequantizeRow(type, m[k].data(), i, n, deq[k][i], 0);
+        }
+        for (int tokens : new int[]{1, 2, 3, 5, 16, 17, 40}) {
+            float[] x = new float[tokens * n];
+            for (int i = 0; i < x.length; i++) x[i] = (float) r.nextGaussian();
+            try (WorkerPool pool = new WorkerPool(2)) {
+                float[][] y = {new float[tokens * rows], new float[tokens * rows], new float[tokens * rows]};
+                new MatMul(pool).applyShared(x, 0, n, tokens, m[0], y[0], m[1], y[1], m[2], y[2]);
+                for (int k = 0; k < 3; k++)
+                    for (int t = 0; t < tokens; t++)
+                        for (int i = 0; i < rows; i++)
+                            assertEquals(Float.floatToIntBits(Canonical.dotScalar(deq[k][i], 0, x, t * n, n)), Float.floatToIntBits(y[k][t * rows + i]),
+                                    types[k] + " tokens=" + tokens + " row " + i + " token " + t);
             }
         }
     }
