@@ -312,6 +312,8 @@ public final class Dot {
      * and, when the rows are far apart, two memory streams the prefetcher follows well (measured: two
      * distant rows stream from DRAM at 10-14 GB/s on 2 threads, single rows 8-10, four adjacent rows
      * 5-10). Returns false when there is no 2-row kernel for this type and length (caller falls back).
+     * {@code scratch} holds at least 32 floats: the 256-bit kernels hand their accumulators to the
+     * tree through it (see {@link Dot256#rows2}).
      */
     public static boolean rows2(GgmlType type, MemorySegment w, long rowA, long rowB, int n, float[] x, int xo,
                                 float[] out, int oa, int ob, float[] scratch) {
