@@ -3,6 +3,7 @@ package dev.lockstep.cli;
 import dev.lockstep.LockstepException;
 import dev.lockstep.engine.EngineConfig;
 import dev.lockstep.engine.SpecConfig;
+import dev.lockstep.kernels.Activations;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Path;
@@ -39,6 +40,20 @@ final class EngineOptions {
     @Option(names = "--draft-min", paramLabel = "N", description = "fewer proposed tokens are not verified (default: ${DEFAULT-VALUE})")
     int draftMin = 1;
 
+    @Option(names = "--activations", paramLabel = "f32|int8", description = "activations in the matrix products: f32 "
+            + "(exact dequantized weights times f32), or int8 (quantized per block of 32 for Q8_0/Q4_0 weights, integer "
+            + "products, as llama.cpp does: faster decoding on AVX2, less accurate, slower prompts); either keeps every "
+            + "invariance guarantee (default: ${DEFAULT-VALUE})")
+    String activations = "f32";
+
+    Activations activationMode() {
+        try {
+            return Activations.parse(activations);
+        } catch (IllegalArgumentException e) {
+            throw new LockstepException("--activations: " + e.getMessage());
+        }
+    }
+
     SpecConfig.Mode specMode() {
         if (spec == null) return draftModel != null ? SpecConfig.Mode.DRAFT : SpecConfig.Mode.OFF;
         SpecConfig.Mode m = SpecConfig.Mode.parse(spec, "--spec");
@@ -51,7 +66,7 @@ final class EngineOptions {
         return EngineConfig.defaults().withThreads(threads).withKvCacheBytes(kvCacheMemory == null ? 0 : kvCacheMemory)
                 .withMaxBatchTokens(maxBatchTokens).withMaxSeqs(maxSeqs).withBlockSize(blockSize)
                 .withPrefixCaching(!noPrefixCache)
-                .withSpec(new SpecConfig(specMode(), draftMax, draftMin, 3, 1));
+                .withSpec(new SpecConfig(specMode(), draftMax, draftMin, 3, 1)).withActivations(activationMode());
     }
 
     /** The draft model, opened (null without --draft-model); the caller closes it. */

@@ -44,6 +44,10 @@ final class PerplexityCommand implements Callable<Integer> {
     @Option(names = "--max-windows", paramLabel = "N", description = "windows scored at most, spread evenly (default: ${DEFAULT-VALUE})")
     int maxWindows = 200;
 
+    @Option(names = "--activations", paramLabel = "f32|int8", description = "activations in the matrix products, as for "
+            + "generate (default: ${DEFAULT-VALUE})")
+    String activations = "f32";
+
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
@@ -57,7 +61,8 @@ final class PerplexityCommand implements Callable<Integer> {
             if (available == 0) throw new LockstepException(corpus + ": fewer than " + window + " tokens to score");
             int windows = Math.min(available, maxWindows);
             EngineConfig cfg = EngineConfig.defaults().withThreads(modelOptions.threads).withMaxSeqs(8)
-                    .withMaxBatchTokens(Math.max(512, window)).withMaxLogitRows(Math.max(64, window)).withPrefixCaching(false);
+                    .withMaxBatchTokens(Math.max(512, window)).withMaxLogitRows(Math.max(64, window)).withPrefixCaching(false)
+                    .withActivations(activationMode());
             double nll = 0;
             long scored = 0;
             long t0 = System.nanoTime();
@@ -82,5 +87,13 @@ final class PerplexityCommand implements Callable<Integer> {
                     Math.exp(mean), (System.nanoTime() - t0) / 1e9);
         }
         return 0;
+    }
+
+    private dev.lockstep.kernels.Activations activationMode() {
+        try {
+            return dev.lockstep.kernels.Activations.parse(activations);
+        } catch (IllegalArgumentException e) {
+            throw new LockstepException("--activations: " + e.getMessage());
+        }
     }
 }

@@ -1,5 +1,7 @@
 package dev.lockstep.engine;
 
+import dev.lockstep.kernels.Activations;
+
 import dev.lockstep.LockstepException;
 import dev.lockstep.cache.BlockManager;
 import dev.lockstep.cache.KvCache;
@@ -26,7 +28,8 @@ final class DraftProposer implements AutoCloseable {
     private final int vocab, maxTokens;
     private final int[] slot, fed;
 
-    DraftProposer(Model draft, Model target, WorkerPool pool, int blockSize, int numBlocks, int maxBatchTokens, int maxSeqs) {
+    DraftProposer(Model draft, Model target, WorkerPool pool, int blockSize, int numBlocks, int maxBatchTokens, int maxSeqs,
+                  Activations activations) {
         if (draft.vocabSize() != target.vocabSize())
             throw new LockstepException(draft.file().path() + ": the draft model's vocabulary (" + draft.vocabSize()
                     + " tokens) differs from the target's (" + target.vocabSize() + "); they must share a tokenizer");
@@ -34,7 +37,7 @@ final class DraftProposer implements AutoCloseable {
         this.maxTokens = maxBatchTokens;
         this.kv = new KvCache(draft.kvLayers(), draft.kvDim(), draft.kvHeadDim(), blockSize, numBlocks);
         this.blocks = new BlockManager(numBlocks, blockSize, 0L, false);
-        this.runner = draft.newRunner(pool, maxBatchTokens);
+        this.runner = draft.newRunner(pool, maxBatchTokens, activations);
         this.batch = new ForwardBatch(maxBatchTokens, maxSeqs);
         this.logits = new float[maxSeqs * vocab];
         this.slot = new int[maxSeqs];

@@ -147,14 +147,14 @@ public final class Engine implements AutoCloseable {
         this.kv = new KvCache(model.kvLayers(), model.kvDim(), Math.max(1, model.kvHeadDim()), bs, perBlock == 0 ? 1 : numBlocks);
         this.blocks = new BlockManager(numBlocks, bs, modelKey(model), config.prefixCaching());
         int maxTokens = config.maxBatchTokens();
-        this.runner = model.newRunner(pool, maxTokens);
+        this.runner = model.newRunner(pool, maxTokens, config.activations());
         int maxBlocksPerSeq = (model.contextLength() + bs - 1) / bs + 1;
         this.scheduler = new Scheduler(blocks, config, maxBlocksPerSeq);
         if (recurrent) scheduler.slots = new dev.lockstep.cache.StateSlots(model, config.maxSeqs());
         if (config.spec().mode() == SpecConfig.Mode.DRAFT && draftModel == null)
             throw new LockstepException("speculation mode 'draft' needs a draft model (--draft-model)");
         this.draft = draftModel == null ? null
-                : new DraftProposer(draftModel, model, pool, bs, numBlocks, maxTokens, config.maxSeqs());
+                : new DraftProposer(draftModel, model, pool, bs, numBlocks, maxTokens, config.maxSeqs(), config.activations());
         this.scheduler.draft = draft;
         this.draftWant = new int[config.maxSeqs()];
         this.sampler = new Sampler(vocab);

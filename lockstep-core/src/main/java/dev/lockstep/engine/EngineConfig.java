@@ -1,5 +1,7 @@
 package dev.lockstep.engine;
 
+import dev.lockstep.kernels.Activations;
+
 /**
  * Engine settings (the CLI's and server's engine flags).
  *
@@ -12,12 +14,14 @@ package dev.lockstep.engine;
  * @param prefixCaching    reuse cached KV blocks of identical prompt prefixes
  * @param maxLogitRows     logits rows per step at most (bounds memory when prompts are scored)
  * @param spec             speculative decoding (default for requests that do not choose)
+ * @param activations      f32 (default) or INT8 activations in the matrix products ({@link Activations})
  */
 public record EngineConfig(int threads, long kvCacheBytes, int blockSize, int maxBatchTokens, int maxSeqs,
-                           int maxWaiting, boolean prefixCaching, int maxLogitRows, SpecConfig spec) {
+                           int maxWaiting, boolean prefixCaching, int maxLogitRows, SpecConfig spec,
+                           Activations activations) {
 
     public static EngineConfig defaults() {
-        return new EngineConfig(Runtime.getRuntime().availableProcessors(), 0, 16, 512, 32, 1024, true, 64, SpecConfig.OFF);
+        return new EngineConfig(Runtime.getRuntime().availableProcessors(), 0, 16, 512, 32, 1024, true, 64, SpecConfig.OFF, Activations.F32);
     }
 
     public EngineConfig {
@@ -27,41 +31,46 @@ public record EngineConfig(int threads, long kvCacheBytes, int blockSize, int ma
         if (maxSeqs < 1) throw new IllegalArgumentException("max seqs must be >= 1");
         if (maxLogitRows < 1) throw new IllegalArgumentException("max logit rows must be >= 1");
         if (spec == null) spec = SpecConfig.OFF;
+        if (activations == null) activations = Activations.F32;
     }
 
     public EngineConfig withThreads(int t) {
-        return new EngineConfig(t, kvCacheBytes, blockSize, maxBatchTokens, maxSeqs, maxWaiting, prefixCaching, maxLogitRows, spec);
+        return new EngineConfig(t, kvCacheBytes, blockSize, maxBatchTokens, maxSeqs, maxWaiting, prefixCaching, maxLogitRows, spec, activations);
     }
 
     public EngineConfig withKvCacheBytes(long b) {
-        return new EngineConfig(threads, b, blockSize, maxBatchTokens, maxSeqs, maxWaiting, prefixCaching, maxLogitRows, spec);
+        return new EngineConfig(threads, b, blockSize, maxBatchTokens, maxSeqs, maxWaiting, prefixCaching, maxLogitRows, spec, activations);
     }
 
     public EngineConfig withMaxBatchTokens(int n) {
-        return new EngineConfig(threads, kvCacheBytes, blockSize, n, maxSeqs, maxWaiting, prefixCaching, maxLogitRows, spec);
+        return new EngineConfig(threads, kvCacheBytes, blockSize, n, maxSeqs, maxWaiting, prefixCaching, maxLogitRows, spec, activations);
     }
 
     public EngineConfig withMaxSeqs(int n) {
-        return new EngineConfig(threads, kvCacheBytes, blockSize, maxBatchTokens, n, maxWaiting, prefixCaching, maxLogitRows, spec);
+        return new EngineConfig(threads, kvCacheBytes, blockSize, maxBatchTokens, n, maxWaiting, prefixCaching, maxLogitRows, spec, activations);
     }
 
     public EngineConfig withMaxWaiting(int n) {
-        return new EngineConfig(threads, kvCacheBytes, blockSize, maxBatchTokens, maxSeqs, n, prefixCaching, maxLogitRows, spec);
+        return new EngineConfig(threads, kvCacheBytes, blockSize, maxBatchTokens, maxSeqs, n, prefixCaching, maxLogitRows, spec, activations);
     }
 
     public EngineConfig withPrefixCaching(boolean on) {
-        return new EngineConfig(threads, kvCacheBytes, blockSize, maxBatchTokens, maxSeqs, maxWaiting, on, maxLogitRows, spec);
+        return new EngineConfig(threads, kvCacheBytes, blockSize, maxBatchTokens, maxSeqs, maxWaiting, on, maxLogitRows, spec, activations);
     }
 
     public EngineConfig withBlockSize(int n) {
-        return new EngineConfig(threads, kvCacheBytes, n, maxBatchTokens, maxSeqs, maxWaiting, prefixCaching, maxLogitRows, spec);
+        return new EngineConfig(threads, kvCacheBytes, n, maxBatchTokens, maxSeqs, maxWaiting, prefixCaching, maxLogitRows, spec, activations);
     }
 
     public EngineConfig withMaxLogitRows(int n) {
-        return new EngineConfig(threads, kvCacheBytes, blockSize, maxBatchTokens, maxSeqs, maxWaiting, prefixCaching, n, spec);
+        return new EngineConfig(threads, kvCacheBytes, blockSize, maxBatchTokens, maxSeqs, maxWaiting, prefixCaching, n, spec, activations);
     }
 
     public EngineConfig withSpec(SpecConfig s) {
-        return new EngineConfig(threads, kvCacheBytes, blockSize, maxBatchTokens, maxSeqs, maxWaiting, prefixCaching, maxLogitRows, s);
+        return new EngineConfig(threads, kvCacheBytes, blockSize, maxBatchTokens, maxSeqs, maxWaiting, prefixCaching, maxLogitRows, s, activations);
+    }
+
+    public EngineConfig withActivations(Activations a) {
+        return new EngineConfig(threads, kvCacheBytes, blockSize, maxBatchTokens, maxSeqs, maxWaiting, prefixCaching, maxLogitRows, spec, a);
     }
 }

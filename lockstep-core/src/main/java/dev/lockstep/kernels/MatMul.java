@@ -7,6 +7,11 @@ package dev.lockstep.kernels;
  *
  * <p>One instance per model runner; it reuses its per-worker scratch and holds the current call's
  * arguments in fields, so a call allocates nothing.
+ *
+ * <p>With INT8 activations ({@link Activations#INT8}), every product with a Q8_0 or Q4_0
+ * matrix, whatever the token count, is {@link Int8Dot}'s (tokens quantized once per call); other
+ * types keep the f32 kernels. The choice is per instance, never per batch, so invariance holds in
+ * either mode.
  */
 public final class MatMul implements WorkerPool.Task {
     /**
@@ -22,6 +27,8 @@ public final class MatMul implements WorkerPool.Task {
 
     private final WorkerPool pool;
     private final float[][] scratch;
+    private final boolean int8; // INT8 activations for the matrices Int8Dot supports
+    private final Int8Activations quantized = new Int8Activations(); // the call's tokens, when int8 products run
 
     private Matrix w;
     private float[] x, y;
@@ -43,7 +50,13 @@ public final class MatMul implements WorkerPool.Task {
     private final float[][] lanes; // per worker: accumulators of a kernel, stored for the canonical tree
 
     public MatMul(WorkerPool pool) {
+        this(pool, Activations.F32);
+    }
+
+    /** With {@link Activations#INT8}, products with Q8_0/Q4_0 matrices quantize the activations ({@link Int8Dot}). */
+    public MatMul(WorkerPool pool, Activations activations) {
         this.pool = pool;
+        this.int8 = activations == Activations.INT8;
         this.scratch = new float[pool.size()][256];
         this.tiles = new AlignedFloats[pool.size()];
         this.panels = new AlignedFloats[pool.size()];
@@ -94,6 +107,11 @@ public final class MatMul implements WorkerPool.Task {
     /** Runs the call set up in the fields on the pool, timed, then drops its references. */
     private void execute() {
         long t0 = System.nanoTime();
+        for (int i = -1; i < moreCount; i++)
+            if (path(i < 0 ? w : more[i]) == Path.INT8) { // all matrices of a call share x and n
+                quantized.quantize(x, xOff, xStride, tokens, w.cols());
+                break;
+            }
         if (Canonical.SIMD256) { // all matrices of a call share x and n, not always their type
             boolean split = false, panel = false;
             for (int i = -1; i < moreCount; i++) {
@@ -131,12 +149,13 @@ public final class MatMul implements WorkerPool.Task {
         for (int i = 0; i < moreCount; i++) runOne(more[i], moreY[i], 0, more[i].rows(), worker, workers);
     }
 
-    private enum Path { SPLIT_K, MATVEC, FUSED, TILES }
+    private enum Path { SPLIT_K, INT8, MATVEC, FUSED, TILES }
 
     /** Which kernels compute this call's product with {@code m} (the same for every worker). */
     private Path path(Matrix m) {
         int n = m.cols();
         if (splitKNegativeControl && tokens <= 2) return Path.SPLIT_K;
+        if (int8 && Int8Dot.supports(m.type(), n)) return Path.INT8;
         int matvecMax = Canonical.SIMD256 && DequantGemm256.supports(m.type(), n) ? MATVEC256_MAX_TOKENS : MATVEC_MAX_TOKENS;
         if (tokens == 1 || !Canonical.SIMD || n % 16 != 0 || (tokens <= matvecMax && Dot.hasRows2(m.type(), n)))
             return Path.MATVEC;
@@ -154,6 +173,7 @@ public final class MatMul implements WorkerPool.Task {
                 for (int r = r0; r < r1; r++)
                     for (int t = 0; t < tokens; t++) y[yOff + t * yStride + r] = splitK(m, r, x, xOff + t * xStride, s);
             }
+            case INT8 -> int8(m, y, yOff, yStride, r0, r1, worker);
             case MATVEC -> matvec(m, y, yOff, yStride, r0, r1, s);
             case FUSED -> {
                 if (Canonical.SIMD512) fused(m, y, yOff, yStride, r0, r1, worker);
@@ -162,6 +182,29 @@ public final class MatMul implements WorkerPool.Task {
             case TILES -> {
                 if (Canonical.SIMD512) blocked(m, y, yOff, yStride, r0, r1, worker);
                 else blocked256(m, y, yOff, yStride, r0, r1, worker);
+            }
+        }
+    }
+
+    /**
+     * INT8 activations, any token count: pairs of distant rows (as {@link #matvec}), each pair meeting
+     * every token of a group while it is in L1. Groups hold at most {@code 64K / n} tokens, so a
+     * group's quantized activations (2 bytes a value) stay in L2 while the rows stream past.
+     */
+    private void int8(Matrix m, float[] y, int yOff, int yStride, int r0, int r1, int worker) {
+        int n = m.cols(), half = (r1 - r0 + 1) / 2, group = Math.max(1, 65536 / n);
+        long rowBytes = m.rowBytes();
+        short[] q = quantized.values();
+        float[] d = quantized.scales(), l = lanes[worker];
+        for (int g0 = 0; g0 < tokens; g0 += group) {
+            int g1 = Math.min(tokens, g0 + group);
+            for (int i = 0; i < half; i++) {
+                int ra = r0 + i, rb = Math.min(r0 + half + i, r1 - 1); // an odd count repeats the last row
+                for (int t = g0; t < g1; t++) {
+                    int yo = yOff + t * yStride;
+                    Int8Dot.rows2(m.type(), m.data(), ra * rowBytes, rb * rowBytes, n, q, quantized.valuesOffset(t), d,
+                            quantized.scalesOffset(t), y, yo + ra, yo + rb, l);
+                }
             }
         }
     }

@@ -1,5 +1,6 @@
 package dev.lockstep.model;
 
+import dev.lockstep.kernels.Activations;
 import dev.lockstep.gguf.GgufFile;
 import dev.lockstep.kernels.WorkerPool;
 
@@ -38,6 +39,11 @@ public interface Model {
     /** One line describing the hyper-parameters. */
     String describe();
 
-    /** A runner with activation buffers for up to {@code maxTokens} tokens per forward pass. */
-    ModelRunner newRunner(WorkerPool pool, int maxTokens);
+    /** A runner with activation buffers for up to {@code maxTokens} tokens per forward pass (f32 activations). */
+    default ModelRunner newRunner(WorkerPool pool, int maxTokens) {
+        return newRunner(pool, maxTokens, Activations.F32);
+    }
+
+    /** As {@link #newRunner(WorkerPool, int)}, its matrix products in the given activation mode. */
+    ModelRunner newRunner(WorkerPool pool, int maxTokens, Activations activations);
 }

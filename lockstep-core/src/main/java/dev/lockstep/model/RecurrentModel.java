@@ -1,5 +1,6 @@
 package dev.lockstep.model;
 
+import dev.lockstep.kernels.Activations;
 import dev.lockstep.cache.KvCache;
 import dev.lockstep.gguf.GgufException;
 import dev.lockstep.gguf.GgufFile;
@@ -75,8 +76,8 @@ public abstract class RecurrentModel implements Model {
     }
 
     @Override
-    public ModelRunner newRunner(WorkerPool pool, int maxTokens) {
-        return new Runner(pool, maxTokens);
+    public ModelRunner newRunner(WorkerPool pool, int maxTokens, Activations activations) {
+        return new Runner(pool, maxTokens, activations);
     }
 
     private final class Runner implements ModelRunner {
@@ -86,9 +87,9 @@ public abstract class RecurrentModel implements Model {
         // each runner has its own blocks' scratch: the weights are shared, the buffers are not
         private final RecurrentMixer[] own;
 
-        Runner(WorkerPool pool, int maxTokens) {
+        Runner(WorkerPool pool, int maxTokens, Activations activations) {
             this.maxTokens = maxTokens;
-            this.matmul = new MatMul(pool);
+            this.matmul = new MatMul(pool, activations);
             this.x = new float[maxTokens * dModel];
             this.xb = new float[maxTokens * dModel];
             this.own = new RecurrentMixer[layers];

@@ -1,5 +1,6 @@
 package dev.lockstep.model;
 
+import dev.lockstep.kernels.Activations;
 import dev.lockstep.cache.KvCache;
 import dev.lockstep.gguf.GgufException;
 import dev.lockstep.gguf.GgufFile;
@@ -108,8 +109,8 @@ public final class Transformer implements Model {
     }
 
     @Override
-    public ModelRunner newRunner(WorkerPool pool, int maxTokens) {
-        return new Runner(pool, maxTokens);
+    public ModelRunner newRunner(WorkerPool pool, int maxTokens, Activations activations) {
+        return new Runner(pool, maxTokens, activations);
     }
 
     /** Activation buffers for up to {@code maxTokens} tokens per forward pass, allocated once. */
@@ -120,9 +121,9 @@ public final class Transformer implements Model {
         // [token][...] row-major activations
         private final float[] x, xb, q, k, v, att, hb, hb2, ropeCos, ropeSin;
 
-        Runner(WorkerPool pool, int maxTokens) {
+        Runner(WorkerPool pool, int maxTokens, Activations activations) {
             this.maxTokens = maxTokens;
-            this.matmul = new MatMul(pool);
+            this.matmul = new MatMul(pool, activations);
             this.attention = new Attention(pool);
             int dim = cfg.dim();
             x = new float[maxTokens * dim];

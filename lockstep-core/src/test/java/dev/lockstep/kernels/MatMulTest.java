@@ -82,4 +82,50 @@ class MatMulTest {
             }
         }
     }
+
+    /**
+     * INT8 activations: every token count (past the token groups of 64K / n values) and thread count,
+     * alone or in a shared call beside a type without an INT8 kernel (which keeps the f32 path), gives
+     * every output the bits of {@link Int8Dot#rowScalar} on the token's own quantized activations.
+     */
+    @Test
+    void int8ActivationsGiveTheSpecificationsBitsForEveryBatch() {
+        GgmlType[] types = {GgmlType.Q8_0, GgmlType.Q6_K, GgmlType.Q4_0};
+        int n = 8192, rows = 7; // groups of 8 tokens
+        Random r = new Random(17);
+        Matrix[] m = new Matrix[3];
+        float[][][] deq = new float[3][rows][n];
+        for (int k = 0; k < 3; k++) {
+            GgmlType type = types[k];
+            byte[] bytes = DequantTestData.randomBlocks(type, (int) (type.byteSize((long) rows * n) / type.typeSize), 40 + k);
+            m[k] = new Matrix("w" + k, type, MemorySegment.ofArray(bytes), rows, n);
+            for (int i = 0; i < rows; i++) Dequant.dequantizeRow(type, m[k].data(), i, n, deq[k][i], 0);
+        }
+        for (int tokens : new int[]{1, 2, 3, 9, 17}) {
+            float[] x = new float[tokens * n];
+            for (int i = 0; i < x.length; i++) x[i] = (float) r.nextGaussian();
+            short[] q = new short[n];
+            float[] d = new float[n / 32];
+            for (int threads : new int[]{1, 2, 3}) {
+                try (WorkerPool pool = new WorkerPool(threads)) {
+                    MatMul mm = new MatMul(pool, Activations.INT8);
+                    float[] alone = new float[tokens * rows];
+                    mm.apply(m[0], x, 0, n, tokens, alone, 0, rows);
+                    float[][] y = {new float[tokens * rows], new float[tokens * rows], new float[tokens * rows]};
+                    mm.applyShared(x, 0, n, tokens, m[0], y[0], m[1], y[1], m[2], y[2]);
+                    for (int t = 0; t < tokens; t++) {
+                        Int8Activations.quantizeRow(x, t * n, n, q, 0, d, 0);
+                        for (int k = 0; k < 3; k++)
+                            for (int i = 0; i < rows; i++) {
+                                float want = types[k] == GgmlType.Q6_K ? Canonical.dotScalar(deq[k][i], 0, x, t * n, n)
+                                        : Int8Dot.rowScalar(types[k], m[k].data(), i * m[k].rowBytes(), n, q, 0, d, 0);
+                                String where = types[k] + " tokens=" + tokens + " threads=" + threads + " row " + i + " token " + t;
+                                assertEquals(Float.floatToIntBits(want), Float.floatToIntBits(y[k][t * rows + i]), where);
+                                if (k == 0) assertEquals(Float.floatToIntBits(want), Float.floatToIntBits(alone[t * rows + i]), where + " (alone)");
+                            }
+                    }
+                }
+            }
+        }
+    }
 }

@@ -1,0 +1,233 @@
+package dev.lockstep.kernels;
+
+import dev.lockstep.gguf.GgmlType;
+import dev.lockstep.quant.Dequant;
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+
+import static dev.lockstep.kernels.Canonical.F256;
+
+/**
+ * The INT8-activation dot product ("W8A8"/"W4A8"): a Q8_0 or Q4_0 weight row times activations
+ * quantized per block of 32 ({@link Int8Activations}), integer products, f32 accumulation. It is the
+ * engine's opt-in {@code --activations int8} mode; the default multiplies exactly dequantized weights
+ * with f32 activations ({@link Dot}).
+ *
+ * <p><b>The canonical order</b> (what every kernel computes, bit for bit). Per block b, with integer
+ * weights {@code w} (Q8_0: the bytes; Q4_0: nibble - 8) and integer activations {@code a}, eight exact
+ * integer sums {@code s_j = w[2j]a[2j] + w[2j+1]a[2j+1] + w[2j+16]a[2j+16] + w[2j+17]a[2j+17]}
+ * (|s_j| <= 4 * 127 * 127, exact in an f32 too, so their order is free). Block b's scale is
+ * {@code c_b = d_w * d_a} (one f32 product). Lane {@code L = 8 (b % 2) + j} of 16 accumulates
+ * {@code acc[L] = fma(s_j, c_b, acc[L])} over the blocks in order, and the canonical halving tree
+ * ({@link Canonical#treeOf}) sums the 16 lanes. The grouping (2j, 2j+1, 2j+16, 2j+17) is what the
+ * 256-bit kernel gets cheaply: 16-bit products of the two halves of a block added lane-wise (at most
+ * 2 * 127 * 127, no overflow), then each 32-bit lane's two 16-bit halves added by shifts. The Vector
+ * API has no integer dot-product instruction ({@code vpmaddwd}), so this is the shortest sequence
+ * found; a mod-8 grouping through {@code convertShape(S2I, part 1)} measured slower.
+ *
+ * <p>Every kernel uses 256-bit vectors, also on AVX-512 machines (the bits are those of the
+ * specification either way); without vectors the scalar specification runs.
+ */
+public final class Int8Dot {
+    private Int8Dot() {}
+
+    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+    private static final VectorSpecies<Byte> B128 = ByteVector.SPECIES_128;
+    private static final VectorSpecies<Short> S256 = ShortVector.SPECIES_256;
+
+    /** Weight types with an INT8-activation kernel. */
+    public static boolean supports(GgmlType type, int n) {
+        return (type == GgmlType.Q8_0 || type == GgmlType.Q4_0) && n % Int8Activations.BLOCK == 0;
+    }
+
+    private static int blockBytes(GgmlType type) {
+        return type == GgmlType.Q8_0 ? 34 : 18;
+    }
+
+    /**
+     * Rows at byte offsets {@code o0} and {@code o1} (the same row twice is allowed) times one token's
+     * quantized activations, {@code q[qo..qo+n)} with scales {@code d[dOff..)}; results to
+     * {@code out[oa]} and {@code out[ob]}. {@code lanes}: 32 floats of scratch.
+     */
+    public static void rows2(GgmlType type, MemorySegment w, long o0, long o1, int n, short[] q, int qo, float[] d, int dOff,
+                             float[] out, int oa, int ob, float[] lanes) {
+        if (!Canonical.SIMD) {
+            out[oa] = rowScalar(type, w, o0, n, q, qo, d, dOff);
+            out[ob] = rowScalar(type, w, o1, n, q, qo, d, dOff);
+        } else if (type == GgmlType.Q8_0) {
+            q8_0x2(w, o0, o1, n, q, qo, d, dOff, out, oa, ob, lanes);
+        } else {
+            q4_0x2(w, o0, o1, n, q, qo, d, dOff, out, oa, ob, lanes);
+        }
+    }
+
+    // ------------------------------------------------------------------ the specification
+
+    /** The canonical order of the class comment, one value at a time (the reference for every kernel). */
+    public static float rowScalar(GgmlType type, MemorySegment w, long off, int n, short[] q, int qo, float[] d, int dOff) {
+        float[] acc = new float[Canonical.LANES];
+        int[] wq = new int[32];
+        int bb = blockBytes(type);
+        for (int b = 0; b < n / 32; b++) {
+            long p = off + (long) bb * b;
+            for (int j = 0; j < 16; j++) {
+                if (type == GgmlType.Q8_0) {
+                    wq[j] = w.get(ValueLayout.JAVA_BYTE, p + 2 + j);
+                    wq[j + 16] = w.get(ValueLayout.JAVA_BYTE, p + 18 + j);
+                } else {
+                    int v = w.get(ValueLayout.JAVA_BYTE, p + 2 + j) & 0xFF;
+                    wq[j] = (v & 15) - 8;
+                    wq[j + 16] = (v >>> 4) - 8;
+                }
+            }
+            float c = Dequant.f16(w, p) * d[dOff + b];
+            int a = qo + 32 * b;
+            for (int j = 0; j < 8; j++) {
+                int s = wq[2 * j] * q[a + 2 * j] + wq[2 * j + 1] * q[a + 2 * j + 1]
+                        + wq[2 * j + 16] * q[a + 2 * j + 16] + wq[2 * j + 17] * q[a + 2 * j + 17];
+                int lane = 8 * (b % 2) + j;
+                acc[lane] = Math.fma((float) s, c, acc[lane]);
+            }
+        }
+        return Canonical.tree(acc);
+    }
+
+    // ------------------------------------------------------------------ 256-bit kernels
+
+    private static final ValueLayout.OfShort F16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+    // the kernels read a block's f16 scale in place: Dequant.f16 there was left a call (NodeCountInliningCutoff),
+    // which spilled every vector around it; that, and the odd-block tail written out as vectors, made the
+    // kernel slower than the f32 one
+    /**
+     * The last block of a row with an odd block count, the specification's way, into the stored
+     * accumulators of lanes 0-7 at {@code lanes[lo..]}: the same FMAs the vector lanes would do.
+     */
+    private static void evenTail(GgmlType type, MemorySegment w, long p, short[] q, int a, float da, float[] lanes, int lo) {
+        float c = Dequant.f16(w, p) * da;
+        for (int j = 0; j < 8; j++) {
+            int s = weight(type, w, p, 2 * j) * q[a + 2 * j] + weight(type, w, p, 2 * j + 1) * q[a + 2 * j + 1]
+                    + weight(type, w, p, 2 * j + 16) * q[a + 2 * j + 16] + weight(type, w, p, 2 * j + 17) * q[a + 2 * j + 17];
+            lanes[lo + j] = Math.fma((float) s, c, lanes[lo + j]);
+        }
+    }
+
+    /** Integer weight e (0-31) of the block at byte {@code p}. */
+    private static int weight(GgmlType type, MemorySegment w, long p, int e) {
+        if (type == GgmlType.Q8_0) return w.get(ValueLayout.JAVA_BYTE, p + 2 + e);
+        int v = w.get(ValueLayout.JAVA_BYTE, p + 2 + e % 16) & 0xFF;
+        return (e < 16 ? v & 15 : v >>> 4) - 8;
+    }
+
+    /*
+     * Both kernels are written out in full, even and odd block side by side (C2 boxes a vector that
+     * crosses a call it does not inline; see Dot). Per block and row: the block's 16-bit products,
+     * paired into eight 32-bit sums, converted once, one FMA with the block's scale.
+     */
+
+    static void q8_0x2(MemorySegment w, long o0, long o1, int n, short[] q, int qo, float[] d, int dOff,
+                       float[] out, int oa, int ob, float[] lanes) {
+        FloatVector e0 = FloatVector.zero(F256), f0 = e0, e1 = e0, f1 = e0; // even / odd blocks of rows 0 and 1
+        int blocks = n / 32, b = 0;
+        for (; b + 2 <= blocks; b += 2) {
+            long p = o0 + 34L * b, r = o1 + 34L * b;
+            int k = qo + 32 * b;
+            float da = d[dOff + b], db = d[dOff + b + 1];
+            ShortVector a0 = ShortVector.fromArray(S256, q, k), a1 = ShortVector.fromArray(S256, q, k + 16);
+            ShortVector sp = ((ShortVector) ByteVector.fromMemorySegment(B128, w, p + 2, LE).convertShape(VectorOperators.B2S, S256, 0)).mul(a0)
+                    .add(((ShortVector) ByteVector.fromMemorySegment(B128, w, p + 18, LE).convertShape(VectorOperators.B2S, S256, 0)).mul(a1));
+            ShortVector sr = ((ShortVector) ByteVector.fromMemorySegment(B128, w, r + 2, LE).convertShape(VectorOperators.B2S, S256, 0)).mul(a0)
+                    .add(((ShortVector) ByteVector.fromMemorySegment(B128, w, r + 18, LE).convertShape(VectorOperators.B2S, S256, 0)).mul(a1));
+            IntVector ip = sp.reinterpretAsInts(), ir = sr.reinterpretAsInts();
+            ip = ip.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(ip.lanewise(VectorOperators.ASHR, 16));
+            ir = ir.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(ir.lanewise(VectorOperators.ASHR, 16));
+            e0 = ((FloatVector) ip.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, Float.float16ToFloat(w.get(F16, p)) * da), e0);
+            e1 = ((FloatVector) ir.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, Float.float16ToFloat(w.get(F16, r)) * da), e1);
+
+            p += 34;
+            r += 34;
+            a0 = ShortVector.fromArray(S256, q, k + 32);
+            a1 = ShortVector.fromArray(S256, q, k + 48);
+            sp = ((ShortVector) ByteVector.fromMemorySegment(B128, w, p + 2, LE).convertShape(VectorOperators.B2S, S256, 0)).mul(a0)
+                    .add(((ShortVector) ByteVector.fromMemorySegment(B128, w, p + 18, LE).convertShape(VectorOperators.B2S, S256, 0)).mul(a1));
+            sr = ((ShortVector) ByteVector.fromMemorySegment(B128, w, r + 2, LE).convertShape(VectorOperators.B2S, S256, 0)).mul(a0)
+                    .add(((ShortVector) ByteVector.fromMemorySegment(B128, w, r + 18, LE).convertShape(VectorOperators.B2S, S256, 0)).mul(a1));
+            ip = sp.reinterpretAsInts();
+            ir = sr.reinterpretAsInts();
+            ip = ip.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(ip.lanewise(VectorOperators.ASHR, 16));
+            ir = ir.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(ir.lanewise(VectorOperators.ASHR, 16));
+            f0 = ((FloatVector) ip.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, Float.float16ToFloat(w.get(F16, p)) * db), f0);
+            f1 = ((FloatVector) ir.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, Float.float16ToFloat(w.get(F16, r)) * db), f1);
+        }
+        e0.intoArray(lanes, 0);
+        f0.intoArray(lanes, 8);
+        e1.intoArray(lanes, 16);
+        f1.intoArray(lanes, 24);
+        if (b < blocks) { // an odd block count: the last block is even (lanes 0-7), done one lane at a time
+            evenTail(GgmlType.Q8_0, w, o0 + 34L * b, q, qo + 32 * b, d[dOff + b], lanes, 0);
+            evenTail(GgmlType.Q8_0, w, o1 + 34L * b, q, qo + 32 * b, d[dOff + b], lanes, 16);
+        }
+        out[oa] = Canonical.treeOf(lanes, 0);
+        out[ob] = Canonical.treeOf(lanes, 16);
+    }
+
+    /**
+     * Q4_0: the block's 16 bytes, sign-extended to 16 bits, give values 0-15 as {@code (v & 15) - 8}
+     * and values 16-31 as {@code ((v >> 4) & 15) - 8}, in the lanes the Q8_0 kernel has them.
+     */
+    static void q4_0x2(MemorySegment w, long o0, long o1, int n, short[] q, int qo, float[] d, int dOff,
+                       float[] out, int oa, int ob, float[] lanes) {
+        FloatVector e0 = FloatVector.zero(F256), f0 = e0, e1 = e0, f1 = e0;
+        int blocks = n / 32, b = 0;
+        for (; b + 2 <= blocks; b += 2) {
+            long p = o0 + 18L * b, r = o1 + 18L * b;
+            int k = qo + 32 * b;
+            float da = d[dOff + b], db = d[dOff + b + 1];
+            ShortVector a0 = ShortVector.fromArray(S256, q, k), a1 = ShortVector.fromArray(S256, q, k + 16);
+            ShortVector vp = (ShortVector) ByteVector.fromMemorySegment(B128, w, p + 2, LE).convertShape(VectorOperators.B2S, S256, 0);
+            ShortVector vr = (ShortVector) ByteVector.fromMemorySegment(B128, w, r + 2, LE).convertShape(VectorOperators.B2S, S256, 0);
+            ShortVector sp = vp.and((short) 15).sub((short) 8).mul(a0)
+                    .add(vp.lanewise(VectorOperators.ASHR, 4).and((short) 15).sub((short) 8).mul(a1));
+            ShortVector sr = vr.and((short) 15).sub((short) 8).mul(a0)
+                    .add(vr.lanewise(VectorOperators.ASHR, 4).and((short) 15).sub((short) 8).mul(a1));
+            IntVector ip = sp.reinterpretAsInts(), ir = sr.reinterpretAsInts();
+            ip = ip.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(ip.lanewise(VectorOperators.ASHR, 16));
+            ir = ir.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(ir.lanewise(VectorOperators.ASHR, 16));
+            e0 = ((FloatVector) ip.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, Float.float16ToFloat(w.get(F16, p)) * da), e0);
+            e1 = ((FloatVector) ir.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, Float.float16ToFloat(w.get(F16, r)) * da), e1);
+
+            p += 18;
+            r += 18;
+            a0 = ShortVector.fromArray(S256, q, k + 32);
+            a1 = ShortVector.fromArray(S256, q, k + 48);
+            vp = (ShortVector) ByteVector.fromMemorySegment(B128, w, p + 2, LE).convertShape(VectorOperators.B2S, S256, 0);
+            vr = (ShortVector) ByteVector.fromMemorySegment(B128, w, r + 2, LE).convertShape(VectorOperators.B2S, S256, 0);
+            sp = vp.and((short) 15).sub((short) 8).mul(a0).add(vp.lanewise(VectorOperators.ASHR, 4).and((short) 15).sub((short) 8).mul(a1));
+            sr = vr.and((short) 15).sub((short) 8).mul(a0).add(vr.lanewise(VectorOperators.ASHR, 4).and((short) 15).sub((short) 8).mul(a1));
+            ip = sp.reinterpretAsInts();
+            ir = sr.reinterpretAsInts();
+            ip = ip.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(ip.lanewise(VectorOperators.ASHR, 16));
+            ir = ir.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(ir.lanewise(VectorOperators.ASHR, 16));
+            f0 = ((FloatVector) ip.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, Float.float16ToFloat(w.get(F16, p)) * db), f0);
+            f1 = ((FloatVector) ir.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, Float.float16ToFloat(w.get(F16, r)) * db), f1);
+        }
+        e0.intoArray(lanes, 0);
+        f0.intoArray(lanes, 8);
+        e1.intoArray(lanes, 16);
+        f1.intoArray(lanes, 24);
+        if (b < blocks) { // an odd block count: the last block is even (lanes 0-7), done one lane at a time
+            evenTail(GgmlType.Q4_0, w, o0 + 18L * b, q, qo + 32 * b, d[dOff + b], lanes, 0);
+            evenTail(GgmlType.Q4_0, w, o1 + 18L * b, q, qo + 32 * b, d[dOff + b], lanes, 16);
+        }
+        out[oa] = Canonical.treeOf(lanes, 0);
+        out[ob] = Canonical.treeOf(lanes, 16);
+    }
+}
