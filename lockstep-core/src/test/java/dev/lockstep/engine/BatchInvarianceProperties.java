@@ -1,6 +1,7 @@
 package dev.lockstep.engine;
 
 import dev.lockstep.TestModels;
+import dev.lockstep.kernels.Activations;
 import dev.lockstep.cache.KvCache;
 import dev.lockstep.engine.EngineHarness.Req;
 import net.jqwik.api.ForAll;
@@ -16,6 +17,7 @@ import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The promise, as properties: whatever the workload (prompt lengths and shared prefixes, arrival
@@ -53,6 +55,40 @@ class BatchInvarianceProperties {
                 String diff = EngineHarness.difference(EngineHarness.solo(reqs.get(i)), got.get(i));
                 assertNull(diff, "request " + i + " (" + reqs.get(i) + ") with " + cfg + ": " + diff);
             }
+            assertEquals(0, e.stats().kvBlocksUsed(), "every KV block is released");
+        }
+    }
+
+    static final String[] INT8_MODELS = {"models/tiny-qwen2-q8_0", "models/tiny-qwen3-q4_0", "models/tiny-llama-q8_0"};
+
+    /**
+     * The same promise with INT8 activations: chunking, batching, threads and the prefix cache still
+     * change no bit of a request's tokens and logprobs (against its solo run in the same mode), and
+     * the mode is really on: the solo results differ from the f32 mode's in some logprob.
+     */
+    @Property(tries = 10, seed = "20261201")
+    void int8ActivationsKeepEveryRequestsSoloBits(@ForAll @IntRange(max = 2) int model, @ForAll @LongRange long seed,
+                                                 @ForAll @IntRange(min = 1, max = 8) int requests,
+                                                 @ForAll @IntRange(max = 8) int batchTokens,
+                                                 @ForAll @IntRange(min = 1, max = 8) int maxSeqs,
+                                                 @ForAll @IntRange(min = 1, max = 2) int threads,
+                                                 @ForAll boolean prefixCache) throws Exception {
+        TestModels.Loaded m = TestModels.get(INT8_MODELS[model]);
+        Random rnd = new Random(seed);
+        List<Req> reqs = EngineHarness.randomRequests(INT8_MODELS[model], m.model().vocabSize(), requests, rnd);
+        EngineConfig cfg = EngineConfig.defaults().withThreads(threads).withMaxBatchTokens(BATCH_TOKENS[batchTokens])
+                .withMaxSeqs(maxSeqs).withPrefixCaching(prefixCache).withKvCacheBytes(0).withActivations(Activations.INT8);
+        try (Engine e = new Engine(m.model(), m.tokenizer(), cfg)) {
+            if (prefixCache) run(e, reqs, rnd, 0); // warm the cache
+            List<GenerationResult> got = run(e, reqs, rnd, 1);
+            boolean differsFromF32 = false;
+            for (int i = 0; i < reqs.size(); i++) {
+                GenerationResult solo = EngineHarness.solo(reqs.get(i), Activations.INT8);
+                String diff = EngineHarness.difference(solo, got.get(i));
+                assertNull(diff, "request " + i + " (" + reqs.get(i) + ") with " + cfg + ": " + diff);
+                differsFromF32 |= EngineHarness.difference(EngineHarness.solo(reqs.get(i)), solo) != null;
+            }
+            assertTrue(differsFromF32, "INT8 activations gave the f32 mode's bits: the mode is not on");
             assertEquals(0, e.stats().kvBlocksUsed(), "every KV block is released");
         }
     }

@@ -1,6 +1,7 @@
 package dev.lockstep.engine;
 
 import dev.lockstep.TestModels;
+import dev.lockstep.kernels.Activations;
 import dev.lockstep.sampling.Logprobs;
 import dev.lockstep.sampling.SamplingParams;
 
@@ -43,16 +44,23 @@ final class EngineHarness {
         }
     }
 
-    private static final Map<Req, GenerationResult> SOLO = new ConcurrentHashMap<>();
+    private record SoloKey(Req req, Activations activations) {}
+
+    private static final Map<SoloKey, GenerationResult> SOLO = new ConcurrentHashMap<>();
 
     /** The request run alone: fresh engine, one thread, whole prompt in one step, no prefix cache. */
     static GenerationResult solo(Req r) {
-        return SOLO.computeIfAbsent(r, k -> {
-            TestModels.Loaded m = TestModels.get(k.model);
+        return solo(r, Activations.F32);
+    }
+
+    /** {@link #solo(Req)} with the engine's products in the given activation mode. */
+    static GenerationResult solo(Req r, Activations activations) {
+        return SOLO.computeIfAbsent(new SoloKey(r, activations), k -> {
+            TestModels.Loaded m = TestModels.get(k.req.model);
             EngineConfig cfg = EngineConfig.defaults().withThreads(1).withMaxSeqs(1).withMaxBatchTokens(512)
-                    .withPrefixCaching(false).withKvCacheBytes(0);
+                    .withPrefixCaching(false).withKvCacheBytes(0).withActivations(k.activations);
             try (Engine e = new Engine(m.model(), m.tokenizer(), cfg)) {
-                return e.generate(k.toRequest());
+                return e.generate(k.req.toRequest());
             } catch (InterruptedException ex) {
                 throw new RuntimeException(ex);
             }

@@ -14,6 +14,7 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -50,7 +51,24 @@ class JvmInvarianceTest {
         assertTrue(digests.get("MaxVectorSize=16").startsWith("scalar"));
     }
 
-    static String run(List<String> flags, Path model, int steps) throws IOException, InterruptedException {
+    /**
+     * INT8 activations: the same digest in every JVM too (the kernels' 256-bit code, its Java fallback
+     * under C1 and with 128-bit vectors, and the scalar specification), and not the f32 mode's digest.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"models/tiny-qwen2-q8_0", "models/tiny-qwen3-q4_0"})
+    void int8LogitsAreIdenticalAcrossVectorWidthsAndJitTiers(String model) throws Exception {
+        Path file = Fixtures.file(model + ".gguf");
+        Map<String, String> digests = new LinkedHashMap<>();
+        for (var v : VARIANTS.entrySet()) digests.put(v.getKey(), run(v.getValue(), file, 8, "int8"));
+        System.out.println(model + " (int8): " + digests);
+        String reference = digests.get("default").split(" ")[1];
+        for (var e : digests.entrySet())
+            assertEquals(reference, e.getValue().split(" ")[1], "int8 logits of " + e.getKey() + " differ from the default JVM");
+        assertNotEquals(run(List.of(), file, 8).split(" ")[1], reference, "int8 gave the f32 digest: the mode is not on");
+    }
+
+    static String run(List<String> flags, Path model, int steps, String... more) throws IOException, InterruptedException {
         List<String> cmd = new ArrayList<>();
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         cmd.add("--add-modules=jdk.incubator.vector");
@@ -61,6 +79,7 @@ class JvmInvarianceTest {
         cmd.add(LogitsDigest.class.getName());
         cmd.add(model.toString());
         cmd.add(String.valueOf(steps));
+        cmd.addAll(List.of(more));
         Process p = new ProcessBuilder(cmd).redirectErrorStream(false).start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
         String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);

@@ -2,6 +2,7 @@ package dev.lockstep.engine;
 
 import dev.lockstep.cache.KvCache;
 import dev.lockstep.gguf.GgufFile;
+import dev.lockstep.kernels.Activations;
 import dev.lockstep.kernels.Canonical;
 import dev.lockstep.kernels.Ops;
 import dev.lockstep.kernels.WorkerPool;
@@ -27,7 +28,7 @@ public final class LogitsDigest {
         int steps = Integer.parseInt(args[1]);
         try (GgufFile f = GgufFile.open(model); WorkerPool pool = new WorkerPool(2)) {
             Model m = ModelLoader.load(f);
-            ModelRunner r = m.newRunner(pool, 64);
+            ModelRunner r = m.newRunner(pool, 64, args.length > 2 ? Activations.parse(args[2]) : Activations.F32);
             KvCache kv = new KvCache(m.kvLayers(), m.kvDim(), m.kvHeadDim(), 16, 8);
             int[] table = {0, 1, 2, 3, 4, 5, 6, 7};
             int[] prompt = {1, 415, 2936, 9060, 285, 1142, 461, 10575, 754, 278, 17366, 11203};
