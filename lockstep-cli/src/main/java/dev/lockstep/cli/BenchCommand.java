@@ -81,11 +81,12 @@ final class BenchCommand implements Callable<Integer> {
             result.put("model_description", lm.model().describe());
             result.put("threads", modelOptions.threads);
             result.put("kernels", Canonical.PATH);
+            result.put("activations", cfg.activations().label());
             result.put("weight_bytes_per_token", weightBytes);
             result.put("memory_bandwidth_gbps", round(bw / 1e9));
             if (!json) {
                 out.printf("model      %s (%s of weights read per forward pass)%n", modelOptions.resolve().getFileName(), Sizes.human(weightBytes));
-                out.printf("kernels    %s%n", Canonical.PATH);
+                out.printf("kernels    %s, %s activations%n", Canonical.PATH, cfg.activations().label());
                 out.printf("threads    %d; memory read bandwidth measured now: %s%n", modelOptions.threads,
                         noBandwidth ? "skipped" : String.format(Locale.ROOT, "%.1f GB/s", bw / 1e9));
                 out.printf("roofline   %s decode tok/s (bandwidth / weight bytes per token)%n%n",

@@ -49,6 +49,7 @@ class CliTest {
         assertEquals(0, r.code(), r.err());
         JsonNode j = new ObjectMapper().readTree(r.out());
         assertEquals(dev.lockstep.kernels.Canonical.PATH, j.get("kernels").asText());
+        assertEquals("f32", j.get("activations").asText());
         List<String> tests = new ArrayList<>();
         j.get("results").forEach(row -> {
             tests.add(row.get("test").asText());
@@ -63,6 +64,20 @@ class CliTest {
         JsonNode batched = j.get("batched_step_profile"); // the largest concurrency
         assertEquals("decode x2", batched.get("test").asText(), batched.toString());
         assertTrue(batched.get("steps").asLong() >= 8 && batched.get("matmul_ms").asDouble() > 0, batched.toString());
+    }
+
+    /** INT8 activations from the command line: the bench says which mode ran, and greedy text still comes out. */
+    @Test
+    void int8ActivationsRunFromTheCommandLine() throws Exception {
+        String q8 = Fixtures.file("aidreams/aidreams260K-q8_0.gguf").toString();
+        Result b = run(null, "bench", "--model", q8, "--pp", "16", "--tg", "8", "--concurrency", "1", "--reps", "1",
+                "--no-bandwidth", "--threads", "2", "--json", "--activations", "int8");
+        assertEquals(0, b.code(), b.err());
+        assertEquals("int8", new ObjectMapper().readTree(b.out()).get("activations").asText());
+        Result g = run(null, "generate", "--model", q8, "--temperature", "0", "--max-tokens", "16", "--activations", "int8",
+                "Once upon a time");
+        assertEquals(0, g.code(), g.err());
+        assertTrue(g.out().strip().length() > "Once upon a time".length(), g.out());
     }
 
     @Test
@@ -146,6 +161,10 @@ class CliTest {
             assertFalse(lines.hasNext(), "one line: " + r.err());
         }
         assertTrue(run(null, "info", "--model", bad.toString()).err().contains("not a GGUF file"));
+        Result activations = run(null, "generate", "--model", aidreams(), "--activations", "int4", "hi");
+        assertEquals(1, activations.code(), activations.err());
+        assertTrue(activations.err().contains("lockstep: --activations: activations must be f32 or int8, not 'int4'"), activations.err());
+        assertFalse(activations.err().contains("\tat "), activations.err());
     }
 
     @Test
