@@ -84,15 +84,21 @@ class MatMulTest {
     }
 
     /**
-     * INT8 activations: every token count (past the token groups of 64K / n values) and thread count,
-     * alone or in a shared call beside a type without an INT8 kernel (which keeps the f32 path), gives
+     * INT8 activations: every token count (past the token groups of 64K / n values), thread count and
+     * block count (even, odd), alone or in a shared call beside a type without an INT8 kernel (Q6_K or
+     * F16, which keep the f32 path), gives
      * every output the bits of {@link Int8Dot#rowScalar} on the token's own quantized activations.
      */
     @Test
     void int8ActivationsGiveTheSpecificationsBitsForEveryBatch() {
-        GgmlType[] types = {GgmlType.Q8_0, GgmlType.Q6_K, GgmlType.Q4_0};
-        int n = 8192, rows = 7; // groups of 8 tokens
-        Random r = new Random(17);
+        for (int n : new int[]{8192, 1056}) int8Case(n); // groups of 8 tokens; an odd block count (33)
+    }
+
+    private static void int8Case(int n) {
+        GgmlType other = n % 256 == 0 ? GgmlType.Q6_K : GgmlType.F16; // keeps the f32 path
+        GgmlType[] types = {GgmlType.Q8_0, other, GgmlType.Q4_0};
+        int rows = 7;
+        Random r = new Random(17 + n);
         Matrix[] m = new Matrix[3];
         float[][][] deq = new float[3][rows][n];
         for (int k = 0; k < 3; k++) {
@@ -117,7 +123,7 @@ class MatMulTest {
                         Int8Activations.quantizeRow(x, t * n, n, q, 0, d, 0);
                         for (int k = 0; k < 3; k++)
                             for (int i = 0; i < rows; i++) {
-                                float want = types[k] == GgmlType.Q6_K ? Canonical.dotScalar(deq[k][i], 0, x, t * n, n)
+                                float want = types[k] == other ? Canonical.dotScalar(deq[k][i], 0, x, t * n, n)
                                         : Int8Dot.rowScalar(types[k], m[k].data(), i * m[k].rowBytes(), n, q, 0, d, 0);
                                 String where = types[k] + " tokens=" + tokens + " threads=" + threads + " row " + i + " token " + t;
                                 assertEquals(Float.floatToIntBits(want), Float.floatToIntBits(y[k][t * rows + i]), where);
