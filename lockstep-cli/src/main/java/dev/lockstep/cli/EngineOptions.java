@@ -47,8 +47,13 @@ final class EngineOptions {
     String activations = "f32";
 
     Activations activationMode() {
+        return activationMode(activations);
+    }
+
+    /** {@code --activations}' value, or a one-line error naming the flag (also for perplexity's flag). */
+    static Activations activationMode(String value) {
         try {
-            return Activations.parse(activations);
+            return Activations.parse(value);
         } catch (IllegalArgumentException e) {
             throw new LockstepException("--activations: " + e.getMessage());
         }

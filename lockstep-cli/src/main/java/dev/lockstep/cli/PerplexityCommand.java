@@ -62,7 +62,7 @@ final class PerplexityCommand implements Callable<Integer> {
             int windows = Math.min(available, maxWindows);
             EngineConfig cfg = EngineConfig.defaults().withThreads(modelOptions.threads).withMaxSeqs(8)
                     .withMaxBatchTokens(Math.max(512, window)).withMaxLogitRows(Math.max(64, window)).withPrefixCaching(false)
-                    .withActivations(activationMode());
+                    .withActivations(EngineOptions.activationMode(activations));
             double nll = 0;
             long scored = 0;
             long t0 = System.nanoTime();
@@ -87,13 +87,5 @@ final class PerplexityCommand implements Callable<Integer> {
                     Math.exp(mean), (System.nanoTime() - t0) / 1e9);
         }
         return 0;
-    }
-
-    private dev.lockstep.kernels.Activations activationMode() {
-        try {
-            return dev.lockstep.kernels.Activations.parse(activations);
-        } catch (IllegalArgumentException e) {
-            throw new LockstepException("--activations: " + e.getMessage());
-        }
     }
 }

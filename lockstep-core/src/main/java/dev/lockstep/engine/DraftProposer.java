@@ -1,10 +1,9 @@
 package dev.lockstep.engine;
 
-import dev.lockstep.kernels.Activations;
-
 import dev.lockstep.LockstepException;
 import dev.lockstep.cache.BlockManager;
 import dev.lockstep.cache.KvCache;
+import dev.lockstep.kernels.Activations;
 import dev.lockstep.kernels.WorkerPool;
 import dev.lockstep.model.ForwardBatch;
 import dev.lockstep.model.Model;

@@ -74,63 +74,43 @@ public final class Int8Dot {
     /** The canonical order of the class comment, one value at a time (the reference for every kernel). */
     public static float rowScalar(GgmlType type, MemorySegment w, long off, int n, short[] q, int qo, float[] d, int dOff) {
         float[] acc = new float[Canonical.LANES];
-        int[] wq = new int[32];
         int bb = blockBytes(type);
-        for (int b = 0; b < n / 32; b++) {
-            long p = off + (long) bb * b;
-            for (int j = 0; j < 16; j++) {
-                if (type == GgmlType.Q8_0) {
-                    wq[j] = w.get(ValueLayout.JAVA_BYTE, p + 2 + j);
-                    wq[j + 16] = w.get(ValueLayout.JAVA_BYTE, p + 18 + j);
-                } else {
-                    int v = w.get(ValueLayout.JAVA_BYTE, p + 2 + j) & 0xFF;
-                    wq[j] = (v & 15) - 8;
-                    wq[j + 16] = (v >>> 4) - 8;
-                }
-            }
-            float c = Dequant.f16(w, p) * d[dOff + b];
-            int a = qo + 32 * b;
-            for (int j = 0; j < 8; j++) {
-                int s = wq[2 * j] * q[a + 2 * j] + wq[2 * j + 1] * q[a + 2 * j + 1]
-                        + wq[2 * j + 16] * q[a + 2 * j + 16] + wq[2 * j + 17] * q[a + 2 * j + 17];
-                int lane = 8 * (b % 2) + j;
-                acc[lane] = Math.fma((float) s, c, acc[lane]);
-            }
-        }
+        for (int b = 0; b < n / 32; b++) block(type, w, off + (long) bb * b, q, qo + 32 * b, d[dOff + b], acc, 8 * (b % 2));
         return Canonical.tree(acc);
     }
 
-    // ------------------------------------------------------------------ 256-bit kernels
-
-    private static final ValueLayout.OfShort F16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-
-    // the kernels read a block's f16 scale in place: Dequant.f16 there was left a call (NodeCountInliningCutoff),
-    // which spilled every vector around it; that, and the odd-block tail written out as vectors, made the
-    // kernel slower than the f32 one
     /**
-     * The last block of a row with an odd block count, the specification's way, into the stored
-     * accumulators of lanes 0-7 at {@code lanes[lo..]}: the same FMAs the vector lanes would do.
+     * One block of the specification: the block at byte {@code p} times activations {@code q[a..a+32)}
+     * with scale {@code da}, into the eight lanes at {@code acc[lo..lo+8)}. The vector kernels call it
+     * for the last block of an odd block count (lanes 0-7 of their stored accumulators).
      */
-    private static void evenTail(GgmlType type, MemorySegment w, long p, short[] q, int a, float da, float[] lanes, int lo) {
+    private static void block(GgmlType type, MemorySegment w, long p, short[] q, int a, float da, float[] acc, int lo) {
         float c = Dequant.f16(w, p) * da;
         for (int j = 0; j < 8; j++) {
             int s = weight(type, w, p, 2 * j) * q[a + 2 * j] + weight(type, w, p, 2 * j + 1) * q[a + 2 * j + 1]
                     + weight(type, w, p, 2 * j + 16) * q[a + 2 * j + 16] + weight(type, w, p, 2 * j + 17) * q[a + 2 * j + 17];
-            lanes[lo + j] = Math.fma((float) s, c, lanes[lo + j]);
+            acc[lo + j] = Math.fma((float) s, c, acc[lo + j]);
         }
     }
 
-    /** Integer weight e (0-31) of the block at byte {@code p}. */
+    /** Integer weight e (0-31) of the block at byte {@code p}: Q8_0's byte, or Q4_0's nibble - 8. */
     private static int weight(GgmlType type, MemorySegment w, long p, int e) {
         if (type == GgmlType.Q8_0) return w.get(ValueLayout.JAVA_BYTE, p + 2 + e);
         int v = w.get(ValueLayout.JAVA_BYTE, p + 2 + e % 16) & 0xFF;
         return (e < 16 ? v & 15 : v >>> 4) - 8;
     }
 
+    // ------------------------------------------------------------------ 256-bit kernels
+
+    private static final ValueLayout.OfShort F16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
     /*
      * Both kernels are written out in full, even and odd block side by side (C2 boxes a vector that
      * crosses a call it does not inline; see Dot). Per block and row: the block's 16-bit products,
-     * paired into eight 32-bit sums, converted once, one FMA with the block's scale.
+     * paired into eight 32-bit sums, converted once, one FMA with the block's scale. They read a
+     * block's f16 scale in place: Dequant.f16 there was left a call (NodeCountInliningCutoff), which
+     * spilled every vector around it; that, and the odd-block tail written out as vectors, made the
+     * kernel slower than the f32 one. The tail is the specification's own block step.
      */
 
     static void q8_0x2(MemorySegment w, long o0, long o1, int n, short[] q, int qo, float[] d, int dOff,
@@ -172,8 +152,8 @@ public final class Int8Dot {
         e1.intoArray(lanes, 16);
         f1.intoArray(lanes, 24);
         if (b < blocks) { // an odd block count: the last block is even (lanes 0-7), done one lane at a time
-            evenTail(GgmlType.Q8_0, w, o0 + 34L * b, q, qo + 32 * b, d[dOff + b], lanes, 0);
-            evenTail(GgmlType.Q8_0, w, o1 + 34L * b, q, qo + 32 * b, d[dOff + b], lanes, 16);
+            block(GgmlType.Q8_0, w, o0 + 34L * b, q, qo + 32 * b, d[dOff + b], lanes, 0);
+            block(GgmlType.Q8_0, w, o1 + 34L * b, q, qo + 32 * b, d[dOff + b], lanes, 16);
         }
         out[oa] = Canonical.treeOf(lanes, 0);
         out[ob] = Canonical.treeOf(lanes, 16);
@@ -224,8 +204,8 @@ public final class Int8Dot {
         e1.intoArray(lanes, 16);
         f1.intoArray(lanes, 24);
         if (b < blocks) { // an odd block count: the last block is even (lanes 0-7), done one lane at a time
-            evenTail(GgmlType.Q4_0, w, o0 + 18L * b, q, qo + 32 * b, d[dOff + b], lanes, 0);
-            evenTail(GgmlType.Q4_0, w, o1 + 18L * b, q, qo + 32 * b, d[dOff + b], lanes, 16);
+            block(GgmlType.Q4_0, w, o0 + 18L * b, q, qo + 32 * b, d[dOff + b], lanes, 0);
+            block(GgmlType.Q4_0, w, o1 + 18L * b, q, qo + 32 * b, d[dOff + b], lanes, 16);
         }
         out[oa] = Canonical.treeOf(lanes, 0);
         out[ob] = Canonical.treeOf(lanes, 16);
