@@ -9,12 +9,18 @@ package dev.lockstep.kernels;
  * {@code x[k] ≈ d * q[k]} with {@code |q| <= 127}. A token's values depend only on its own activations
  * (a maximum is order-free), never on the rest of the batch. The integers are stored widened to
  * {@code short}: the 256-bit kernels multiply them as 16-bit lanes.
+ *
+ * <p>Beside the values, each block keeps 16 <em>Q4_0 corrections</em> {@code c[i] = 8 (q[i] + q[i+16])}:
+ * a Q4_0 weight is {@code nibble - 8}, so {@code (nibble - 8) q} summed over a lane's values is the
+ * nibble products minus the correction, an exact integer either way. The kernel then multiplies the
+ * raw nibbles and subtracts once per block instead of subtracting 8 from every weight.
  */
 public final class Int8Activations {
     /** Values per block (one scale each). */
     public static final int BLOCK = 32;
 
     private short[] q = new short[0];
+    private short[] c = new short[0];
     private float[] d = new float[0];
     private int n;
 
@@ -23,15 +29,24 @@ public final class Int8Activations {
         if (n % BLOCK != 0) throw new IllegalArgumentException("INT8 activations need rows of a multiple of 32 values, not " + n);
         if (q.length < tokens * n) {
             q = new short[tokens * n];
+            c = new short[tokens * n / 2];
             d = new float[tokens * n / BLOCK];
         }
         this.n = n;
-        for (int t = 0; t < tokens; t++) quantizeRow(x, xOff + t * xStride, n, q, t * n, d, t * (n / BLOCK));
+        for (int t = 0; t < tokens; t++) {
+            quantizeRow(x, xOff + t * xStride, n, q, t * n, d, t * (n / BLOCK));
+            corrections(q, t * n, n, c, t * n / 2);
+        }
     }
 
     /** The quantized values; token t's start at {@link #valuesOffset}. */
     short[] values() {
         return q;
+    }
+
+    /** The Q4_0 corrections; token t's start at {@link #correctionsOffset}. */
+    short[] corrections() {
+        return c;
     }
 
     /** The scales; token t's start at {@link #scalesOffset}. */
@@ -45,6 +60,16 @@ public final class Int8Activations {
 
     int scalesOffset(int t) {
         return t * (n / BLOCK);
+    }
+
+    int correctionsOffset(int t) {
+        return t * n / 2;
+    }
+
+    /** The Q4_0 corrections of one quantized row: {@code c[co + 16b + i] = 8 (q[qo + 32b + i] + q[qo + 32b + 16 + i])}. */
+    public static void corrections(short[] q, int qo, int n, short[] c, int co) {
+        for (int b = 0; b < n / BLOCK; b++)
+            for (int i = 0; i < 16; i++) c[co + 16 * b + i] = (short) (8 * (q[qo + 32 * b + i] + q[qo + 32 * b + 16 + i]));
     }
 
     /** One row: {@code n / 32} blocks into {@code q[qo..qo+n)} and {@code d[dOff..dOff+n/32)}. */

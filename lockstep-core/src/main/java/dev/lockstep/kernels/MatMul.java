@@ -194,16 +194,14 @@ public final class MatMul implements WorkerPool.Task {
     private void int8(Matrix m, float[] y, int yOff, int yStride, int r0, int r1, int worker) {
         int n = m.cols(), half = (r1 - r0 + 1) / 2, group = Math.max(1, 65536 / n);
         long rowBytes = m.rowBytes();
-        short[] q = quantized.values();
-        float[] d = quantized.scales(), l = lanes[worker];
+        float[] l = lanes[worker];
         for (int g0 = 0; g0 < tokens; g0 += group) {
             int g1 = Math.min(tokens, g0 + group);
             for (int i = 0; i < half; i++) {
                 int ra = r0 + i, rb = Math.min(r0 + half + i, r1 - 1); // an odd count repeats the last row
                 for (int t = g0; t < g1; t++) {
                     int yo = yOff + t * yStride;
-                    Int8Dot.rows2(m.type(), m.data(), ra * rowBytes, rb * rowBytes, n, q, quantized.valuesOffset(t), d,
-                            quantized.scalesOffset(t), y, yo + ra, yo + rb, l);
+                    Int8Dot.rows2(m.type(), m.data(), ra * rowBytes, rb * rowBytes, n, quantized, t, y, yo + ra, yo + rb, l);
                 }
             }
         }

@@ -55,19 +55,65 @@ class Int8DotTest {
             long rowBytes = type.byteSize(n);
             float[] x = new float[n];
             for (int i = 0; i < n; i++) x[i] = (float) r.nextGaussian();
-            short[] q = new short[n];
+            short[] q = new short[n], c = new short[n / 2];
             float[] d = new float[n / 32], out = new float[2], lanes = new float[32];
             Int8Activations.quantizeRow(x, 0, n, q, 0, d, 0);
+            Int8Activations.corrections(q, 0, n, c, 0);
             for (int a = 0; a < rows; a++) {
                 int b = (a + 2) % rows;
                 float wantA = Int8Dot.rowScalar(type, w, a * rowBytes, n, q, 0, d, 0);
                 float wantB = Int8Dot.rowScalar(type, w, b * rowBytes, n, q, 0, d, 0);
                 if (type == GgmlType.Q8_0) Int8Dot.q8_0x2(w, a * rowBytes, b * rowBytes, n, q, 0, d, 0, out, 0, 1, lanes);
-                else Int8Dot.q4_0x2(w, a * rowBytes, b * rowBytes, n, q, 0, d, 0, out, 0, 1, lanes);
+                else Int8Dot.q4_0x2(w, a * rowBytes, b * rowBytes, n, q, 0, c, 0, d, 0, out, 0, 1, lanes);
                 assertEquals(Float.floatToIntBits(wantA), Float.floatToIntBits(out[0]), type + " n=" + n + " row " + a);
                 assertEquals(Float.floatToIntBits(wantB), Float.floatToIntBits(out[1]), type + " n=" + n + " row " + b);
             }
         }
+    }
+
+    /**
+     * The 16-bit steps at their limits: weights at the ends of their range (Q4_0 nibbles 0 and 15, Q8_0
+     * bytes -128 and 127) times activations at +-127 in every value. The kernels pair 16-bit halves,
+     * Q4_0's in the shorter form that is exact only while a lane pair stays within 16 bits; a wrong
+     * bound would show here as a sum off by 65536 times a scale.
+     */
+    @ParameterizedTest
+    @EnumSource(value = GgmlType.class, names = {"Q8_0", "Q4_0"})
+    void extremeBlocksKeepExactSums(GgmlType type) {
+        int n = 96, bb = type == GgmlType.Q8_0 ? 34 : 18;
+        byte[][] fills = type == GgmlType.Q8_0 ? new byte[][]{{127}, {-128}, {127, -128}} : new byte[][]{{0}, {-1}, {0x0F}, {(byte) 0xF0}};
+        float[][] xs = {new float[n], new float[n], new float[n]};
+        for (int i = 0; i < n; i++) {
+            xs[0][i] = 1;
+            xs[1][i] = -1;
+            xs[2][i] = i % 2 == 0 ? 1 : -1;
+        }
+        for (byte[] fill : fills)
+            for (float[] x : xs) {
+                byte[] bytes = new byte[2 * bb * n / 32];
+                for (int b = 0; b < 2 * n / 32; b++) {
+                    bytes[b * bb] = 0x00;
+                    bytes[b * bb + 1] = 0x3c; // f16 1.0
+                    for (int e = 2; e < bb; e++) bytes[b * bb + e] = fill[e % fill.length];
+                }
+                MemorySegment w = MemorySegment.ofArray(bytes);
+                short[] q = new short[n], c = new short[n / 2];
+                float[] d = new float[n / 32], out = new float[2], lanes = new float[32];
+                Int8Activations.quantizeRow(x, 0, n, q, 0, d, 0);
+                Int8Activations.corrections(q, 0, n, c, 0);
+                long exact = 0;
+                for (int b = 0; b < n / 32; b++)
+                    for (int e = 0; e < 32; e++) {
+                        int v = type == GgmlType.Q8_0 ? bytes[b * bb + 2 + e] : ((bytes[b * bb + 2 + e % 16] & 0xFF) >> (e < 16 ? 0 : 4) & 15) - 8;
+                        exact += (long) v * q[32 * b + e];
+                    }
+                float want = Int8Dot.rowScalar(type, w, 0, n, q, 0, d, 0);
+                assertEquals(exact * (1.0 / 127), want, 1e-4 * Math.abs(exact / 127.0) + 1e-6, type + " specification");
+                if (type == GgmlType.Q8_0) Int8Dot.q8_0x2(w, 0, bb * n / 32, n, q, 0, d, 0, out, 0, 1, lanes);
+                else Int8Dot.q4_0x2(w, 0, bb * n / 32, n, q, 0, c, 0, d, 0, out, 0, 1, lanes);
+                assertEquals(Float.floatToIntBits(want), Float.floatToIntBits(out[0]), type + " kernel, fill " + fill[0]);
+                assertEquals(Float.floatToIntBits(want), Float.floatToIntBits(out[1]), type + " kernel, second row");
+            }
     }
 
     /**
