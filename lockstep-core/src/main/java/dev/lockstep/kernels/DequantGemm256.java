@@ -140,4 +140,114 @@ final class DequantGemm256 {
             b0.intoArray(lanes, 64 + o); b1.intoArray(lanes, 80 + o); b2.intoArray(lanes, 96 + o); b3.intoArray(lanes, 112 + o);
         }
     }
+
+    // ------------------------------------------------------------------ one row times eight tokens
+
+    /** Tokens per panel of the one-row kernels ({@link #run8}). */
+    static final int WIDE_TOKENS = 8;
+
+    /** The floats of an eight-token panel for rows of {@code n} values. */
+    static int widePanelSize(int n) {
+        return n * WIDE_TOKENS;
+    }
+
+    /**
+     * Packs {@code count} (at most 8) tokens for {@link #run8}: float
+     * {@code h * 4n + (k / 32) * 128 + ((k / 16) % 2) * 64 + t * 8 + k % 8} holds value k of token t,
+     * {@code h = (k / 8) % 2} being the pass; absent tokens' slots are zero.
+     */
+    static void pack8(float[] x, int xOff, int xStride, int count, int n, float[] panel, int po) {
+        if (count < WIDE_TOKENS) Arrays.fill(panel, po, po + widePanelSize(n), 0f);
+        for (int t = 0; t < count; t++) {
+            int src = xOff + t * xStride;
+            for (int k = 0; k < n; k += 8) {
+                int h = (k / 8) % 2, dst = po + h * 4 * n + (k / 32) * 128 + ((k / 16) % 2) * 64 + t * 8;
+                FloatVector.fromArray(F256, x, src + k).intoArray(panel, dst);
+            }
+        }
+    }
+
+    /**
+     * The row at byte offset {@code o} times the eight tokens of the panel at {@code panel[po..]}:
+     * token t's 16 lanes land at {@code lanes[16 t ..+16)}. From five tokens on this beats
+     * {@link #run}: each weight quarter is dequantized once for eight tokens instead of once per four,
+     * and each activation load feeds one FMA directly (eight accumulators, one weight register).
+     * Measured on a 16384 x 2048 Q8_0 matrix, 8 tokens, 2 threads: 15-25 ms against 20-35 ms for
+     * two four-token groups (alternating runs of a throwaway harness).
+     */
+    static void run8(GgmlType type, MemorySegment w, long o, int n, float[] panel, int po, float[] lanes) {
+        if (type == GgmlType.Q8_0) q8_0x8(w, o, n, panel, po, lanes);
+        else q4_0x8(w, o, n, panel, po, lanes);
+    }
+
+    static void q8_0x8(MemorySegment w, long o, int n, float[] panel, int po, float[] lanes) {
+        for (int h = 0; h < 2; h++) {
+            FloatVector z = FloatVector.zero(F256);
+            FloatVector a0 = z, a1 = z, a2 = z, a3 = z, a4 = z, a5 = z, a6 = z, a7 = z;
+            for (int blk = 0, blocks = n / 32; blk < blocks; blk++) {
+                long p = o + 34L * blk;
+                float d = Dequant.f16(w, p);
+                int x = po + h * 4 * n + 128 * blk;
+                FloatVector wv = ((FloatVector) ByteVector.fromMemorySegment(B64, w, p + 2 + 8 * h, LE)
+                        .convertShape(VectorOperators.B2F, F256, 0)).mul(d);
+                a0 = wv.fma(FloatVector.fromArray(F256, panel, x), a0);
+                a1 = wv.fma(FloatVector.fromArray(F256, panel, x + 8), a1);
+                a2 = wv.fma(FloatVector.fromArray(F256, panel, x + 16), a2);
+                a3 = wv.fma(FloatVector.fromArray(F256, panel, x + 24), a3);
+                a4 = wv.fma(FloatVector.fromArray(F256, panel, x + 32), a4);
+                a5 = wv.fma(FloatVector.fromArray(F256, panel, x + 40), a5);
+                a6 = wv.fma(FloatVector.fromArray(F256, panel, x + 48), a6);
+                a7 = wv.fma(FloatVector.fromArray(F256, panel, x + 56), a7);
+                wv = ((FloatVector) ByteVector.fromMemorySegment(B64, w, p + 18 + 8 * h, LE)
+                        .convertShape(VectorOperators.B2F, F256, 0)).mul(d);
+                a0 = wv.fma(FloatVector.fromArray(F256, panel, x + 64), a0);
+                a1 = wv.fma(FloatVector.fromArray(F256, panel, x + 72), a1);
+                a2 = wv.fma(FloatVector.fromArray(F256, panel, x + 80), a2);
+                a3 = wv.fma(FloatVector.fromArray(F256, panel, x + 88), a3);
+                a4 = wv.fma(FloatVector.fromArray(F256, panel, x + 96), a4);
+                a5 = wv.fma(FloatVector.fromArray(F256, panel, x + 104), a5);
+                a6 = wv.fma(FloatVector.fromArray(F256, panel, x + 112), a6);
+                a7 = wv.fma(FloatVector.fromArray(F256, panel, x + 120), a7);
+            }
+            int of = 8 * h;
+            a0.intoArray(lanes, of); a1.intoArray(lanes, 16 + of); a2.intoArray(lanes, 32 + of); a3.intoArray(lanes, 48 + of);
+            a4.intoArray(lanes, 64 + of); a5.intoArray(lanes, 80 + of); a6.intoArray(lanes, 96 + of); a7.intoArray(lanes, 112 + of);
+        }
+    }
+
+    /** Q4_0: pass h reads bytes 8h .. 8h+8 of the block; low nibbles are quarter h, high ones quarter h + 2. */
+    static void q4_0x8(MemorySegment w, long o, int n, float[] panel, int po, float[] lanes) {
+        for (int h = 0; h < 2; h++) {
+            FloatVector z = FloatVector.zero(F256);
+            FloatVector a0 = z, a1 = z, a2 = z, a3 = z, a4 = z, a5 = z, a6 = z, a7 = z;
+            for (int blk = 0, blocks = n / 32; blk < blocks; blk++) {
+                long p = o + 18L * blk;
+                float d = Dequant.f16(w, p);
+                int x = po + h * 4 * n + 128 * blk;
+                IntVector nib = (IntVector) ByteVector.fromMemorySegment(B64, w, p + 2 + 8 * h, LE)
+                        .convertShape(VectorOperators.ZERO_EXTEND_B2I, I256, 0);
+                FloatVector wv = ((FloatVector) nib.and(15).sub(8).convert(VectorOperators.I2F, 0)).mul(d);
+                a0 = wv.fma(FloatVector.fromArray(F256, panel, x), a0);
+                a1 = wv.fma(FloatVector.fromArray(F256, panel, x + 8), a1);
+                a2 = wv.fma(FloatVector.fromArray(F256, panel, x + 16), a2);
+                a3 = wv.fma(FloatVector.fromArray(F256, panel, x + 24), a3);
+                a4 = wv.fma(FloatVector.fromArray(F256, panel, x + 32), a4);
+                a5 = wv.fma(FloatVector.fromArray(F256, panel, x + 40), a5);
+                a6 = wv.fma(FloatVector.fromArray(F256, panel, x + 48), a6);
+                a7 = wv.fma(FloatVector.fromArray(F256, panel, x + 56), a7);
+                wv = ((FloatVector) nib.lanewise(VectorOperators.LSHR, 4).sub(8).convert(VectorOperators.I2F, 0)).mul(d);
+                a0 = wv.fma(FloatVector.fromArray(F256, panel, x + 64), a0);
+                a1 = wv.fma(FloatVector.fromArray(F256, panel, x + 72), a1);
+                a2 = wv.fma(FloatVector.fromArray(F256, panel, x + 80), a2);
+                a3 = wv.fma(FloatVector.fromArray(F256, panel, x + 88), a3);
+                a4 = wv.fma(FloatVector.fromArray(F256, panel, x + 96), a4);
+                a5 = wv.fma(FloatVector.fromArray(F256, panel, x + 104), a5);
+                a6 = wv.fma(FloatVector.fromArray(F256, panel, x + 112), a6);
+                a7 = wv.fma(FloatVector.fromArray(F256, panel, x + 120), a7);
+            }
+            int of = 8 * h;
+            a0.intoArray(lanes, of); a1.intoArray(lanes, 16 + of); a2.intoArray(lanes, 32 + of); a3.intoArray(lanes, 48 + of);
+            a4.intoArray(lanes, 64 + of); a5.intoArray(lanes, 80 + of); a6.intoArray(lanes, 96 + of); a7.intoArray(lanes, 112 + of);
+        }
+    }
 }

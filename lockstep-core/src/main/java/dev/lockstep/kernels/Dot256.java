@@ -253,6 +253,127 @@ final class Dot256 {
         out[ob] = Canonical.treeOf(lanes, 16);
     }
 
+    // ------------------------------------------------------------------ two rows times two tokens
+
+    /** Whether {@link #rows2tokens2} has a kernel for this type. */
+    static boolean hasRows2Tokens2(GgmlType type) {
+        return type == GgmlType.Q8_0 || type == GgmlType.Q4_0;
+    }
+
+    /**
+     * Rows at byte offsets {@code o0} and {@code o1} times the tokens at {@code x[xa..]} and
+     * {@code x[xb..]}: each 8-weight quarter is dequantized once and meets both tokens, where two
+     * calls of {@link #rows2} dequantized it twice (two-sequence decoding and short speculative
+     * verifications ran at the speed of one sequence). Eight accumulators, each output's lo/hi pair as
+     * in {@link #rows2}, so the bits are those of {@link Dot#row}. {@code lanes} (64 floats) receives
+     * row 0 token a, row 0 token b, row 1 token a, row 1 token b, 16 lanes each, for the tree.
+     */
+    static void rows2tokens2(GgmlType type, MemorySegment w, long o0, long o1, int n, float[] x, int xa, int xb, float[] lanes) {
+        if (type == GgmlType.Q8_0) q8_0x2t2(w, o0, o1, n, x, xa, xb, lanes);
+        else q4_0x2t2(w, o0, o1, n, x, xa, xb, lanes);
+    }
+
+    static void q8_0x2t2(MemorySegment w, long o0, long o1, int n, float[] x, int xa, int xb, float[] lanes) {
+        FloatVector z = FloatVector.zero(F256);
+        FloatVector l0a = z, h0a = z, l0b = z, h0b = z, l1a = z, h1a = z, l1b = z, h1b = z;
+        for (int blk = 0, blocks = n / 32; blk < blocks; blk++) {
+            long p = o0 + 34L * blk, q = o1 + 34L * blk;
+            int k = 32 * blk;
+            float dp = Dequant.f16(w, p), dq = Dequant.f16(w, q);
+            FloatVector wp = ((FloatVector) ByteVector.fromMemorySegment(B64, w, p + 2, LE).convertShape(VectorOperators.B2F, F256, 0)).mul(dp);
+            FloatVector wq = ((FloatVector) ByteVector.fromMemorySegment(B64, w, q + 2, LE).convertShape(VectorOperators.B2F, F256, 0)).mul(dq);
+            FloatVector u = FloatVector.fromArray(F256, x, xa + k);
+            l0a = wp.fma(u, l0a);
+            l1a = wq.fma(u, l1a);
+            u = FloatVector.fromArray(F256, x, xb + k);
+            l0b = wp.fma(u, l0b);
+            l1b = wq.fma(u, l1b);
+            wp = ((FloatVector) ByteVector.fromMemorySegment(B64, w, p + 10, LE).convertShape(VectorOperators.B2F, F256, 0)).mul(dp);
+            wq = ((FloatVector) ByteVector.fromMemorySegment(B64, w, q + 10, LE).convertShape(VectorOperators.B2F, F256, 0)).mul(dq);
+            u = FloatVector.fromArray(F256, x, xa + k + 8);
+            h0a = wp.fma(u, h0a);
+            h1a = wq.fma(u, h1a);
+            u = FloatVector.fromArray(F256, x, xb + k + 8);
+            h0b = wp.fma(u, h0b);
+            h1b = wq.fma(u, h1b);
+            wp = ((FloatVector) ByteVector.fromMemorySegment(B64, w, p + 18, LE).convertShape(VectorOperators.B2F, F256, 0)).mul(dp);
+            wq = ((FloatVector) ByteVector.fromMemorySegment(B64, w, q + 18, LE).convertShape(VectorOperators.B2F, F256, 0)).mul(dq);
+            u = FloatVector.fromArray(F256, x, xa + k + 16);
+            l0a = wp.fma(u, l0a);
+            l1a = wq.fma(u, l1a);
+            u = FloatVector.fromArray(F256, x, xb + k + 16);
+            l0b = wp.fma(u, l0b);
+            l1b = wq.fma(u, l1b);
+            wp = ((FloatVector) ByteVector.fromMemorySegment(B64, w, p + 26, LE).convertShape(VectorOperators.B2F, F256, 0)).mul(dp);
+            wq = ((FloatVector) ByteVector.fromMemorySegment(B64, w, q + 26, LE).convertShape(VectorOperators.B2F, F256, 0)).mul(dq);
+            u = FloatVector.fromArray(F256, x, xa + k + 24);
+            h0a = wp.fma(u, h0a);
+            h1a = wq.fma(u, h1a);
+            u = FloatVector.fromArray(F256, x, xb + k + 24);
+            h0b = wp.fma(u, h0b);
+            h1b = wq.fma(u, h1b);
+        }
+        l0a.intoArray(lanes, 0); h0a.intoArray(lanes, 8); l0b.intoArray(lanes, 16); h0b.intoArray(lanes, 24);
+        l1a.intoArray(lanes, 32); h1a.intoArray(lanes, 40); l1b.intoArray(lanes, 48); h1b.intoArray(lanes, 56);
+    }
+
+    /**
+     * Q4_0: each quarter's eight bytes are loaded (zero-extended) where they are used, low nibbles for
+     * quarters 0 and 1, high ones for 2 and 3, rather than kept across the block: eight accumulators
+     * leave no registers for four unpacked byte vectors.
+     */
+    static void q4_0x2t2(MemorySegment w, long o0, long o1, int n, float[] x, int xa, int xb, float[] lanes) {
+        FloatVector z = FloatVector.zero(F256);
+        FloatVector l0a = z, h0a = z, l0b = z, h0b = z, l1a = z, h1a = z, l1b = z, h1b = z;
+        for (int blk = 0, blocks = n / 32; blk < blocks; blk++) {
+            long p = o0 + 18L * blk, q = o1 + 18L * blk;
+            int k = 32 * blk;
+            float dp = Dequant.f16(w, p), dq = Dequant.f16(w, q);
+            FloatVector wp = ((FloatVector) ((IntVector) ByteVector.fromMemorySegment(B64, w, p + 2, LE)
+                    .convertShape(VectorOperators.ZERO_EXTEND_B2I, I256, 0)).and(15).sub(8).convert(VectorOperators.I2F, 0)).mul(dp);
+            FloatVector wq = ((FloatVector) ((IntVector) ByteVector.fromMemorySegment(B64, w, q + 2, LE)
+                    .convertShape(VectorOperators.ZERO_EXTEND_B2I, I256, 0)).and(15).sub(8).convert(VectorOperators.I2F, 0)).mul(dq);
+            FloatVector u = FloatVector.fromArray(F256, x, xa + k);
+            l0a = wp.fma(u, l0a);
+            l1a = wq.fma(u, l1a);
+            u = FloatVector.fromArray(F256, x, xb + k);
+            l0b = wp.fma(u, l0b);
+            l1b = wq.fma(u, l1b);
+            wp = ((FloatVector) ((IntVector) ByteVector.fromMemorySegment(B64, w, p + 10, LE)
+                    .convertShape(VectorOperators.ZERO_EXTEND_B2I, I256, 0)).and(15).sub(8).convert(VectorOperators.I2F, 0)).mul(dp);
+            wq = ((FloatVector) ((IntVector) ByteVector.fromMemorySegment(B64, w, q + 10, LE)
+                    .convertShape(VectorOperators.ZERO_EXTEND_B2I, I256, 0)).and(15).sub(8).convert(VectorOperators.I2F, 0)).mul(dq);
+            u = FloatVector.fromArray(F256, x, xa + k + 8);
+            h0a = wp.fma(u, h0a);
+            h1a = wq.fma(u, h1a);
+            u = FloatVector.fromArray(F256, x, xb + k + 8);
+            h0b = wp.fma(u, h0b);
+            h1b = wq.fma(u, h1b);
+            wp = ((FloatVector) ((IntVector) ByteVector.fromMemorySegment(B64, w, p + 2, LE)
+                    .convertShape(VectorOperators.ZERO_EXTEND_B2I, I256, 0)).lanewise(VectorOperators.LSHR, 4).sub(8).convert(VectorOperators.I2F, 0)).mul(dp);
+            wq = ((FloatVector) ((IntVector) ByteVector.fromMemorySegment(B64, w, q + 2, LE)
+                    .convertShape(VectorOperators.ZERO_EXTEND_B2I, I256, 0)).lanewise(VectorOperators.LSHR, 4).sub(8).convert(VectorOperators.I2F, 0)).mul(dq);
+            u = FloatVector.fromArray(F256, x, xa + k + 16);
+            l0a = wp.fma(u, l0a);
+            l1a = wq.fma(u, l1a);
+            u = FloatVector.fromArray(F256, x, xb + k + 16);
+            l0b = wp.fma(u, l0b);
+            l1b = wq.fma(u, l1b);
+            wp = ((FloatVector) ((IntVector) ByteVector.fromMemorySegment(B64, w, p + 10, LE)
+                    .convertShape(VectorOperators.ZERO_EXTEND_B2I, I256, 0)).lanewise(VectorOperators.LSHR, 4).sub(8).convert(VectorOperators.I2F, 0)).mul(dp);
+            wq = ((FloatVector) ((IntVector) ByteVector.fromMemorySegment(B64, w, q + 10, LE)
+                    .convertShape(VectorOperators.ZERO_EXTEND_B2I, I256, 0)).lanewise(VectorOperators.LSHR, 4).sub(8).convert(VectorOperators.I2F, 0)).mul(dq);
+            u = FloatVector.fromArray(F256, x, xa + k + 24);
+            h0a = wp.fma(u, h0a);
+            h1a = wq.fma(u, h1a);
+            u = FloatVector.fromArray(F256, x, xb + k + 24);
+            h0b = wp.fma(u, h0b);
+            h1b = wq.fma(u, h1b);
+        }
+        l0a.intoArray(lanes, 0); h0a.intoArray(lanes, 8); l0b.intoArray(lanes, 16); h0b.intoArray(lanes, 24);
+        l1a.intoArray(lanes, 32); h1a.intoArray(lanes, 40); l1b.intoArray(lanes, 48); h1b.intoArray(lanes, 56);
+    }
+
     // ------------------------------------------------------------------ half floats
 
     /** Eight IEEE half floats at byte {@code off} to float, exactly (the method of {@link Dot#halfToFloat}). */

@@ -224,10 +224,13 @@ public final class MatMul implements WorkerPool.Task {
      * Each worker pairs row i of the first half of its range with row i of the second half (two
      * distant rows per kernel call: two FMA chains, two memory streams) and runs every token through
      * the pair while it is in L1, so the weights stream from memory once whatever the token count.
+     * Two tokens with 256-bit vectors take {@link Dot256#rows2tokens2}, which dequantizes each weight
+     * once for both.
      */
     private void matvec(Matrix m, float[] y, int yOff, int yStride, int r0, int r1, float[] s) {
         int n = m.cols(), half = (r1 - r0) / 2, i = 0;
-        if (Canonical.SIMD && Dot.hasRows2(m.type(), n))
+        if (tokens == 2 && Canonical.SIMD256 && Dot256.hasRows2Tokens2(m.type())) i = matvecTwoTokens(m, y, yOff, yStride, r0, half, s);
+        else if (Canonical.SIMD && Dot.hasRows2(m.type(), n))
             for (; i < half; i++)
                 for (int t = 0; t < tokens; t++) {
                     int yo = yOff + t * yStride;
@@ -237,6 +240,25 @@ public final class MatMul implements WorkerPool.Task {
             for (int t = 0; t < tokens; t++) y[yOff + t * yStride + r] = Dot.row(m.type(), m.data(), r, n, x, xOff + t * xStride, s);
         for (int r = r0 + half + i; r < r1; r++)
             for (int t = 0; t < tokens; t++) y[yOff + t * yStride + r] = Dot.row(m.type(), m.data(), r, n, x, xOff + t * xStride, s);
+    }
+
+    /**
+     * The row pairs of {@link #matvec} for exactly two tokens, through {@link Dot256#rows2tokens2};
+     * returns the pairs done ({@code half}). A method of its own so that {@link #matvec}'s single-token
+     * loop stays as small as it was for C2's inlining.
+     */
+    private int matvecTwoTokens(Matrix m, float[] y, int yOff, int yStride, int r0, int half, float[] s) {
+        long rb = m.rowBytes();
+        int ya = yOff, yb = yOff + yStride;
+        for (int i = 0; i < half; i++) {
+            int ra = r0 + i, rc = r0 + half + i;
+            Dot256.rows2tokens2(m.type(), m.data(), ra * rb, rc * rb, m.cols(), x, xOff, xOff + xStride, s);
+            y[ya + ra] = Canonical.treeOf(s, 0);
+            y[yb + ra] = Canonical.treeOf(s, 16);
+            y[ya + rc] = Canonical.treeOf(s, 32);
+            y[yb + rc] = Canonical.treeOf(s, 48);
+        }
+        return half;
     }
 
     /**
@@ -286,12 +308,27 @@ public final class MatMul implements WorkerPool.Task {
      */
     static final int FUSED256_MAX_TOKENS = 16;
 
-    /** {@link #fused} with 256-bit vectors: panels of four tokens, packed once per call ({@link #packPanels}). */
+    /**
+     * {@link #fused} with 256-bit vectors, on panels packed once per call ({@link #packPanels}): up to
+     * four tokens, pairs of distant rows times a four-token panel ({@link DequantGemm256#run}); from
+     * five on, one row at a time times eight-token panels ({@link DequantGemm256#run8}), which
+     * dequantizes each weight once per eight tokens.
+     */
     private void fused256(Matrix m, float[] y, int yOff, int yStride, int r0, int r1, int worker) {
-        int n = m.cols(), half = (r1 - r0 + 1) / 2, ps = DequantGemm256.panelSize(n);
-        int groups = (tokens + DequantGemm256.TOKENS - 1) / DequantGemm256.TOKENS;
+        int n = m.cols();
         long rowBytes = m.type().byteSize(n);
         float[] l = lanes[worker], panel = packedPanels.array;
+        if (widePanels()) {
+            int ps = DequantGemm256.widePanelSize(n), per = DequantGemm256.WIDE_TOKENS, groups = (tokens + per - 1) / per;
+            for (int r = r0; r < r1; r++)
+                for (int g = 0; g < groups; g++) { // the row stays in L1 for the next group
+                    DequantGemm256.run8(m.type(), m.data(), r * rowBytes, n, panel, panelStart + g * ps, l);
+                    for (int t0 = g * per, t = 0; t < Math.min(per, tokens - t0); t++) y[yOff + (t0 + t) * yStride + r] = Canonical.treeOf(l, 16 * t);
+                }
+            return;
+        }
+        int half = (r1 - r0 + 1) / 2, ps = DequantGemm256.panelSize(n);
+        int groups = (tokens + DequantGemm256.TOKENS - 1) / DequantGemm256.TOKENS;
         for (int i = 0; i < half; i++) {
             int ra = r0 + i, rb = Math.min(r0 + half + i, r1 - 1);
             for (int g = 0; g < groups; g++) { // the row pair stays in L1 for the next group
@@ -305,15 +342,22 @@ public final class MatMul implements WorkerPool.Task {
         }
     }
 
-    /** Packs the call's tokens once, before the workers start, into four-token panels for {@link #fused256}. */
+    /** Whether this call's {@link #fused256} products use eight-token panels (five tokens or more). */
+    private boolean widePanels() {
+        return tokens > DequantGemm256.TOKENS;
+    }
+
+    /** Packs the call's tokens once, before the workers start, into the panels {@link #fused256} reads. */
     private void packPanels(int n) {
-        int ps = DequantGemm256.panelSize(n), groups = (tokens + DequantGemm256.TOKENS - 1) / DequantGemm256.TOKENS;
+        boolean wide = widePanels();
+        int per = wide ? DequantGemm256.WIDE_TOKENS : DequantGemm256.TOKENS;
+        int ps = wide ? DequantGemm256.widePanelSize(n) : DequantGemm256.panelSize(n), groups = (tokens + per - 1) / per;
         packedPanels = AlignedFloats.atLeast(packedPanels, groups * ps);
         panelStart = packedPanels.start(); // asked once: readers use the index the writer used
         for (int g = 0; g < groups; g++) {
-            int t0 = g * DequantGemm256.TOKENS;
-            DequantGemm256.pack(x, xOff + t0 * xStride, xStride, Math.min(DequantGemm256.TOKENS, tokens - t0), n,
-                    packedPanels.array, panelStart + g * ps);
+            int t0 = g * per, count = Math.min(per, tokens - t0);
+            if (wide) DequantGemm256.pack8(x, xOff + t0 * xStride, xStride, count, n, packedPanels.array, panelStart + g * ps);
+            else DequantGemm256.pack(x, xOff + t0 * xStride, xStride, count, n, packedPanels.array, panelStart + g * ps);
         }
     }
 
