@@ -66,6 +66,34 @@ class DotTest {
         }
     }
 
+    /** The two-rows-by-two-tokens kernel of the 256-bit family: each output has {@link Dot#row}'s bits. */
+    @ParameterizedTest
+    @EnumSource(value = GgmlType.class, names = {"Q8_0", "Q4_0"})
+    void twoRowsTimesTwoTokensMatchReferenceBitForBit(GgmlType t) {
+        assertTrue(Dot256.hasRows2Tokens2(t));
+        Random r = new Random(t.id + 5);
+        for (int n : new int[]{32, 96, 2048}) {
+            int rows = 4;
+            byte[] w = DequantTestData.randomBlocks(t, (int) (t.byteSize((long) rows * n) / t.typeSize), n + 3);
+            MemorySegment seg = MemorySegment.ofArray(w);
+            float[] x = new float[2 * n + 5], lanes = new float[64];
+            for (int i = 0; i < x.length; i++) x[i] = (float) r.nextGaussian();
+            int xa = 5 + n, xb = 1; // token b before token a: any offsets
+            for (int row = 0; row + 1 < rows; row++) {
+                Dot256.rows2tokens2(t, seg, row * t.byteSize(n), (rows - 1 - row) * t.byteSize(n), n, x, xa, xb, lanes);
+                int[] rowsOf = {row, row, rows - 1 - row, rows - 1 - row};
+                int[] tokensOf = {xa, xb, xa, xb};
+                for (int o = 0; o < 4; o++) {
+                    float[] deq = new float[n];
+                    Dequant.dequantizeRow(t, seg, rowsOf[o], n, deq, 0);
+                    float want = Canonical.dotScalar(deq, 0, x, tokensOf[o], n);
+                    assertEquals(Float.floatToIntBits(want), Float.floatToIntBits(Canonical.treeOf(lanes, 16 * o)),
+                            t + " n=" + n + " output " + o + " (row " + rowsOf[o] + ")");
+                }
+            }
+        }
+    }
+
     @ParameterizedTest
     @EnumSource(value = GgmlType.class, names = {"F32"})
     void floatDotAndSegmentDotMatchReference(GgmlType unused) {

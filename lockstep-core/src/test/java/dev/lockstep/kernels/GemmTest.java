@@ -57,4 +57,40 @@ class GemmTest {
         for (int i = 0; i < n; i++)
             assertEquals(Float.floatToIntBits(want[i]), Float.floatToIntBits(got[i + 2]), type + " value " + i);
     }
+
+    /**
+     * The 256-bit in-register dequantizing kernels, on any machine: two rows by a four-token panel
+     * ({@code run}) and one row by an eight-token panel ({@code run8}), with absent tokens, give every
+     * output the reference bits.
+     */
+    @ParameterizedTest
+    @EnumSource(value = GgmlType.class, names = {"Q8_0", "Q4_0"})
+    void the256BitPanelKernelsGiveCanonicalDots(GgmlType type) {
+        int n = 256, rows = 3;
+        Random r = new Random(type.id + 17);
+        MemorySegment seg = MemorySegment.ofArray(DequantTestData.randomBlocks(type, (int) (type.byteSize((long) rows * n) / type.typeSize), 23));
+        long rb = type.byteSize(n);
+        for (int count : new int[]{3, 4, 5, 8}) {
+            float[] x = new float[count * n];
+            for (int i = 0; i < x.length; i++) x[i] = (float) r.nextGaussian();
+            float[] lanes = new float[128], deq = new float[n];
+            boolean wide = count > DequantGemm256.TOKENS;
+            float[] panel = new float[wide ? DequantGemm256.widePanelSize(n) : DequantGemm256.panelSize(n)];
+            if (wide) {
+                DequantGemm256.pack8(x, 0, n, count, n, panel, 0);
+                DequantGemm256.run8(type, seg, rb, n, panel, 0, lanes);
+            } else {
+                DequantGemm256.pack(x, 0, n, count, n, panel, 0);
+                DequantGemm256.run(type, seg, 0, 2 * rb, n, panel, 0, lanes);
+            }
+            for (int t = 0; t < count; t++)
+                for (int k = 0; k < (wide ? 1 : 2); k++) {
+                    int row = wide ? 1 : 2 * k;
+                    Dequant.dequantizeRow(type, seg, row, n, deq, 0);
+                    float want = Canonical.dotScalar(deq, 0, x, t * n, n);
+                    float got = Canonical.treeOf(lanes, (wide ? 0 : 64 * k) + 16 * t);
+                    assertEquals(Float.floatToIntBits(want), Float.floatToIntBits(got), type + " " + count + " tokens, row " + row + " token " + t);
+                }
+        }
+    }
 }
