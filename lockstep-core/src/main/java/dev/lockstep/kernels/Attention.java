@@ -115,7 +115,8 @@ public final class Attention implements WorkerPool.Task {
     /**
      * Scores s_j = (q . k_j) * scale; each dot a single fma chain over the head dimension, d = 0, 1, ...
      * K is transposed within a block, so one vector load brings dimension d of 8 or 16 positions; the
-     * positions left over take the same chain one at a time.
+     * positions left over take the same chain one at a time. Two vectors of positions run side by side:
+     * one chain alone waits on the FMA latency (the chains are independent, so the bits are the same).
      */
     private void scores(int[] table, int n, int g, int qo, float[] sc) {
         int bs = cache.blockSize();
@@ -124,7 +125,20 @@ public final class Attention implements WorkerPool.Task {
             int cnt = Math.min(bs, n - j0), s = 0;
             long kBase = cache.keyOffset(table[b], g, 0);
             if (Canonical.SIMD) {
-                for (int step = FV.length(); s + step <= cnt; s += step) {
+                int step = FV.length();
+                for (; s + 2 * step <= cnt; s += 2 * step) { // two vectors of positions: two independent chains
+                    FloatVector a0 = FloatVector.zero(FV), a1 = a0;
+                    long ko = kBase + 4L * s;
+                    for (int d = 0; d < headDim; d++) {
+                        FloatVector qd = FloatVector.broadcast(FV, q[qo + d]);
+                        long kd = ko + 4L * d * bs;
+                        a0 = qd.fma(FloatVector.fromMemorySegment(FV, keys, kd, LE), a0);
+                        a1 = qd.fma(FloatVector.fromMemorySegment(FV, keys, kd + 4L * step, LE), a1);
+                    }
+                    a0.mul(scale).intoArray(sc, j0 + s);
+                    a1.mul(scale).intoArray(sc, j0 + s + step);
+                }
+                for (; s + step <= cnt; s += step) {
                     FloatVector acc = FloatVector.zero(FV);
                     long ko = kBase + 4L * s;
                     for (int d = 0; d < headDim; d++)
@@ -142,15 +156,36 @@ public final class Attention implements WorkerPool.Task {
     }
 
     /**
-     * out = sum over positions, in order, of p_j v_j: one fma chain per output dimension (a vector of
-     * dimensions at a time, the dimensions left over one at a time).
+     * out = sum over positions, in order, of p_j v_j: one fma chain per output dimension (four vectors
+     * of dimensions at a time, so four chains hide the FMA latency; then one vector; the dimensions
+     * left over one at a time).
      */
     private void weightedValues(int[] table, int n, int g, int qo, float[] sc) {
         int bs = cache.blockSize(), d0 = 0;
         long headOff = (long) g * headDim * Float.BYTES;
         MemorySegment vals = cache.values(layer);
         if (Canonical.SIMD) {
-            for (int step = FV.length(); d0 + step <= headDim; d0 += step) {
+            int step = FV.length();
+            for (; d0 + 4 * step <= headDim; d0 += 4 * step) { // four vectors of dimensions: four independent chains
+                FloatVector a0 = FloatVector.zero(FV), a1 = a0, a2 = a0, a3 = a0;
+                for (int b = 0, j0 = 0; j0 < n; b++, j0 += bs) {
+                    long vo = cache.offset(table[b], 0) + headOff + 4L * d0;
+                    int cnt = Math.min(bs, n - j0);
+                    for (int s = 0; s < cnt; s++) {
+                        FloatVector p = FloatVector.broadcast(FV, sc[j0 + s]);
+                        long v = vo + (long) s * rowBytes;
+                        a0 = p.fma(FloatVector.fromMemorySegment(FV, vals, v, LE), a0);
+                        a1 = p.fma(FloatVector.fromMemorySegment(FV, vals, v + 4L * step, LE), a1);
+                        a2 = p.fma(FloatVector.fromMemorySegment(FV, vals, v + 8L * step, LE), a2);
+                        a3 = p.fma(FloatVector.fromMemorySegment(FV, vals, v + 12L * step, LE), a3);
+                    }
+                }
+                a0.intoArray(out, qo + d0);
+                a1.intoArray(out, qo + d0 + step);
+                a2.intoArray(out, qo + d0 + 2 * step);
+                a3.intoArray(out, qo + d0 + 3 * step);
+            }
+            for (; d0 + step <= headDim; d0 += step) {
                 FloatVector acc = FloatVector.zero(FV);
                 for (int b = 0, j0 = 0; j0 < n; b++, j0 += bs) {
                     long vo = cache.offset(table[b], 0) + headOff + 4L * d0;
