@@ -54,11 +54,20 @@ final class DequantGemm256 {
      * {@code panel[po..]}; the slots of absent tokens are zero (their results are dropped).
      */
     static void pack(float[] x, int xOff, int xStride, int count, int n, float[] panel, int po) {
-        if (count < TOKENS) Arrays.fill(panel, po, po + panelSize(n), 0f);
+        packPanel(TOKENS, x, xOff, xStride, count, n, panel, po);
+    }
+
+    /**
+     * The layout of both panel widths ({@code tokens} = 4 or 8): float
+     * {@code h * (tokens / 2) n + (k / 32) 16 tokens + ((k / 16) % 2) 8 tokens + t * 8 + k % 8} holds
+     * value k of token t, {@code h = (k / 8) % 2} being the pass; absent tokens' slots are zero.
+     */
+    private static void packPanel(int tokens, float[] x, int xOff, int xStride, int count, int n, float[] panel, int po) {
+        if (count < tokens) Arrays.fill(panel, po, po + n * tokens, 0f);
         for (int t = 0; t < count; t++) {
             int src = xOff + t * xStride;
             for (int k = 0; k < n; k += 8) {
-                int h = (k / 8) % 2, dst = po + h * 2 * n + (k / 32) * 64 + ((k / 16) % 2) * 32 + t * 8;
+                int h = (k / 8) % 2, dst = po + h * (tokens / 2) * n + (k / 32) * 16 * tokens + ((k / 16) % 2) * 8 * tokens + t * 8;
                 FloatVector.fromArray(F256, x, src + k).intoArray(panel, dst);
             }
         }
@@ -157,14 +166,7 @@ final class DequantGemm256 {
      * {@code h = (k / 8) % 2} being the pass; absent tokens' slots are zero.
      */
     static void pack8(float[] x, int xOff, int xStride, int count, int n, float[] panel, int po) {
-        if (count < WIDE_TOKENS) Arrays.fill(panel, po, po + widePanelSize(n), 0f);
-        for (int t = 0; t < count; t++) {
-            int src = xOff + t * xStride;
-            for (int k = 0; k < n; k += 8) {
-                int h = (k / 8) % 2, dst = po + h * 4 * n + (k / 32) * 128 + ((k / 16) % 2) * 64 + t * 8;
-                FloatVector.fromArray(F256, x, src + k).intoArray(panel, dst);
-            }
-        }
+        packPanel(WIDE_TOKENS, x, xOff, xStride, count, n, panel, po);
     }
 
     /**
