@@ -220,4 +220,161 @@ public final class Int8Dot {
         out[oa] = Canonical.treeOf(lanes, 0);
         out[ob] = Canonical.treeOf(lanes, 16);
     }
+
+    // ------------------------------------------------------------------ two rows times two tokens
+
+    /**
+     * Rows at byte offsets {@code o0} and {@code o1} times tokens {@code ta} and {@code tb} of
+     * {@code a}: each block's weights are widened once and meet both tokens (two calls of {@link #rows2}
+     * widened them twice). Results: row 0 token a, row 0 token b, row 1 token a, row 1 token b into
+     * {@code out[oa0]}, {@code out[ob0]}, {@code out[oa1]}, {@code out[ob1]}. Every output has the
+     * bits of {@link #rowScalar}. {@code lanes}: 64 floats of scratch.
+     */
+    public static void rows2tokens2(GgmlType type, MemorySegment w, long o0, long o1, int n, Int8Activations a, int ta, int tb,
+                                    float[] out, int oa0, int ob0, int oa1, int ob1, float[] lanes) {
+        short[] q = a.values();
+        float[] d = a.scales();
+        int qa = a.valuesOffset(ta), qb = a.valuesOffset(tb), da = a.scalesOffset(ta), db = a.scalesOffset(tb);
+        if (!Canonical.SIMD) {
+            out[oa0] = rowScalar(type, w, o0, n, q, qa, d, da);
+            out[ob0] = rowScalar(type, w, o0, n, q, qb, d, db);
+            out[oa1] = rowScalar(type, w, o1, n, q, qa, d, da);
+            out[ob1] = rowScalar(type, w, o1, n, q, qb, d, db);
+            return;
+        }
+        if (type == GgmlType.Q8_0) q8_0x2t2(w, o0, o1, n, q, qa, qb, d, da, db, lanes);
+        else q4_0x2t2(w, o0, o1, n, q, qa, qb, a.corrections(), a.correctionsOffset(ta), a.correctionsOffset(tb), d, da, db, lanes);
+        int even = (n / 32) & ~1, bb = blockBytes(type);
+        if (even < n / 32) { // an odd block count: the last block is even (lanes 0-7), done one lane at a time
+            block(type, w, o0 + (long) bb * even, q, qa + 32 * even, d[da + even], lanes, 0);
+            block(type, w, o0 + (long) bb * even, q, qb + 32 * even, d[db + even], lanes, 16);
+            block(type, w, o1 + (long) bb * even, q, qa + 32 * even, d[da + even], lanes, 32);
+            block(type, w, o1 + (long) bb * even, q, qb + 32 * even, d[db + even], lanes, 48);
+        }
+        out[oa0] = Canonical.treeOf(lanes, 0);
+        out[ob0] = Canonical.treeOf(lanes, 16);
+        out[oa1] = Canonical.treeOf(lanes, 32);
+        out[ob1] = Canonical.treeOf(lanes, 48);
+    }
+
+    /** Accumulators stored as rows2tokens2 reads them: (row 0, a), (row 0, b), (row 1, a), (row 1, b); even blocks lanes 0-7, odd 8-15. */
+    static void q8_0x2t2(MemorySegment w, long o0, long o1, int n, short[] q, int qa, int qb, float[] d, int dA, int dB, float[] lanes) {
+        FloatVector z = FloatVector.zero(F256);
+        FloatVector e0a = z, e0b = z, e1a = z, e1b = z, f0a = z, f0b = z, f1a = z, f1b = z; // even / odd blocks, row, token
+        int even = (n / 32) & ~1;
+        for (int b = 0; b < even; b += 2) {
+            long p = o0 + 34L * b, r = o1 + 34L * b;
+            int ka = qa + 32 * b, kb = qb + 32 * b;
+            float da = d[dA + b], db = d[dB + b], da1 = d[dA + b + 1], db1 = d[dB + b + 1], dw;
+            ShortVector w0, w1;
+            IntVector s;
+            w0 = (ShortVector) ByteVector.fromMemorySegment(B128, w, p + 2, LE).convertShape(VectorOperators.B2S, S256, 0);
+            w1 = (ShortVector) ByteVector.fromMemorySegment(B128, w, p + 18, LE).convertShape(VectorOperators.B2S, S256, 0);
+            dw = Float.float16ToFloat(w.get(F16, p));
+            s = w0.mul(ShortVector.fromArray(S256, q, ka)).add(w1.mul(ShortVector.fromArray(S256, q, ka + 16))).reinterpretAsInts();
+            s = s.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(s.lanewise(VectorOperators.ASHR, 16));
+            e0a = ((FloatVector) s.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, dw * da), e0a);
+            s = w0.mul(ShortVector.fromArray(S256, q, kb)).add(w1.mul(ShortVector.fromArray(S256, q, kb + 16))).reinterpretAsInts();
+            s = s.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(s.lanewise(VectorOperators.ASHR, 16));
+            e0b = ((FloatVector) s.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, dw * db), e0b);
+            w0 = (ShortVector) ByteVector.fromMemorySegment(B128, w, r + 2, LE).convertShape(VectorOperators.B2S, S256, 0);
+            w1 = (ShortVector) ByteVector.fromMemorySegment(B128, w, r + 18, LE).convertShape(VectorOperators.B2S, S256, 0);
+            dw = Float.float16ToFloat(w.get(F16, r));
+            s = w0.mul(ShortVector.fromArray(S256, q, ka)).add(w1.mul(ShortVector.fromArray(S256, q, ka + 16))).reinterpretAsInts();
+            s = s.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(s.lanewise(VectorOperators.ASHR, 16));
+            e1a = ((FloatVector) s.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, dw * da), e1a);
+            s = w0.mul(ShortVector.fromArray(S256, q, kb)).add(w1.mul(ShortVector.fromArray(S256, q, kb + 16))).reinterpretAsInts();
+            s = s.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(s.lanewise(VectorOperators.ASHR, 16));
+            e1b = ((FloatVector) s.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, dw * db), e1b);
+            p += 34;
+            r += 34;
+            w0 = (ShortVector) ByteVector.fromMemorySegment(B128, w, p + 2, LE).convertShape(VectorOperators.B2S, S256, 0);
+            w1 = (ShortVector) ByteVector.fromMemorySegment(B128, w, p + 18, LE).convertShape(VectorOperators.B2S, S256, 0);
+            dw = Float.float16ToFloat(w.get(F16, p));
+            s = w0.mul(ShortVector.fromArray(S256, q, ka + 32)).add(w1.mul(ShortVector.fromArray(S256, q, ka + 32 + 16))).reinterpretAsInts();
+            s = s.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(s.lanewise(VectorOperators.ASHR, 16));
+            f0a = ((FloatVector) s.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, dw * da1), f0a);
+            s = w0.mul(ShortVector.fromArray(S256, q, kb + 32)).add(w1.mul(ShortVector.fromArray(S256, q, kb + 32 + 16))).reinterpretAsInts();
+            s = s.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(s.lanewise(VectorOperators.ASHR, 16));
+            f0b = ((FloatVector) s.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, dw * db1), f0b);
+            w0 = (ShortVector) ByteVector.fromMemorySegment(B128, w, r + 2, LE).convertShape(VectorOperators.B2S, S256, 0);
+            w1 = (ShortVector) ByteVector.fromMemorySegment(B128, w, r + 18, LE).convertShape(VectorOperators.B2S, S256, 0);
+            dw = Float.float16ToFloat(w.get(F16, r));
+            s = w0.mul(ShortVector.fromArray(S256, q, ka + 32)).add(w1.mul(ShortVector.fromArray(S256, q, ka + 32 + 16))).reinterpretAsInts();
+            s = s.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(s.lanewise(VectorOperators.ASHR, 16));
+            f1a = ((FloatVector) s.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, dw * da1), f1a);
+            s = w0.mul(ShortVector.fromArray(S256, q, kb + 32)).add(w1.mul(ShortVector.fromArray(S256, q, kb + 32 + 16))).reinterpretAsInts();
+            s = s.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(s.lanewise(VectorOperators.ASHR, 16));
+            f1b = ((FloatVector) s.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, dw * db1), f1b);
+        }
+        e0a.intoArray(lanes, 0); f0a.intoArray(lanes, 8); e0b.intoArray(lanes, 16); f0b.intoArray(lanes, 24);
+        e1a.intoArray(lanes, 32); f1a.intoArray(lanes, 40); e1b.intoArray(lanes, 48); f1b.intoArray(lanes, 56);
+    }
+
+    /** Q4_0 as {@link #q4_0x2}, for two tokens: the nibbles unpacked once per block and row. */
+    static void q4_0x2t2(MemorySegment w, long o0, long o1, int n, short[] q, int qa, int qb, short[] c, int cA, int cB,
+                         float[] d, int dA, int dB, float[] lanes) {
+        FloatVector z = FloatVector.zero(F256);
+        FloatVector e0a = z, e0b = z, e1a = z, e1b = z, f0a = z, f0b = z, f1a = z, f1b = z;
+        int even = (n / 32) & ~1;
+        for (int b = 0; b < even; b += 2) {
+            long p = o0 + 18L * b, r = o1 + 18L * b;
+            int ka = qa + 32 * b, kb = qb + 32 * b, ca = cA + 16 * b, cb = cB + 16 * b;
+            float da = d[dA + b], db = d[dB + b], da1 = d[dA + b + 1], db1 = d[dB + b + 1], dw;
+            ShortVector v, w0, w1;
+            IntVector s;
+            v = (ShortVector) ByteVector.fromMemorySegment(B128, w, p + 2, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S256, 0);
+            w0 = v.and((short) 15);
+            w1 = v.lanewise(VectorOperators.LSHR, 4);
+            dw = Float.float16ToFloat(w.get(F16, p));
+            s = w0.mul(ShortVector.fromArray(S256, q, ka)).add(w1.mul(ShortVector.fromArray(S256, q, ka + 16)))
+                    .sub(ShortVector.fromArray(S256, c, ca)).reinterpretAsInts();
+            s = s.add(s.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16);
+            e0a = ((FloatVector) s.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, dw * da), e0a);
+            s = w0.mul(ShortVector.fromArray(S256, q, kb)).add(w1.mul(ShortVector.fromArray(S256, q, kb + 16)))
+                    .sub(ShortVector.fromArray(S256, c, cb)).reinterpretAsInts();
+            s = s.add(s.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16);
+            e0b = ((FloatVector) s.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, dw * db), e0b);
+            v = (ShortVector) ByteVector.fromMemorySegment(B128, w, r + 2, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S256, 0);
+            w0 = v.and((short) 15);
+            w1 = v.lanewise(VectorOperators.LSHR, 4);
+            dw = Float.float16ToFloat(w.get(F16, r));
+            s = w0.mul(ShortVector.fromArray(S256, q, ka)).add(w1.mul(ShortVector.fromArray(S256, q, ka + 16)))
+                    .sub(ShortVector.fromArray(S256, c, ca)).reinterpretAsInts();
+            s = s.add(s.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16);
+            e1a = ((FloatVector) s.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, dw * da), e1a);
+            s = w0.mul(ShortVector.fromArray(S256, q, kb)).add(w1.mul(ShortVector.fromArray(S256, q, kb + 16)))
+                    .sub(ShortVector.fromArray(S256, c, cb)).reinterpretAsInts();
+            s = s.add(s.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16);
+            e1b = ((FloatVector) s.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, dw * db), e1b);
+            p += 18;
+            r += 18;
+            v = (ShortVector) ByteVector.fromMemorySegment(B128, w, p + 2, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S256, 0);
+            w0 = v.and((short) 15);
+            w1 = v.lanewise(VectorOperators.LSHR, 4);
+            dw = Float.float16ToFloat(w.get(F16, p));
+            s = w0.mul(ShortVector.fromArray(S256, q, ka + 32)).add(w1.mul(ShortVector.fromArray(S256, q, ka + 32 + 16)))
+                    .sub(ShortVector.fromArray(S256, c, ca + 16)).reinterpretAsInts();
+            s = s.add(s.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16);
+            f0a = ((FloatVector) s.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, dw * da1), f0a);
+            s = w0.mul(ShortVector.fromArray(S256, q, kb + 32)).add(w1.mul(ShortVector.fromArray(S256, q, kb + 32 + 16)))
+                    .sub(ShortVector.fromArray(S256, c, cb + 16)).reinterpretAsInts();
+            s = s.add(s.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16);
+            f0b = ((FloatVector) s.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, dw * db1), f0b);
+            v = (ShortVector) ByteVector.fromMemorySegment(B128, w, r + 2, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S256, 0);
+            w0 = v.and((short) 15);
+            w1 = v.lanewise(VectorOperators.LSHR, 4);
+            dw = Float.float16ToFloat(w.get(F16, r));
+            s = w0.mul(ShortVector.fromArray(S256, q, ka + 32)).add(w1.mul(ShortVector.fromArray(S256, q, ka + 32 + 16)))
+                    .sub(ShortVector.fromArray(S256, c, ca + 16)).reinterpretAsInts();
+            s = s.add(s.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16);
+            f1a = ((FloatVector) s.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, dw * da1), f1a);
+            s = w0.mul(ShortVector.fromArray(S256, q, kb + 32)).add(w1.mul(ShortVector.fromArray(S256, q, kb + 32 + 16)))
+                    .sub(ShortVector.fromArray(S256, c, cb + 16)).reinterpretAsInts();
+            s = s.add(s.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16);
+            f1b = ((FloatVector) s.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, dw * db1), f1b);
+        }
+        e0a.intoArray(lanes, 0); f0a.intoArray(lanes, 8); e0b.intoArray(lanes, 16); f0b.intoArray(lanes, 24);
+        e1a.intoArray(lanes, 32); f1a.intoArray(lanes, 40); e1b.intoArray(lanes, 48); f1b.intoArray(lanes, 56);
+    }
 }

@@ -188,7 +188,7 @@ public final class MatMul implements WorkerPool.Task {
 
     /**
      * INT8 activations, any token count: pairs of distant rows (as {@link #matvec}), each pair meeting
-     * every token of a group while it is in L1. Groups hold at most {@code 64K / n} tokens, so a
+     * every token of a group while it is in L1, two tokens at a time ({@link Int8Dot#rows2tokens2}). Groups hold at most {@code 64K / n} tokens, so a
      * group's quantized activations (2 bytes a value) stay in L2 while the rows stream past.
      */
     private void int8(Matrix m, float[] y, int yOff, int yStride, int r0, int r1, int worker) {
@@ -199,7 +199,13 @@ public final class MatMul implements WorkerPool.Task {
             int g1 = Math.min(tokens, g0 + group);
             for (int i = 0; i < half; i++) {
                 int ra = r0 + i, rb = Math.min(r0 + half + i, r1 - 1); // an odd count repeats the last row
-                for (int t = g0; t < g1; t++) {
+                int t = g0;
+                for (; t + 1 < g1; t += 2) { // tokens in pairs: each block's weights widened once for two
+                    int ya = yOff + t * yStride, yb = ya + yStride;
+                    Int8Dot.rows2tokens2(m.type(), m.data(), ra * rowBytes, rb * rowBytes, n, quantized, t, t + 1,
+                            y, ya + ra, yb + ra, ya + rb, yb + rb, l);
+                }
+                if (t < g1) {
                     int yo = yOff + t * yStride;
                     Int8Dot.rows2(m.type(), m.data(), ra * rowBytes, rb * rowBytes, n, quantized, t, y, yo + ra, yo + rb, l);
                 }

@@ -71,6 +71,32 @@ class Int8DotTest {
         }
     }
 
+    /** The two-token kernels: every output of two rows times two tokens has the specification's bits. */
+    @ParameterizedTest
+    @EnumSource(value = GgmlType.class, names = {"Q8_0", "Q4_0"})
+    void twoTokenKernelsGiveTheSpecificationsBits(GgmlType type) {
+        Random r = new Random(type.id + 1);
+        for (int n : new int[]{32, 64, 96, 2048}) {
+            int rows = 4;
+            MemorySegment w = MemorySegment.ofArray(DequantTestData.randomBlocks(type, (int) (type.byteSize((long) rows * n) / type.typeSize), n + 1));
+            long rowBytes = type.byteSize(n);
+            float[] x = new float[3 * n], out = new float[4], lanes = new float[64];
+            for (int i = 0; i < x.length; i++) x[i] = (float) r.nextGaussian();
+            Int8Activations acts = new Int8Activations();
+            acts.quantize(x, 0, n, 3, n);
+            for (int a = 0; a + 1 < rows; a++) {
+                int b = rows - 1 - a;
+                Int8Dot.rows2tokens2(type, w, a * rowBytes, b * rowBytes, n, acts, 2, 0, out, 0, 1, 2, 3, lanes);
+                int[] rowOf = {a, a, b, b}, tokOf = {2, 0, 2, 0};
+                for (int o = 0; o < 4; o++) {
+                    float want = Int8Dot.rowScalar(type, w, rowOf[o] * rowBytes, n, acts.values(), acts.valuesOffset(tokOf[o]),
+                            acts.scales(), acts.scalesOffset(tokOf[o]));
+                    assertEquals(Float.floatToIntBits(want), Float.floatToIntBits(out[o]), type + " n=" + n + " output " + o);
+                }
+            }
+        }
+    }
+
     /**
      * The 16-bit steps at their limits: weights at the ends of their range (Q4_0 nibbles 0 and 15, Q8_0
      * bytes -128 and 127) times activations at +-127 in every value. The kernels pair 16-bit halves,
