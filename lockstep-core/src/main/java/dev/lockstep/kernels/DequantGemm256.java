@@ -25,9 +25,8 @@ import static dev.lockstep.kernels.Canonical.F256;
  * and 3; 8 accumulators, 2 weights and 1 activation fit the 16 registers. Every output is one
  * canonical dot product of the reference weights, so the bits equal {@link Dot#row}'s.
  *
- * <p>The tokens come packed in a panel, in the order the passes read them: float
- * {@code h * 2n + (k / 32) * 64 + ((k / 16) % 2) * 32 + t * 8 + k % 8} holds value k of token t,
- * where {@code h = (k / 8) % 2} is the pass.
+ * <p>The tokens come packed in a panel, in the order the passes read them ({@link #pack}; four tokens
+ * for these kernels, eight for the one-row kernels {@link #run8}).
  */
 final class DequantGemm256 {
     private DequantGemm256() {}
@@ -44,30 +43,25 @@ final class DequantGemm256 {
         return Canonical.SIMD256 && (type == GgmlType.Q8_0 || type == GgmlType.Q4_0) && n % 32 == 0;
     }
 
-    /** The floats of a panel for rows of {@code n} values. */
-    static int panelSize(int n) {
-        return n * TOKENS;
+    /** The floats of a panel of {@code panelTokens} ({@link #TOKENS} or {@link #WIDE_TOKENS}) for rows of {@code n} values. */
+    static int panelSize(int panelTokens, int n) {
+        return n * panelTokens;
     }
 
     /**
-     * Packs {@code count} (at most 4) tokens, {@code x[xOff + t*xStride ..+n)}, into the panel at
-     * {@code panel[po..]}; the slots of absent tokens are zero (their results are dropped).
+     * Packs {@code count} (at most {@code panelTokens}, which is {@link #TOKENS} for {@link #run} or
+     * {@link #WIDE_TOKENS} for {@link #run8}) tokens, {@code x[xOff + t*xStride ..+n)}, into the panel at
+     * {@code panel[po..]}: float {@code h * (panelTokens / 2) n + (k / 32) 16 panelTokens + ((k / 16) % 2)
+     * 8 panelTokens + t * 8 + k % 8} holds value k of token t, {@code h = (k / 8) % 2} being the pass.
+     * The slots of absent tokens are zero (their results are dropped).
      */
-    static void pack(float[] x, int xOff, int xStride, int count, int n, float[] panel, int po) {
-        packPanel(TOKENS, x, xOff, xStride, count, n, panel, po);
-    }
-
-    /**
-     * The layout of both panel widths ({@code tokens} = 4 or 8): float
-     * {@code h * (tokens / 2) n + (k / 32) 16 tokens + ((k / 16) % 2) 8 tokens + t * 8 + k % 8} holds
-     * value k of token t, {@code h = (k / 8) % 2} being the pass; absent tokens' slots are zero.
-     */
-    private static void packPanel(int tokens, float[] x, int xOff, int xStride, int count, int n, float[] panel, int po) {
-        if (count < tokens) Arrays.fill(panel, po, po + n * tokens, 0f);
+    static void pack(int panelTokens, float[] x, int xOff, int xStride, int count, int n, float[] panel, int po) {
+        if (count < panelTokens) Arrays.fill(panel, po, po + panelSize(panelTokens, n), 0f);
         for (int t = 0; t < count; t++) {
             int src = xOff + t * xStride;
             for (int k = 0; k < n; k += 8) {
-                int h = (k / 8) % 2, dst = po + h * (tokens / 2) * n + (k / 32) * 16 * tokens + ((k / 16) % 2) * 8 * tokens + t * 8;
+                int h = (k / 8) % 2;
+                int dst = po + h * (panelTokens / 2) * n + (k / 32) * 16 * panelTokens + ((k / 16) % 2) * 8 * panelTokens + t * 8;
                 FloatVector.fromArray(F256, x, src + k).intoArray(panel, dst);
             }
         }
@@ -154,20 +148,6 @@ final class DequantGemm256 {
 
     /** Tokens per panel of the one-row kernels ({@link #run8}). */
     static final int WIDE_TOKENS = 8;
-
-    /** The floats of an eight-token panel for rows of {@code n} values. */
-    static int widePanelSize(int n) {
-        return n * WIDE_TOKENS;
-    }
-
-    /**
-     * Packs {@code count} (at most 8) tokens for {@link #run8}: float
-     * {@code h * 4n + (k / 32) * 128 + ((k / 16) % 2) * 64 + t * 8 + k % 8} holds value k of token t,
-     * {@code h = (k / 8) % 2} being the pass; absent tokens' slots are zero.
-     */
-    static void pack8(float[] x, int xOff, int xStride, int count, int n, float[] panel, int po) {
-        packPanel(WIDE_TOKENS, x, xOff, xStride, count, n, panel, po);
-    }
 
     /**
      * The row at byte offset {@code o} times the eight tokens of the panel at {@code panel[po..]}:

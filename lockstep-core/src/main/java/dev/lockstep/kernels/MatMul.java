@@ -188,8 +188,9 @@ public final class MatMul implements WorkerPool.Task {
 
     /**
      * INT8 activations, any token count: pairs of distant rows (as {@link #matvec}), each pair meeting
-     * every token of a group while it is in L1, two tokens at a time ({@link Int8Dot#rows2tokens2}). Groups hold at most {@code 64K / n} tokens, so a
-     * group's quantized activations (2 bytes a value) stay in L2 while the rows stream past.
+     * every token of a group while it is in L1, two tokens at a time ({@link Int8Dot#rows2tokens2}).
+     * Groups hold at most {@code 64K / n} tokens, so a group's quantized activations (2 bytes a value)
+     * stay in L2 while the rows stream past.
      */
     private void int8(Matrix m, float[] y, int yOff, int yStride, int r0, int r1, int worker) {
         int n = m.cols(), half = (r1 - r0 + 1) / 2, group = Math.max(1, 65536 / n);
@@ -235,8 +236,10 @@ public final class MatMul implements WorkerPool.Task {
      */
     private void matvec(Matrix m, float[] y, int yOff, int yStride, int r0, int r1, float[] s) {
         int n = m.cols(), half = (r1 - r0) / 2, i = 0;
-        if (tokens == 2 && Canonical.SIMD256 && Dot256.hasRows2Tokens2(m.type())) i = matvecTwoTokens(m, y, yOff, yStride, r0, half, s);
-        else if (Canonical.SIMD && Dot.hasRows2(m.type(), n))
+        if (tokens == 2 && Canonical.SIMD256 && Dot256.hasRows2Tokens2(m.type())) {
+            matvecTwoTokens(m, y, yOff, yStride, r0, half, s);
+            i = half;
+        } else if (Canonical.SIMD && Dot.hasRows2(m.type(), n))
             for (; i < half; i++)
                 for (int t = 0; t < tokens; t++) {
                     int yo = yOff + t * yStride;
@@ -249,11 +252,11 @@ public final class MatMul implements WorkerPool.Task {
     }
 
     /**
-     * The row pairs of {@link #matvec} for exactly two tokens, through {@link Dot256#rows2tokens2};
-     * returns the pairs done ({@code half}). A method of its own so that {@link #matvec}'s single-token
+     * The {@code half} row pairs of {@link #matvec} for exactly two tokens, through
+     * {@link Dot256#rows2tokens2}. A method of its own so that {@link #matvec}'s single-token
      * loop stays as small as it was for C2's inlining.
      */
-    private int matvecTwoTokens(Matrix m, float[] y, int yOff, int yStride, int r0, int half, float[] s) {
+    private void matvecTwoTokens(Matrix m, float[] y, int yOff, int yStride, int r0, int half, float[] s) {
         long rb = m.rowBytes();
         int ya = yOff, yb = yOff + yStride;
         for (int i = 0; i < half; i++) {
@@ -264,7 +267,6 @@ public final class MatMul implements WorkerPool.Task {
             y[ya + rc] = Canonical.treeOf(s, 32);
             y[yb + rc] = Canonical.treeOf(s, 48);
         }
-        return half;
     }
 
     /**
@@ -321,11 +323,10 @@ public final class MatMul implements WorkerPool.Task {
      * dequantizes each weight once per eight tokens.
      */
     private void fused256(Matrix m, float[] y, int yOff, int yStride, int r0, int r1, int worker) {
-        int n = m.cols();
+        int n = m.cols(), per = panelTokens(), ps = DequantGemm256.panelSize(per, n), groups = (tokens + per - 1) / per;
         long rowBytes = m.type().byteSize(n);
         float[] l = lanes[worker], panel = packedPanels.array;
-        if (widePanels()) {
-            int ps = DequantGemm256.widePanelSize(n), per = DequantGemm256.WIDE_TOKENS, groups = (tokens + per - 1) / per;
+        if (per == DequantGemm256.WIDE_TOKENS) {
             for (int r = r0; r < r1; r++)
                 for (int g = 0; g < groups; g++) { // the row stays in L1 for the next group
                     DequantGemm256.run8(m.type(), m.data(), r * rowBytes, n, panel, panelStart + g * ps, l);
@@ -333,13 +334,12 @@ public final class MatMul implements WorkerPool.Task {
                 }
             return;
         }
-        int half = (r1 - r0 + 1) / 2, ps = DequantGemm256.panelSize(n);
-        int groups = (tokens + DequantGemm256.TOKENS - 1) / DequantGemm256.TOKENS;
+        int half = (r1 - r0 + 1) / 2;
         for (int i = 0; i < half; i++) {
             int ra = r0 + i, rb = Math.min(r0 + half + i, r1 - 1);
             for (int g = 0; g < groups; g++) { // the row pair stays in L1 for the next group
                 DequantGemm256.run(m.type(), m.data(), ra * rowBytes, rb * rowBytes, n, panel, panelStart + g * ps, l);
-                for (int t0 = g * DequantGemm256.TOKENS, t = 0; t < Math.min(DequantGemm256.TOKENS, tokens - t0); t++) {
+                for (int t0 = g * per, t = 0; t < Math.min(per, tokens - t0); t++) {
                     int yo = yOff + (t0 + t) * yStride;
                     y[yo + ra] = Canonical.treeOf(l, 16 * t);
                     y[yo + rb] = Canonical.treeOf(l, 64 + 16 * t);
@@ -348,22 +348,19 @@ public final class MatMul implements WorkerPool.Task {
         }
     }
 
-    /** Whether this call's {@link #fused256} products use eight-token panels (five tokens or more). */
-    private boolean widePanels() {
-        return tokens > DequantGemm256.TOKENS;
+    /** Tokens per panel of this call's {@link #fused256} products: eight from five tokens on, else four. */
+    private int panelTokens() {
+        return tokens > DequantGemm256.TOKENS ? DequantGemm256.WIDE_TOKENS : DequantGemm256.TOKENS;
     }
 
     /** Packs the call's tokens once, before the workers start, into the panels {@link #fused256} reads. */
     private void packPanels(int n) {
-        boolean wide = widePanels();
-        int per = wide ? DequantGemm256.WIDE_TOKENS : DequantGemm256.TOKENS;
-        int ps = wide ? DequantGemm256.widePanelSize(n) : DequantGemm256.panelSize(n), groups = (tokens + per - 1) / per;
+        int per = panelTokens(), ps = DequantGemm256.panelSize(per, n), groups = (tokens + per - 1) / per;
         packedPanels = AlignedFloats.atLeast(packedPanels, groups * ps);
         panelStart = packedPanels.start(); // asked once: readers use the index the writer used
         for (int g = 0; g < groups; g++) {
-            int t0 = g * per, count = Math.min(per, tokens - t0);
-            if (wide) DequantGemm256.pack8(x, xOff + t0 * xStride, xStride, count, n, packedPanels.array, panelStart + g * ps);
-            else DequantGemm256.pack(x, xOff + t0 * xStride, xStride, count, n, packedPanels.array, panelStart + g * ps);
+            int t0 = g * per;
+            DequantGemm256.pack(per, x, xOff + t0 * xStride, xStride, Math.min(per, tokens - t0), n, packedPanels.array, panelStart + g * ps);
         }
     }
 

@@ -71,7 +71,6 @@ class AttentionTest {
     /** Dimension i of position j's K (stored transposed within its block). */
     private static float key(KvCache cache, int[] table, int j, int i) {
         int bs = cache.blockSize();
-        long idx = ((long) table[j / bs] * cache.kvDim() + i) * bs + j % bs;
-        return cache.keys(0).getAtIndex(KvCache.FLOAT, idx);
+        return cache.keys(0).get(KvCache.FLOAT, cache.keyOffset(table[j / bs], 0, i) + 4L * (j % bs));
     }
 }

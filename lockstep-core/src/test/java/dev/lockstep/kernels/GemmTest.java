@@ -75,14 +75,11 @@ class GemmTest {
             for (int i = 0; i < x.length; i++) x[i] = (float) r.nextGaussian();
             float[] lanes = new float[128], deq = new float[n];
             boolean wide = count > DequantGemm256.TOKENS;
-            float[] panel = new float[wide ? DequantGemm256.widePanelSize(n) : DequantGemm256.panelSize(n)];
-            if (wide) {
-                DequantGemm256.pack8(x, 0, n, count, n, panel, 0);
-                DequantGemm256.run8(type, seg, rb, n, panel, 0, lanes);
-            } else {
-                DequantGemm256.pack(x, 0, n, count, n, panel, 0);
-                DequantGemm256.run(type, seg, 0, 2 * rb, n, panel, 0, lanes);
-            }
+            int per = wide ? DequantGemm256.WIDE_TOKENS : DequantGemm256.TOKENS;
+            float[] panel = new float[DequantGemm256.panelSize(per, n)];
+            DequantGemm256.pack(per, x, 0, n, count, n, panel, 0);
+            if (wide) DequantGemm256.run8(type, seg, rb, n, panel, 0, lanes);
+            else DequantGemm256.run(type, seg, 0, 2 * rb, n, panel, 0, lanes);
             for (int t = 0; t < count; t++)
                 for (int k = 0; k < (wide ? 1 : 2); k++) {
                     int row = wide ? 1 : 2 * k;
