@@ -3,6 +3,7 @@ package dev.lockstep.cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.lockstep.bench.EngineBench;
+import dev.lockstep.bench.FmaPeak;
 import dev.lockstep.bench.MemoryBandwidth;
 import dev.lockstep.bench.Stats;
 import dev.lockstep.engine.Engine;
@@ -49,7 +50,7 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--json", description = "print the results as JSON")
     boolean json;
 
-    @Option(names = "--no-bandwidth", description = "skip the memory bandwidth measurement")
+    @Option(names = {"--no-bandwidth", "--no-peaks"}, description = "skip measuring the machine's memory bandwidth and f32 FMA peak")
     boolean noBandwidth;
 
     @Option(names = "--spec-compare", description = "compare decode speed with and without speculation (prompt lookup on a "
@@ -77,6 +78,7 @@ final class BenchCommand implements Callable<Integer> {
             }
             long weightBytes = EngineBench.weightBytesPerToken(lm.model());
             double bw = noBandwidth ? 0 : MemoryBandwidth.measure(modelOptions.threads, 1L << 30, 5);
+            double peak = noBandwidth ? 0 : FmaPeak.measure(modelOptions.threads, 20_000_000L, 3);
             result.put("model", modelOptions.resolve().toString());
             result.put("model_description", lm.model().describe());
             result.put("threads", modelOptions.threads);
@@ -84,14 +86,17 @@ final class BenchCommand implements Callable<Integer> {
             result.put("activations", cfg.activations().label());
             result.put("weight_bytes_per_token", weightBytes);
             result.put("memory_bandwidth_gbps", round(bw / 1e9));
+            result.put("fma_peak_gflops", round(peak / 1e9));
             if (!json) {
                 out.printf("model      %s (%s of weights read per forward pass)%n", modelOptions.resolve().getFileName(), Sizes.human(weightBytes));
                 out.printf("kernels    %s, %s activations%n", Canonical.PATH, cfg.activations().label());
                 out.printf("threads    %d; memory read bandwidth measured now: %s%n", modelOptions.threads,
                         noBandwidth ? "skipped" : String.format(Locale.ROOT, "%.1f GB/s", bw / 1e9));
+                out.printf("compute    f32 FMA peak measured now: %s%n",
+                        noBandwidth ? "skipped" : String.format(Locale.ROOT, "%.1f GFLOP/s", peak / 1e9));
                 out.printf("roofline   %s decode tok/s (bandwidth / weight bytes per token)%n%n",
                         noBandwidth ? "?" : String.format(Locale.ROOT, "%.1f", bw / weightBytes));
-                out.printf("%-16s %-26s %-14s %s%n", "test", "tok/s median (min-max)", "weights GB/s", "of bandwidth");
+                out.printf("%-16s %-26s %-24s %s%n", "test", "tok/s median (min-max)", "weights GB/s | GFLOP/s", "of bandwidth | FMA peak");
                 out.flush();
             }
             List<Map<String, Object>> rows = new ArrayList<>();
@@ -100,7 +105,8 @@ final class BenchCommand implements Callable<Integer> {
                 EngineBench b = new EngineBench(engine);
                 b.promptTokensPerSecond(Math.min(64, Math.max(pp, 8))); // warm-up: JIT-compile the kernels
                 b.decodeTokensPerSecond(16);
-                if (pp > 0) rows.add(row(out, "pp" + pp, repeat(() -> b.promptTokensPerSecond(pp)), 0, bw, 1));
+                if (pp > 0) rows.add(promptRow(out, "pp" + pp, repeat(() -> b.promptTokensPerSecond(pp)),
+                        EngineBench.promptMatrixFlops(lm.model(), pp) / pp, peak));
                 if (tg > 0 && !specCompare) {
                     Engine.Profile before = engine.profile();
                     rows.add(row(out, "tg" + tg, repeat(() -> b.decodeTokensPerSecond(tg)), weightBytes, bw, 1));
@@ -167,12 +173,7 @@ final class BenchCommand implements Callable<Integer> {
             boolean isOff = e.getKey().equals("off");
             Stats st = isOff ? so : sn;
             EngineBench.SpecRun r0 = e.getValue()[0];
-            Map<String, Object> r = new LinkedHashMap<>();
-            r.put("test", "spec " + workload + " " + e.getKey() + " tg" + n);
-            r.put("tokens_per_s_median", round(st.median()));
-            r.put("tokens_per_s_min", round(st.min()));
-            r.put("tokens_per_s_max", round(st.max()));
-            r.put("reps", st.n());
+            Map<String, Object> r = statsRow("spec " + workload + " " + e.getKey() + " tg" + n, st);
             if (!isOff) {
                 r.put("speedup", round(sn.median() / so.median()));
                 r.put("acceptance_rate", round(r0.acceptanceRate()));
@@ -233,18 +234,41 @@ final class BenchCommand implements Callable<Integer> {
     /** One table row; for decode, weight traffic = steps/s x weight bytes (one step serves {@code seqs} tokens). */
     private Map<String, Object> row(PrintWriter out, String name, Stats s, long weightBytes, double bw, int seqs) {
         double gbps = weightBytes > 0 ? s.median() / seqs * weightBytes / 1e9 : 0;
+        Map<String, Object> r = statsRow(name, s);
+        if (weightBytes > 0) r.put("weight_read_gbps", round(gbps));
+        if (!json) {
+            out.printf(Locale.ROOT, "%-16s %-26s %-24s %s%n", name, s.toString(), weightBytes > 0 ? String.format(Locale.ROOT, "%.1f", gbps) : "",
+                    weightBytes > 0 && bw > 0 ? String.format(Locale.ROOT, "%.0f%%", 100 * gbps * 1e9 / bw) : "");
+            out.flush();
+        }
+        return r;
+    }
+
+    /**
+     * The prompt row: besides tok/s, the matrix products' GFLOP/s (tok/s x matrix FLOPs per prompt
+     * token, {@link EngineBench#promptMatrixFlops}) and their share of the measured FMA peak: prompts
+     * are compute-bound as decoding is memory-bound.
+     */
+    private Map<String, Object> promptRow(PrintWriter out, String name, Stats s, double flopsPerToken, double peak) {
+        double gflops = s.median() * flopsPerToken / 1e9;
+        Map<String, Object> r = statsRow(name, s);
+        r.put("matrix_gflops", round(gflops));
+        if (!json) {
+            out.printf(Locale.ROOT, "%-16s %-26s %-24s %s%n", name, s.toString(), String.format(Locale.ROOT, "%.1f GFLOP/s", gflops),
+                    peak > 0 ? String.format(Locale.ROOT, "%.0f%% of FMA peak", 100 * gflops * 1e9 / peak) : "");
+            out.flush();
+        }
+        return r;
+    }
+
+    /** A row's name and tokens/s statistics, the columns every row has. */
+    private static Map<String, Object> statsRow(String name, Stats s) {
         Map<String, Object> r = new LinkedHashMap<>();
         r.put("test", name);
         r.put("tokens_per_s_median", round(s.median()));
         r.put("tokens_per_s_min", round(s.min()));
         r.put("tokens_per_s_max", round(s.max()));
         r.put("reps", s.n());
-        if (weightBytes > 0) r.put("weight_read_gbps", round(gbps));
-        if (!json) {
-            out.printf(Locale.ROOT, "%-16s %-26s %-14s %s%n", name, s.toString(), weightBytes > 0 ? String.format(Locale.ROOT, "%.1f", gbps) : "",
-                    weightBytes > 0 && bw > 0 ? String.format(Locale.ROOT, "%.0f%%", 100 * gbps * 1e9 / bw) : "");
-            out.flush();
-        }
         return r;
     }
 

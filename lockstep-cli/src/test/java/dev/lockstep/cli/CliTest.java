@@ -56,6 +56,8 @@ class CliTest {
             assertTrue(row.get("tokens_per_s_median").asDouble() > 0, row.toString());
         });
         assertEquals(List.of("pp16", "tg8", "decode x1", "decode x2"), tests);
+        assertTrue(j.get("results").get(0).get("matrix_gflops").asDouble() > 0, j.get("results").get(0).toString());
+        assertEquals(0.0, j.get("fma_peak_gflops").asDouble(), "--no-bandwidth skips the peaks"); // measured without it
         JsonNode p = j.get("decode_step_profile");
         assertTrue(p.get("steps").asLong() >= 8, p.toString());
         assertTrue(p.get("matmul_ms").asDouble() > 0, p.toString());
