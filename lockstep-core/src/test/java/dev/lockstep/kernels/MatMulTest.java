@@ -52,6 +52,35 @@ class MatMulTest {
     }
 
     /**
+     * More rows than one tile holds ({@link MatMul#rowBlock}): full blocks, a partial last block and
+     * each worker's range starting inside a block all give the reference bits.
+     */
+    @ParameterizedTest
+    @EnumSource(value = GgmlType.class, names = {"F16", "Q8_0", "Q4_0"})
+    void rowBlocksAndTheirBoundariesGiveTheReferenceBits(GgmlType type) {
+        Random r = new Random(31 + type.id);
+        int n = 4096, rows = 2 * MatMul.rowBlock(n) + 5;
+        byte[] bytes = DequantTestData.randomBlocks(type, (int) (type.byteSize((long) rows * n) / type.typeSize), n);
+        Matrix m = new Matrix("w", type, MemorySegment.ofArray(bytes), rows, n);
+        float[][] deq = new float[rows][n];
+        for (int i = 0; i < rows; i++) Dequant.dequantizeRow(type, m.data(), i, n, deq[i], 0);
+        for (int tokens : new int[]{17, 20}) {
+            float[] x = new float[tokens * n];
+            for (int i = 0; i < x.length; i++) x[i] = (float) r.nextGaussian();
+            for (int threads : new int[]{1, 2}) {
+                try (WorkerPool pool = new WorkerPool(threads)) {
+                    float[] y = new float[tokens * rows];
+                    new MatMul(pool).apply(m, x, 0, n, tokens, y, 0, rows);
+                    for (int t = 0; t < tokens; t++)
+                        for (int i = 0; i < rows; i++)
+                            assertEquals(Float.floatToIntBits(Canonical.dotScalar(deq[i], 0, x, t * n, n)), Float.floatToIntBits(y[t * rows + i]),
+                                    type + " rows=" + rows + " tokens=" + tokens + " threads=" + threads + " row " + i + " token " + t);
+                }
+            }
+        }
+    }
+
+    /**
      * One parallel step over matrices of different types with the same input (Q, K and V of a mixed
      * quantization): each may take another path (row kernels, in-register dequantization, tiles), and
      * every output still has the reference bits.
