@@ -160,7 +160,8 @@ public final class MatMul implements WorkerPool.Task {
         if (tokens == 1 || !Canonical.SIMD || n % 16 != 0 || (tokens <= matvecMax && Dot.hasRows2(m.type(), n)))
             return Path.MATVEC;
         if (tokens <= FUSED_MAX_TOKENS && tokens >= FUSED_MIN_TOKENS && DequantGemm.supports(m.type(), n)) return Path.FUSED;
-        if (tokens <= FUSED256_MAX_TOKENS && DequantGemm256.supports(m.type(), n)) return Path.FUSED;
+        if (tokens <= FUSED256_MAX_TOKENS && (tokens <= DequantGemm256.WIDE_TOKENS || tokens % DequantGemm256.WIDE_TOKENS == 0)
+                && DequantGemm256.supports(m.type(), n)) return Path.FUSED;
         return Path.TILES;
     }
 
@@ -312,7 +313,12 @@ public final class MatMul implements WorkerPool.Task {
 
     /**
      * With 256-bit vectors, from three tokens (after the row kernels) up to this many, {@link DequantGemm256}
-     * (weights dequantized in registers, four tokens at a time) replaces the tile path.
+     * (weights dequantized in registers) replaces the tile path, except for 9 to 15 tokens: an
+     * eight-token panel costs the same with absent tokens, so a part-empty second panel wastes up to
+     * half the work, and the tiles were faster (Q8_0 1B, 2 threads, alternating runs: 9 sequences 11.25 /
+     * 11.80 vs 17.16 / 14.30 tok/s, 12: 15.18 / 15.01 / 14.43 vs 18.57 / 17.20 / 19.59, 14 about equal;
+     * Q4_0 9: 11.53 / 11.20 vs 15.23, 12: 15.03 / 14.78 vs 17.19), while 5-8 and 16 tokens stay faster
+     * fused (8: 19.66 / 19.09 vs 12.97 / 13.71; 16: 20.05 / 19.75 vs 17.84 / 18.92).
      */
     static final int FUSED256_MAX_TOKENS = 16;
 
