@@ -78,7 +78,7 @@ final class BenchCommand implements Callable<Integer> {
             }
             long weightBytes = EngineBench.weightBytesPerToken(lm.model());
             double bw = noBandwidth ? 0 : MemoryBandwidth.measure(modelOptions.threads, 1L << 30, 5);
-            double peak = noBandwidth ? 0 : FmaPeak.measure(modelOptions.threads, 20_000_000L, 3);
+            double peak = noBandwidth ? 0 : FmaPeak.measure(modelOptions.threads, 20_000_000L, 6);
             result.put("model", modelOptions.resolve().toString());
             result.put("model_description", lm.model().describe());
             result.put("threads", modelOptions.threads);
