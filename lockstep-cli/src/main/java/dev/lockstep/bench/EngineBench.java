@@ -113,7 +113,6 @@ public final class EngineBench {
         return new SpecRun(tps, r.tokens(), f.specProposed(), f.specAccepted(), f.specSteps());
     }
 
-    /** Bytes of weights one forward pass reads (every matrix once; the embedding only when it is the output). */
     /**
      * The matrix-product FLOPs of one prompt pass of {@code tokens} tokens that asks for the last
      * token's logits: 2 x the elements of every weight matrix x the tokens, except the output matrix
@@ -135,6 +134,7 @@ public final class EngineBench {
         return flops;
     }
 
+    /** Bytes of weights one forward pass reads (every matrix once; the embedding only when it is the output). */
     public static long weightBytesPerToken(Model m) {
         long b = 0;
         boolean tied = m.file().tensor("output.weight") == null;

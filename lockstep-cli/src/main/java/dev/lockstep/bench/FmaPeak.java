@@ -4,9 +4,6 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
-import java.util.ArrayList;
-import java.util.List;
-
 /**
  * Measures the machine's f32 multiply-add throughput the way the prompt kernels use it: {@code threads}
  * threads, each running sixteen independent FMA chains on registers (enough to cover the FMA latency;
@@ -21,20 +18,9 @@ public final class FmaPeak {
 
     /** FLOP per second (a multiply-add counts two). */
     public static double measure(int threads, long iterationsPerThread, int passes) throws InterruptedException {
-        double best = 0;
-        for (int p = 0; p < passes; p++) {
-            List<Thread> ts = new ArrayList<>();
-            float[] sink = new float[threads];
-            long t0 = System.nanoTime();
-            for (int t = 0; t < threads; t++) {
-                int id = t;
-                ts.add(Thread.ofPlatform().start(() -> sink[id] = spin(iterationsPerThread, 0.5f + id)));
-            }
-            for (Thread t : ts) t.join();
-            double flop = 2.0 * F.length() * CHAINS * iterationsPerThread * threads;
-            best = Math.max(best, flop / ((System.nanoTime() - t0) / 1e9));
-        }
-        return best;
+        float[] sink = new float[threads];
+        double flop = 2.0 * F.length() * CHAINS * iterationsPerThread * threads;
+        return BestOfPasses.rate(threads, passes, flop, id -> sink[id] = spin(iterationsPerThread, 0.5f + id));
     }
 
     /** Sixteen chains c = c * b + a; the result is returned so the JIT cannot drop the work. */

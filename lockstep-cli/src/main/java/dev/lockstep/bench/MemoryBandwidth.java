@@ -6,8 +6,6 @@ import jdk.incubator.vector.VectorSpecies;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
-import java.util.ArrayList;
-import java.util.List;
 
 /**
  * Measures memory read bandwidth the way decoding uses memory: {@code threads} threads each streaming
@@ -23,19 +21,8 @@ public final class MemoryBandwidth {
         try (Arena arena = Arena.ofShared()) {
             MemorySegment m = arena.allocate(bytes, 4096);
             m.fill((byte) 1);
-            double best = 0;
-            for (int p = 0; p < passes; p++) {
-                List<Thread> ts = new ArrayList<>();
-                long[] sink = new long[threads];
-                long t0 = System.nanoTime();
-                for (int t = 0; t < threads; t++) {
-                    int id = t;
-                    ts.add(Thread.ofPlatform().start(() -> sink[id] = read(m, bytes / threads * id, bytes / threads * (id + 1))));
-                }
-                for (Thread t : ts) t.join();
-                best = Math.max(best, bytes / ((System.nanoTime() - t0) / 1e9));
-            }
-            return best;
+            long[] sink = new long[threads];
+            return BestOfPasses.rate(threads, passes, bytes, id -> sink[id] = read(m, bytes / threads * id, bytes / threads * (id + 1)));
         }
     }
 

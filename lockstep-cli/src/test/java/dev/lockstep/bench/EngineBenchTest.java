@@ -30,12 +30,13 @@ class EngineBenchTest {
         }
     }
 
-    /** The measured peak is a positive, finite rate (its size is the machine's; no timing is asserted). */
+    /** The measured peaks are positive, finite rates (their size is the machine's; no timing is asserted). */
     @Test
-    void fmaPeakIsARate() throws InterruptedException {
+    void fmaPeakAndBandwidthAreRates() throws InterruptedException {
         for (int threads : new int[] {1, 2}) {
-            double peak = FmaPeak.measure(threads, 200_000L, 2);
-            assertTrue(peak > 0 && Double.isFinite(peak), threads + " threads: " + peak);
+            double peak = FmaPeak.measure(threads, 200_000L, 2), bw = MemoryBandwidth.measure(threads, 16L << 20, 2);
+            assertTrue(peak > 0 && Double.isFinite(peak), threads + " threads, FMA: " + peak);
+            assertTrue(bw > 0 && Double.isFinite(bw), threads + " threads, bandwidth: " + bw);
         }
     }
 }
