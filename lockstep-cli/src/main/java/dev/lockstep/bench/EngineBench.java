@@ -127,8 +127,8 @@ public final class EngineBench {
             if (t.nDims() < 2) continue; // norms, biases
             long elements = 1;
             for (long d : t.dims()) elements *= d;
-            boolean output = t.name().equals("output.weight") || (tied && t.name().equals("token_embd.weight"));
             if (t.name().equals("token_embd.weight") && !tied) continue; // a lookup
+            boolean output = t.name().equals("output.weight") || t.name().equals("token_embd.weight");
             flops += 2.0 * elements * (output ? 1 : tokens);
         }
         return flops;

@@ -231,14 +231,14 @@ final class BenchCommand implements Callable<Integer> {
         return Stats.of(v);
     }
 
-    /** One table row; for decode, weight traffic = steps/s x weight bytes (one step serves {@code seqs} tokens). */
+    /** A decode row: weight traffic = steps/s x weight bytes (one step serves {@code seqs} tokens), against the bandwidth. */
     private Map<String, Object> row(PrintWriter out, String name, Stats s, long weightBytes, double bw, int seqs) {
-        double gbps = weightBytes > 0 ? s.median() / seqs * weightBytes / 1e9 : 0;
+        double gbps = s.median() / seqs * weightBytes / 1e9;
         Map<String, Object> r = statsRow(name, s);
-        if (weightBytes > 0) r.put("weight_read_gbps", round(gbps));
+        r.put("weight_read_gbps", round(gbps));
         if (!json) {
-            out.printf(Locale.ROOT, "%-16s %-26s %-24s %s%n", name, s.toString(), weightBytes > 0 ? String.format(Locale.ROOT, "%.1f", gbps) : "",
-                    weightBytes > 0 && bw > 0 ? String.format(Locale.ROOT, "%.0f%%", 100 * gbps * 1e9 / bw) : "");
+            out.printf(Locale.ROOT, "%-16s %-26s %-24s %s%n", name, s.toString(), String.format(Locale.ROOT, "%.1f", gbps),
+                    bw > 0 ? String.format(Locale.ROOT, "%.0f%%", 100 * gbps * 1e9 / bw) : "");
             out.flush();
         }
         return r;
