@@ -1,5 +1,7 @@
 package dev.lockstep.kernels;
 
+import java.util.concurrent.atomic.AtomicInteger;
+
 /**
  * y[t][r] = W[r] . x[t] for every row r of W and token t of a batch: the matrix product of a ragged
  * batch, parallel over output rows only (no split-K). Every output is one canonical dot product, so
@@ -47,6 +49,10 @@ public final class MatMul implements WorkerPool.Task {
     private AlignedFloats packedSplit, packedPanels;
     private int splitStart, panelStart;
     private long nanos; // wall time spent in products (for the step profile)
+    // the call's work as units of rows (run): per matrix (w, more[0], more[1]) rows per unit, and the
+    // running count of units up to and including it; the next unit to take
+    private final int[] unitRows = new int[3], unitEnd = new int[3];
+    private final AtomicInteger nextUnit = new AtomicInteger();
     private final float[][] lanes; // per worker: accumulators of a kernel, stored for the canonical tree
 
     public MatMul(WorkerPool pool) {
@@ -82,8 +88,8 @@ public final class MatMul implements WorkerPool.Task {
     }
 
     /**
-     * Two or three products of the same input in one parallel step (e.g. Q, K and V): each worker does
-     * its share of every matrix, so the threads meet once instead of three times. Outputs are written
+     * Two or three products of the same input in one parallel step (e.g. Q, K and V): the workers share
+     * the units of rows of all the matrices, so the threads meet once instead of three times. Outputs are written
      * like {@link #apply}, each with its own matrix's row count as stride.
      */
     public void applyShared(float[] x, int xOff, int xStride, int tokens, Matrix w0, float[] y0, Matrix w1, float[] y1,
@@ -122,6 +128,13 @@ public final class MatMul implements WorkerPool.Task {
             if (split) packSplit(w.cols());
             if (panel) packPanels(w.cols());
         }
+        for (int i = -1, units = 0; i < moreCount; i++) {
+            Matrix m = i < 0 ? w : more[i];
+            unitRows[i + 1] = unitRows(m);
+            units += (m.rows() + unitRows[i + 1] - 1) / unitRows[i + 1];
+            unitEnd[i + 1] = units;
+        }
+        nextUnit.set(0); // published to the workers by the pool's start of the task
         pool.execute(this);
         nanos += System.nanoTime() - t0;
         this.x = this.y = null;
@@ -143,10 +156,36 @@ public final class MatMul implements WorkerPool.Task {
         return Canonical.dotScalar(w, 0, x, xo, half) + Canonical.dotScalar(w, half, x, xo + half, n - half);
     }
 
+    /**
+     * Each worker takes the call's units of rows in turn ({@link #nextUnit}) until none is left, rather
+     * than a fixed share: on a shared machine the two cores' speeds drift apart (one vCPU's FMA peak
+     * measured 48 to 66 GFLOP/s from one second to the next), and with fixed halves the faster one
+     * waited at every product for the slower one. Measured on the Q8_0 1B, one build switched by a
+     * property, three alternating rounds: tg64 6.75 / 6.35 / 6.23 with fixed halves against 7.27 / 7.44
+     * / 7.70 tok/s, pp512 29.4 against 31.0 (means), 8 sequences 18.6 against 20.0. Which worker
+     * computes a row never changes its bits (each output is one canonical dot product, its kernel
+     * chosen by the call's token count alone).
+     */
     @Override
     public void run(int worker, int workers) {
-        runOne(w, y, yOff, yStride, worker, workers);
-        for (int i = 0; i < moreCount; i++) runOne(more[i], moreY[i], 0, more[i].rows(), worker, workers);
+        int total = unitEnd[moreCount];
+        for (int u; (u = nextUnit.getAndIncrement()) < total; ) {
+            int i = 0;
+            while (u >= unitEnd[i]) i++;
+            Matrix m = i == 0 ? w : more[i - 1];
+            int r0 = (u - (i == 0 ? 0 : unitEnd[i - 1])) * unitRows[i], r1 = Math.min(m.rows(), r0 + unitRows[i]);
+            if (i == 0) runRange(m, y, yOff, yStride, r0, r1, worker);
+            else runRange(m, moreY[i - 1], 0, m.rows(), r0, r1, worker);
+        }
+    }
+
+    /**
+     * Rows per unit of work ({@link #run}): one tile's row block for the tile path (each unit
+     * dequantizes its rows once), else 64 rows, whose row pairs (32 apart) still stream contiguous
+     * memory; a 2048-wide Q8_0 unit is 139 KB, some microseconds of work against one atomic increment.
+     */
+    private int unitRows(Matrix m) {
+        return path(m) == Path.TILES ? rowBlock(m.cols()) : 64;
     }
 
     private enum Path { SPLIT_K, INT8, MATVEC, FUSED, TILES }
@@ -165,9 +204,8 @@ public final class MatMul implements WorkerPool.Task {
         return Path.TILES;
     }
 
-    private void runOne(Matrix m, float[] y, int yOff, int yStride, int worker, int workers) {
-        int r0 = WorkerPool.rangeStart(m.rows(), worker, workers);
-        int r1 = WorkerPool.rangeStart(m.rows(), worker + 1, workers);
+    /** Rows {@code [r0, r1)} of this call's product with {@code m}, by worker {@code worker}. */
+    private void runRange(Matrix m, float[] y, int yOff, int yStride, int r0, int r1, int worker) {
         float[] s = scratch[worker];
         switch (path(m)) {
             case SPLIT_K -> {
@@ -229,7 +267,7 @@ public final class MatMul implements WorkerPool.Task {
     static final int MATVEC256_MAX_TOKENS = 2;
 
     /**
-     * Each worker pairs row i of the first half of its range with row i of the second half (two
+     * Each unit of rows ({@link #run}) pairs row i of its first half with row i of its second half (two
      * distant rows per kernel call: two FMA chains, two memory streams) and runs every token through
      * the pair while it is in L1, so the weights stream from memory once whatever the token count.
      * Two tokens with 256-bit vectors take {@link Dot256#rows2tokens2}, which dequantizes each weight

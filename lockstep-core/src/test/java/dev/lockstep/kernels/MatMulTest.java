@@ -114,6 +114,49 @@ class MatMulTest {
     }
 
     /**
+     * The workers take a call's rows in units (64 rows, or a tile's row block) across all its matrices,
+     * in whatever order they get to them: matrices of several units each, with partial last units,
+     * give the reference bits for every path's token count and thread count, and every output is
+     * written (a unit taken twice or skipped fails it: the outputs start as NaN).
+     */
+    @Test
+    void unitsOfRowsAcrossTheMatricesOfACallGiveTheReferenceBits() {
+        GgmlType[] types = {GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.F16};
+        int n = 256;
+        int[] rows = {200, 131, 65};
+        Random r = new Random(43);
+        Matrix[] m = new Matrix[3];
+        float[][][] deq = new float[3][][];
+        for (int k = 0; k < 3; k++) {
+            GgmlType type = types[k];
+            byte[] bytes = DequantTestData.randomBlocks(type, (int) (type.byteSize((long) rows[k] * n) / type.typeSize), 50 + k);
+            m[k] = new Matrix("w" + k, type, MemorySegment.ofArray(bytes), rows[k], n);
+            deq[k] = new float[rows[k]][n];
+            for (int i = 0; i < rows[k]; i++) Dequant.dequantizeRow(type, m[k].data(), i, n, deq[k][i], 0);
+        }
+        for (int tokens : new int[]{1, 2, 7, 12, 20}) {
+            float[] x = new float[tokens * n];
+            for (int i = 0; i < x.length; i++) x[i] = (float) r.nextGaussian();
+            for (int threads : new int[]{1, 2, 3}) {
+                try (WorkerPool pool = new WorkerPool(threads)) {
+                    float[][] y = new float[3][];
+                    for (int k = 0; k < 3; k++) {
+                        y[k] = new float[tokens * rows[k]];
+                        java.util.Arrays.fill(y[k], Float.NaN);
+                    }
+                    new MatMul(pool).applyShared(x, 0, n, tokens, m[0], y[0], m[1], y[1], m[2], y[2]);
+                    for (int k = 0; k < 3; k++)
+                        for (int t = 0; t < tokens; t++)
+                            for (int i = 0; i < rows[k]; i++)
+                                assertEquals(Float.floatToIntBits(Canonical.dotScalar(deq[k][i], 0, x, t * n, n)),
+                                        Float.floatToIntBits(y[k][t * rows[k] + i]),
+                                        types[k] + " tokens=" + tokens + " threads=" + threads + " row " + i + " token " + t);
+                }
+            }
+        }
+    }
+
+    /**
      * INT8 activations: every token count (past the token groups of 64K / n values), thread count and
      * block count (even, odd), alone or in a shared call beside a type without an INT8 kernel (Q6_K or
      * F16, which keep the f32 path), gives
