@@ -105,14 +105,20 @@ final class BenchCommand implements Callable<Integer> {
                 EngineBench b = new EngineBench(engine);
                 b.promptTokensPerSecond(Math.min(64, Math.max(pp, 8))); // warm-up: JIT-compile the kernels
                 b.decodeTokensPerSecond(16);
-                if (pp > 0) rows.add(promptRow(out, "pp" + pp, repeat(() -> b.promptTokensPerSecond(pp)),
-                        EngineBench.promptMatrixFlops(lm.model(), pp) / pp, peak));
+                Engine.Profile ppProfile = null, tgProfile = null, batched = null; // printed after the tests, in this order
+                int batchedSeqs = 1;
+                if (pp > 0) {
+                    Engine.Profile before = engine.profile();
+                    Stats s = repeat(() -> b.promptTokensPerSecond(pp));
+                    ppProfile = engine.profile().minus(before);
+                    // the peak again, right after: the machine's speed drifts over a minute, and the products ran in between
+                    double peakAfter = noBandwidth ? 0 : FmaPeak.measure(modelOptions.threads, 20_000_000L, 6);
+                    rows.add(promptRow(out, "pp" + pp, s, EngineBench.promptMatrixFlops(lm.model(), pp), pp, ppProfile, peak, peakAfter));
+                }
                 if (tg > 0 && !specCompare) {
                     Engine.Profile before = engine.profile();
                     rows.add(row(out, "tg" + tg, repeat(() -> b.decodeTokensPerSecond(tg)), weightBytes, bw, 1));
-                    Engine.Profile tgProfile = engine.profile().minus(before);
-                    Engine.Profile batched = null;
-                    int batchedSeqs = 1;
+                    tgProfile = engine.profile().minus(before);
                     for (int c : concurrency) {
                         Engine.Profile cBefore = engine.profile();
                         rows.add(row(out, "decode x" + c, repeat(() -> b.aggregateDecode(c, tg)), weightBytes, bw, c));
@@ -121,9 +127,10 @@ final class BenchCommand implements Callable<Integer> {
                             batchedSeqs = c;
                         }
                     }
-                    decodeProfile = profile(out, "tg" + tg, tgProfile);
-                    if (batched != null) batchedProfile = profile(out, "decode x" + batchedSeqs, batched);
                 }
+                if (ppProfile != null) promptProfile = profile(out, "pp" + pp, "prompt", ppProfile);
+                if (tgProfile != null) decodeProfile = profile(out, "tg" + tg, "decode step", tgProfile);
+                if (batched != null) batchedProfile = profile(out, "decode x" + batchedSeqs, "decode step", batched);
                 if (specCompare) {
                     if (lm.tokenizer() == null) throw new LockstepException("--spec-compare needs a model with a tokenizer");
                     int n = tg > 0 ? tg : 128;
@@ -137,6 +144,7 @@ final class BenchCommand implements Callable<Integer> {
                 }
             }
             result.put("results", rows);
+            if (promptProfile != null) result.put("prompt_profile", promptProfile);
             if (decodeProfile != null) result.put("decode_step_profile", decodeProfile);
             if (batchedProfile != null) result.put("batched_step_profile", batchedProfile);
         }
@@ -198,14 +206,14 @@ final class BenchCommand implements Callable<Integer> {
         double run() throws InterruptedException;
     }
 
-    private Map<String, Object> decodeProfile, batchedProfile;
+    private Map<String, Object> promptProfile, decodeProfile, batchedProfile;
 
     /**
-     * Where the time of one decode step goes (engine thread, wall time, mean over the steps of the
-     * test): the forward pass split into matrix products, attention and the other kernels, then
-     * sampling and emitting, scheduling and proposing.
+     * Where the time of one engine step goes (engine thread, wall time, mean over the steps of the
+     * test; a prompt of the pp test is one step): the forward pass split into matrix products,
+     * attention and the other kernels, then sampling and emitting, scheduling and proposing.
      */
-    private Map<String, Object> profile(PrintWriter out, String test, Engine.Profile p) {
+    private Map<String, Object> profile(PrintWriter out, String test, String what, Engine.Profile p) {
         double steps = Math.max(1, p.steps());
         long total = p.proposeNanos() + p.scheduleNanos() + p.forwardNanos() + p.afterNanos();
         Map<String, Object> m = new LinkedHashMap<>();
@@ -216,7 +224,7 @@ final class BenchCommand implements Callable<Integer> {
                 "scheduling", "speculation"};
         String[] keys = {"matmul_ms", "attention_ms", "other_kernels_ms", "sampling_emit_ms", "scheduling_ms", "speculation_ms"};
         long[] v = {p.matmulNanos(), p.attentionNanos(), p.otherKernelNanos(), p.afterNanos(), p.scheduleNanos(), p.proposeNanos()};
-        if (!json) out.printf(Locale.ROOT, "%nwhere a decode step's time goes (%s, %d steps, mean %.2f ms per step)%n", test, p.steps(), total / steps / 1e6);
+        if (!json) out.printf(Locale.ROOT, "%nwhere a %s's time goes (%s, %d steps, mean %.2f ms per step)%n", what, test, p.steps(), total / steps / 1e6);
         for (int i = 0; i < v.length; i++) {
             m.put(keys[i], round(v[i] / steps / 1e6));
             if (!json) out.printf(Locale.ROOT, "  %-18s %8.3f ms  %5.1f%%%n", names[i], v[i] / steps / 1e6, 100.0 * v[i] / Math.max(1, total));
@@ -245,17 +253,26 @@ final class BenchCommand implements Callable<Integer> {
     }
 
     /**
-     * The prompt row: besides tok/s, the matrix products' GFLOP/s (tok/s x matrix FLOPs per prompt
-     * token, {@link EngineBench#promptMatrixFlops}) and their share of the measured FMA peak: prompts
-     * are compute-bound as decoding is memory-bound.
+     * The prompt row: besides tok/s, the matrix products' GFLOP/s over the whole prompt time (tok/s x
+     * matrix FLOPs per prompt token, {@link EngineBench#promptMatrixFlops}) and over the products' own
+     * time ({@code p}, the engine's profile of the test's prompts), against the FMA peak measured before
+     * and after the test: prompts are compute-bound as decoding is memory-bound. Both shares are
+     * printed: this machine's peak has moved by 1.7x within the minute of one test.
      */
-    private Map<String, Object> promptRow(PrintWriter out, String name, Stats s, double flopsPerToken, double peak) {
-        double gflops = s.median() * flopsPerToken / 1e9;
+    private Map<String, Object> promptRow(PrintWriter out, String name, Stats s, double flopsPerPrompt, int tokens, Engine.Profile p,
+                                          double peakBefore, double peakAfter) {
+        double gflops = s.median() * flopsPerPrompt / tokens / 1e9;
+        double inProducts = p.matmulNanos() > 0 ? flopsPerPrompt * s.n() / p.matmulNanos() : 0; // FLOP per ns = GFLOP/s
         Map<String, Object> r = statsRow(name, s);
         r.put("matrix_gflops", round(gflops));
+        r.put("matrix_gflops_in_products", round(inProducts));
+        r.put("fma_peak_after_gflops", round(peakAfter / 1e9));
         if (!json) {
             out.printf(Locale.ROOT, "%-16s %-26s %-24s %s%n", name, s.toString(), String.format(Locale.ROOT, "%.1f GFLOP/s", gflops),
-                    peak > 0 ? String.format(Locale.ROOT, "%.0f%% of FMA peak", 100 * gflops * 1e9 / peak) : "");
+                    peakBefore > 0 ? String.format(Locale.ROOT, "%.0f%% of FMA peak", 1e11 * gflops / peakBefore) : "");
+            out.printf(Locale.ROOT, "%-16s %-26s %-24s %s%n", "  in products", "", String.format(Locale.ROOT, "%.1f GFLOP/s", inProducts),
+                    peakBefore > 0 ? String.format(Locale.ROOT, "%.0f%%; %.0f%% of the peak after (%.1f GFLOP/s)", 1e11 * inProducts / peakBefore,
+                            1e11 * inProducts / peakAfter, peakAfter / 1e9) : "");
             out.flush();
         }
         return r;

@@ -41,7 +41,7 @@ class CliTest {
         return Fixtures.file("aidreams/aidreams260K-f32.gguf").toString();
     }
 
-    /** The bench's JSON: every test row, and the decode step profile with the forward pass broken down. */
+    /** The bench's JSON: every test row, and the prompt and decode step profiles with the forward pass broken down. */
     @Test
     void benchReportsRowsAndADecodeStepProfile() throws Exception {
         Result r = run(null, "bench", "--model", aidreams(), "--pp", "16", "--tg", "8", "--concurrency", "1,2", "--reps", "1",
@@ -56,7 +56,14 @@ class CliTest {
             assertTrue(row.get("tokens_per_s_median").asDouble() > 0, row.toString());
         });
         assertEquals(List.of("pp16", "tg8", "decode x1", "decode x2"), tests);
-        assertTrue(j.get("results").get(0).get("matrix_gflops").asDouble() > 0, j.get("results").get(0).toString());
+        JsonNode ppRow = j.get("results").get(0);
+        assertTrue(ppRow.get("matrix_gflops").asDouble() > 0, ppRow.toString());
+        // over the products' own time, which is part of the prompt's: at least the rate over the whole prompt
+        assertTrue(ppRow.get("matrix_gflops_in_products").asDouble() >= ppRow.get("matrix_gflops").asDouble(), ppRow.toString());
+        JsonNode pp = j.get("prompt_profile"); // one step per prompt, its forward pass broken down
+        assertEquals("pp16", pp.get("test").asText(), pp.toString());
+        assertEquals(1, pp.get("steps").asLong(), pp.toString());
+        assertTrue(pp.get("matmul_ms").asDouble() > 0 && pp.get("attention_ms").asDouble() > 0, pp.toString());
         assertEquals(0.0, j.get("fma_peak_gflops").asDouble(), "--no-bandwidth skips the peaks"); // measured without it
         JsonNode p = j.get("decode_step_profile");
         assertTrue(p.get("steps").asLong() >= 8, p.toString());

@@ -89,8 +89,8 @@ public final class MatMul implements WorkerPool.Task {
 
     /**
      * Two or three products of the same input in one parallel step (e.g. Q, K and V): the workers share
-     * the units of rows of all the matrices, so the threads meet once instead of three times. Outputs are written
-     * like {@link #apply}, each with its own matrix's row count as stride.
+     * the units of rows of all the matrices, so the threads meet once instead of three times. Outputs
+     * are written like {@link #apply}, each with its own matrix's row count as stride.
      */
     public void applyShared(float[] x, int xOff, int xStride, int tokens, Matrix w0, float[] y0, Matrix w1, float[] y1,
                             Matrix w2, float[] y2) {
