@@ -183,9 +183,13 @@ public final class MatMul implements WorkerPool.Task {
      * Rows per unit of work ({@link #run}): one tile's row block for the tile path (each unit
      * dequantizes its rows once), else 64 rows, whose row pairs (32 apart) still stream contiguous
      * memory; a 2048-wide Q8_0 unit is 139 KB, some microseconds of work against one atomic increment.
+     * The 512-bit in-register path ({@link #fused}) packs its token panels per unit, so it takes 256
+     * rows, which keeps that copy near 1% of the unit's work.
      */
     private int unitRows(Matrix m) {
-        return path(m) == Path.TILES ? rowBlock(m.cols()) : 64;
+        Path p = path(m);
+        if (p == Path.TILES) return rowBlock(m.cols());
+        return p == Path.FUSED && Canonical.SIMD512 ? 256 : 64;
     }
 
     private enum Path { SPLIT_K, INT8, MATVEC, FUSED, TILES }
