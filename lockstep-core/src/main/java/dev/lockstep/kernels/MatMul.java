@@ -159,7 +159,7 @@ public final class MatMul implements WorkerPool.Task {
     /**
      * Each worker takes the call's units of rows in turn ({@link #nextUnit}) until none is left, rather
      * than a fixed share: on a shared machine the two cores' speeds drift apart (one vCPU's FMA peak
-     * measured 48 to 66 GFLOP/s from one second to the next), and with fixed halves the faster one
+     * measured 48 to 66 GFLOP/s from one run to the next), and with fixed halves the faster one
      * waited at every product for the slower one. Measured on the Q8_0 1B, one build switched by a
      * property, three alternating rounds: tg64 6.75 / 6.35 / 6.23 with fixed halves against 7.27 / 7.44
      * / 7.70 tok/s, pp512 29.4 against 31.0 (means), 8 sequences 18.6 against 20.0. Which worker
