@@ -49,8 +49,9 @@ public final class MatMul implements WorkerPool.Task {
     private AlignedFloats packedSplit, packedPanels;
     private int splitStart, panelStart;
     private long nanos; // wall time spent in products (for the step profile)
-    // the call's work as units of rows (run): per matrix (w, more[0], more[1]) rows per unit, and the
-    // running count of units up to and including it; the next unit to take
+    // the call's work as units of rows (run): per matrix (w, more[0], more[1]) its path, rows per unit
+    // and the running count of units up to and including it; the next unit to take
+    private final Path[] paths = new Path[3];
     private final int[] unitRows = new int[3], unitEnd = new int[3];
     private final AtomicInteger nextUnit = new AtomicInteger();
     private final float[][] lanes; // per worker: accumulators of a kernel, stored for the canonical tree
@@ -113,27 +114,20 @@ public final class MatMul implements WorkerPool.Task {
     /** Runs the call set up in the fields on the pool, timed, then drops its references. */
     private void execute() {
         long t0 = System.nanoTime();
-        for (int i = -1; i < moreCount; i++)
-            if (path(i < 0 ? w : more[i]) == Path.INT8) { // all matrices of a call share x and n
-                quantized.quantize(x, xOff, xStride, tokens, w.cols());
-                break;
-            }
-        if (Canonical.SIMD256) { // all matrices of a call share x and n, not always their type
-            boolean split = false, panel = false;
-            for (int i = -1; i < moreCount; i++) {
-                Path p = path(i < 0 ? w : more[i]);
-                split |= p == Path.TILES;
-                panel |= p == Path.FUSED;
-            }
-            if (split) packSplit(w.cols());
-            if (panel) packPanels(w.cols());
+        boolean int8Path = false, split = false, panel = false;
+        for (int i = 0, units = 0; i <= moreCount; i++) { // all matrices of a call share x and n, not always their type
+            Matrix m = i == 0 ? w : more[i - 1];
+            Path p = paths[i] = path(m);
+            int8Path |= p == Path.INT8;
+            split |= p == Path.TILES;
+            panel |= p == Path.FUSED;
+            unitRows[i] = unitRows(p, m.cols());
+            units += (m.rows() + unitRows[i] - 1) / unitRows[i];
+            unitEnd[i] = units;
         }
-        for (int i = -1, units = 0; i < moreCount; i++) {
-            Matrix m = i < 0 ? w : more[i];
-            unitRows[i + 1] = unitRows(m);
-            units += (m.rows() + unitRows[i + 1] - 1) / unitRows[i + 1];
-            unitEnd[i + 1] = units;
-        }
+        if (int8Path) quantized.quantize(x, xOff, xStride, tokens, w.cols());
+        if (Canonical.SIMD256 && split) packSplit(w.cols());
+        if (Canonical.SIMD256 && panel) packPanels(w.cols());
         nextUnit.set(0); // published to the workers by the pool's start of the task
         pool.execute(this);
         nanos += System.nanoTime() - t0;
@@ -174,8 +168,8 @@ public final class MatMul implements WorkerPool.Task {
             while (u >= unitEnd[i]) i++;
             Matrix m = i == 0 ? w : more[i - 1];
             int r0 = (u - (i == 0 ? 0 : unitEnd[i - 1])) * unitRows[i], r1 = Math.min(m.rows(), r0 + unitRows[i]);
-            if (i == 0) runRange(m, y, yOff, yStride, r0, r1, worker);
-            else runRange(m, moreY[i - 1], 0, m.rows(), r0, r1, worker);
+            if (i == 0) runRange(m, paths[0], y, yOff, yStride, r0, r1, worker);
+            else runRange(m, paths[i], moreY[i - 1], 0, m.rows(), r0, r1, worker);
         }
     }
 
@@ -186,15 +180,14 @@ public final class MatMul implements WorkerPool.Task {
      * The 512-bit in-register path ({@link #fused}) packs its token panels per unit, so it takes 256
      * rows, which keeps that copy near 1% of the unit's work.
      */
-    private int unitRows(Matrix m) {
-        Path p = path(m);
-        if (p == Path.TILES) return rowBlock(m.cols());
+    private static int unitRows(Path p, int n) {
+        if (p == Path.TILES) return rowBlock(n);
         return p == Path.FUSED && Canonical.SIMD512 ? 256 : 64;
     }
 
     private enum Path { SPLIT_K, INT8, MATVEC, FUSED, TILES }
 
-    /** Which kernels compute this call's product with {@code m} (the same for every worker). */
+    /** Which kernels compute this call's product with {@code m} (the same for every worker; asked once per call). */
     private Path path(Matrix m) {
         int n = m.cols();
         if (splitKNegativeControl && tokens <= 2) return Path.SPLIT_K;
@@ -208,10 +201,10 @@ public final class MatMul implements WorkerPool.Task {
         return Path.TILES;
     }
 
-    /** Rows {@code [r0, r1)} of this call's product with {@code m}, by worker {@code worker}. */
-    private void runRange(Matrix m, float[] y, int yOff, int yStride, int r0, int r1, int worker) {
+    /** Rows {@code [r0, r1)} of this call's product with {@code m} (on its path {@code p}), by worker {@code worker}. */
+    private void runRange(Matrix m, Path p, float[] y, int yOff, int yStride, int r0, int r1, int worker) {
         float[] s = scratch[worker];
-        switch (path(m)) {
+        switch (p) {
             case SPLIT_K -> {
                 for (int r = r0; r < r1; r++)
                     for (int t = 0; t < tokens; t++) y[yOff + t * yStride + r] = splitK(m, r, x, xOff + t * xStride, s);
