@@ -263,16 +263,17 @@ final class BenchCommand implements Callable<Integer> {
                                           double peakBefore, double peakAfter) {
         double gflops = s.median() * flopsPerPrompt / tokens / 1e9;
         double inProducts = p.matmulNanos() > 0 ? flopsPerPrompt * s.n() / p.matmulNanos() : 0; // FLOP per ns = GFLOP/s
+        double before = peakBefore / 1e9, after = peakAfter / 1e9; // GFLOP/s, as the rates
         Map<String, Object> r = statsRow(name, s);
         r.put("matrix_gflops", round(gflops));
         r.put("matrix_gflops_in_products", round(inProducts));
-        r.put("fma_peak_after_gflops", round(peakAfter / 1e9));
+        r.put("fma_peak_after_gflops", round(after));
         if (!json) {
             out.printf(Locale.ROOT, "%-16s %-26s %-24s %s%n", name, s.toString(), String.format(Locale.ROOT, "%.1f GFLOP/s", gflops),
-                    peakBefore > 0 ? String.format(Locale.ROOT, "%.0f%% of FMA peak", 1e11 * gflops / peakBefore) : "");
+                    before > 0 ? String.format(Locale.ROOT, "%.0f%% of FMA peak", 100 * gflops / before) : "");
             out.printf(Locale.ROOT, "%-16s %-26s %-24s %s%n", "  in products", "", String.format(Locale.ROOT, "%.1f GFLOP/s", inProducts),
-                    peakBefore > 0 ? String.format(Locale.ROOT, "%.0f%%; %.0f%% of the peak after (%.1f GFLOP/s)", 1e11 * inProducts / peakBefore,
-                            1e11 * inProducts / peakAfter, peakAfter / 1e9) : "");
+                    before > 0 ? String.format(Locale.ROOT, "%.0f%%; %.0f%% of the peak after (%.1f GFLOP/s)", 100 * inProducts / before,
+                            100 * inProducts / after, after) : "");
             out.flush();
         }
         return r;
