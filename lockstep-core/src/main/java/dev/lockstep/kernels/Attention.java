@@ -28,6 +28,7 @@ public final class Attention implements WorkerPool.Task {
     private final WorkerPool pool;
     private long nanos; // wall time spent in attention (for the step profile)
     private float[][] scores;
+    private final float[][] lanes; // per worker: the softmax sum's 16 lanes
 
     private KvCache cache;
     private int layer, tokens, nHead, nKvHead, headDim;
@@ -40,6 +41,7 @@ public final class Attention implements WorkerPool.Task {
     public Attention(WorkerPool pool) {
         this.pool = pool;
         this.scores = new float[pool.size()][0];
+        this.lanes = new float[pool.size()][Canonical.LANES];
     }
 
     /** Wall time spent in this instance's calls since it was made. */
@@ -87,20 +89,20 @@ public final class Attention implements WorkerPool.Task {
     public void run(int worker, int workers) {
         int items = tokens * nHead;
         int i0 = WorkerPool.rangeStart(items, worker, workers), i1 = WorkerPool.rangeStart(items, worker + 1, workers);
-        float[] sc = scores[worker];
+        float[] sc = scores[worker], l = lanes[worker];
         for (int it = i0; it < i1; it++) {
             int t = it / nHead, h = it % nHead;
-            head(t, h, sc);
+            head(t, h, sc, l);
         }
     }
 
-    private void head(int t, int h, float[] sc) {
+    private void head(int t, int h, float[] sc, float[] lanes) {
         int n = positions[t] + 1;
         int[] table = tables[seqOf[t]];
         int g = h / (nHead / nKvHead);
         int qo = (t * nHead + h) * headDim;
         scores(table, n, g, qo, sc);
-        float z = Ops.expShiftSum(sc, 0, n, Ops.max(sc, 0, n));
+        float z = Ops.expShiftSum(sc, 0, n, Ops.max(sc, 0, n), lanes);
         Ops.scale(sc, 0, n, 1f / z);
         weightedValues(table, n, g, qo, sc);
     }

@@ -60,18 +60,29 @@ public final class Ops {
     /**
      * Replaces {@code x[off..off+n)} by {@code exp(x - shift)} and returns their sum in the canonical
      * order (lane i % 16, then the halving tree). The heart of every softmax.
+     *
+     * <p>The vector forms call the vector {@link Exp#exp} at one place only, and the last values of a
+     * row that fill no vector take the scalar one (the same bits). C2 inlines one call of it, whose
+     * vector code is large; a second call in the same loop was left a call ("NodeCountInliningCutoff"),
+     * so its vectors were boxed and its operations ran the Vector API's Java fallback, an allocation per
+     * 8 values (seen: 700 KB per decode step of the tiny Llama at position 2000, all of it here). For the
+     * same reason the accumulators leave through {@code lanes} (16 floats of scratch) to
+     * {@link Canonical#treeOf}, which is past C2's budget here too.
      */
-    public static float expShiftSum(float[] x, int off, int n, float shift) {
-        if (Canonical.SIMD256) return expShiftSum256(x, off, n, shift);
-        if (!Canonical.SIMD512) {
-            float[] acc = new float[Canonical.LANES];
-            for (int i = 0; i < n; i++) {
-                float e = Exp.exp(x[off + i] - shift);
-                x[off + i] = e;
-                acc[i & 15] += e;
-            }
-            return Canonical.tree(acc);
+    public static float expShiftSum(float[] x, int off, int n, float shift, float[] lanes) {
+        if (Canonical.SIMD256) return expShiftSum256(x, off, n, shift, lanes);
+        if (Canonical.SIMD512) return expShiftSum512(x, off, n, shift, lanes);
+        java.util.Arrays.fill(lanes, 0, Canonical.LANES, 0f);
+        for (int i = 0; i < n; i++) {
+            float e = Exp.exp(x[off + i] - shift);
+            x[off + i] = e;
+            lanes[i & 15] += e;
         }
+        return Canonical.treeScalarOf(lanes, 0);
+    }
+
+    /** {@link #expShiftSum} with 512-bit vectors: lane i % 16 is the vector's lane. */
+    static float expShiftSum512(float[] x, int off, int n, float shift, float[] lanes) {
         FloatVector acc = FloatVector.zero(F512);
         int i = 0;
         for (; i + 16 <= n; i += 16) {
@@ -80,36 +91,38 @@ public final class Ops {
             acc = acc.add(e);
         }
         if (i < n) {
+            for (int j = i; j < n; j++) x[off + j] = Exp.exp(x[off + j] - shift);
             VectorMask<Float> m = F512.indexInRange(i, n);
-            FloatVector e = Exp.exp(FloatVector.fromArray(F512, x, off + i, m).sub(shift));
-            e.intoArray(x, off + i, m);
-            acc = acc.blend(acc.add(e), m);
+            acc = acc.blend(acc.add(FloatVector.fromArray(F512, x, off + i, m)), m);
         }
-        return Canonical.tree(acc);
+        acc.intoArray(lanes, 0);
+        return Canonical.treeOf(lanes, 0);
     }
 
-    /** {@link #expShiftSum} with the 16 lanes in two 256-bit registers (see {@link Canonical}). */
-    static float expShiftSum256(float[] x, int off, int n, float shift) {
-        FloatVector lo = FloatVector.zero(F256), hi = lo;
+    /**
+     * {@link #expShiftSum} with the 16 lanes in two 256-bit registers (see {@link Canonical}): 8 values
+     * at a time, into {@code next}, the half that the next 8 values belong to (lanes 0-7 after an even
+     * number of them, 8-15 after an odd one); the two halves swap roles after each 8.
+     */
+    static float expShiftSum256(float[] x, int off, int n, float shift, float[] lanes) {
+        FloatVector next = FloatVector.zero(F256), other = next;
         int i = 0;
-        for (; i + 16 <= n; i += 16) {
+        for (; i + 8 <= n; i += 8) {
             FloatVector e = Exp.exp(FloatVector.fromArray(F256, x, off + i).sub(shift));
             e.intoArray(x, off + i);
-            lo = lo.add(e);
-            e = Exp.exp(FloatVector.fromArray(F256, x, off + i + 8).sub(shift));
-            e.intoArray(x, off + i + 8);
-            hi = hi.add(e);
+            FloatVector sum = next.add(e);
+            next = other;
+            other = sum;
         }
         if (i < n) {
-            VectorMask<Float> ml = F256.indexInRange(i, n), mh = F256.indexInRange(i + 8, n);
-            FloatVector e = Exp.exp(FloatVector.fromArray(F256, x, off + i, ml).sub(shift));
-            e.intoArray(x, off + i, ml);
-            lo = lo.blend(lo.add(e), ml);
-            e = Exp.exp(FloatVector.fromArray(F256, x, off + i + 8, mh).sub(shift));
-            e.intoArray(x, off + i + 8, mh);
-            hi = hi.blend(hi.add(e), mh);
+            for (int j = i; j < n; j++) x[off + j] = Exp.exp(x[off + j] - shift);
+            VectorMask<Float> m = F256.indexInRange(i, n);
+            next = next.blend(next.add(FloatVector.fromArray(F256, x, off + i, m)), m);
         }
-        return Canonical.tree(lo, hi);
+        boolean even = (i / 8) % 2 == 0; // then next holds lanes 0-7
+        next.intoArray(lanes, even ? 0 : 8);
+        other.intoArray(lanes, even ? 8 : 0);
+        return Canonical.treeOf(lanes, 0);
     }
 
     /** {@code x[off..off+n) *= s}. */
@@ -122,7 +135,7 @@ public final class Ops {
 
     /** In-place softmax of {@code x[off..off+n)}: exp(x - max) * (1 / canonical sum). */
     public static void softmax(float[] x, int off, int n) {
-        float sum = expShiftSum(x, off, n, max(x, off, n));
+        float sum = expShiftSum(x, off, n, max(x, off, n), new float[Canonical.LANES]);
         scale(x, off, n, 1f / sum);
     }
 

@@ -1,5 +1,6 @@
 package dev.lockstep.sampling;
 
+import dev.lockstep.kernels.Canonical;
 import dev.lockstep.kernels.Ops;
 
 /**
@@ -10,7 +11,7 @@ import dev.lockstep.kernels.Ops;
  */
 public final class Logprobs {
     private final int vocab;
-    private final float[] work;
+    private final float[] work, lanes = new float[Canonical.LANES];
 
     /** A token and its log-probability. */
     public record TokenLogprob(int token, float logprob) {}
@@ -27,7 +28,7 @@ public final class Logprobs {
     private float[] normalizer(float[] logits, int off) {
         float max = Ops.max(logits, off, vocab);
         System.arraycopy(logits, off, work, 0, vocab);
-        float z = Ops.expShiftSum(work, 0, vocab, max);
+        float z = Ops.expShiftSum(work, 0, vocab, max, lanes);
         return new float[]{max, (float) StrictMath.log(z)};
     }
 

@@ -57,7 +57,7 @@ class AttentionTest {
             for (int d = 0; d < headDim; d++) acc = Math.fma(q[qo + d], key(cache, table, j, g * headDim + d), acc);
             sc[j] = acc * scale;
         }
-        float z = Ops.expShiftSum(sc, 0, n, Ops.max(sc, 0, n));
+        float z = Ops.expShiftSum(sc, 0, n, Ops.max(sc, 0, n), new float[Canonical.LANES]);
         Ops.scale(sc, 0, n, 1f / z);
         for (int d = 0; d < headDim; d++) {
             float acc = 0f;

@@ -1,6 +1,7 @@
 package dev.lockstep.train;
 
 import dev.lockstep.gguf.GgmlType;
+import dev.lockstep.kernels.Canonical;
 import dev.lockstep.kernels.Exp;
 import dev.lockstep.kernels.MatMul;
 import dev.lockstep.kernels.Matrix;
@@ -42,6 +43,7 @@ public final class TrainModel {
     final float[] xOut, xn, rmsO, logits;
     final int[] positions;
     private final float[] cos, sin;
+    private final float[][] lanes; // per worker (index 0 also for the single-threaded loss): the softmax sums' 16 lanes
 
     // gradient scratch
     private final float[] dx, dxb, dq, dk, dv, datt, dg, du, dh, dlogits, dxn;
@@ -53,6 +55,7 @@ public final class TrainModel {
         this.seq = seq;
         this.n = batch * seq;
         this.pool = pool;
+        this.lanes = new float[pool.size()][Canonical.LANES];
         this.matmul = new MatMul(pool);
         this.rope = new Rope(c.headDim(), c.ropeBase(), null, Rope.Layout.NORMAL, 1.0);
         int L = c.layers(), d = c.dim();
@@ -168,7 +171,7 @@ public final class TrainModel {
             pool.execute((w, ws) -> {
                 int items = batch * c.heads();
                 for (int it = WorkerPool.rangeStart(items, w, ws); it < WorkerPool.rangeStart(items, w + 1, ws); it++)
-                    attentionForward(layer, it / c.heads(), it % c.heads(), scale);
+                    attentionForward(layer, it / c.heads(), it % c.heads(), scale, lanes[w]);
             });
             float[] y = new float[n * d];
             matmul.apply(wo[l], att[l], 0, qD, n, y, 0, d);
@@ -197,7 +200,7 @@ public final class TrainModel {
     }
 
     /** Attention of sequence b, head hh: exactly the engine's arithmetic; keeps the probabilities. */
-    private void attentionForward(int l, int b, int hh, float scale) {
+    private void attentionForward(int l, int b, int hh, float scale, float[] lanes) {
         int hd = c.headDim(), qD = c.qDim(), kvD = c.kvDim(), T = seq;
         int gq = hh / (c.heads() / c.kvHeads());
         float[] qs = q[l], ks = k[l], vs = v[l], p = prob[l], out = att[l];
@@ -210,7 +213,7 @@ public final class TrainModel {
                 for (int e = 0; e < hd; e++) acc = Math.fma(qs[qo + e], ks[ko + e], acc);
                 p[po + j] = acc * scale;
             }
-            float z = Ops.expShiftSum(p, po, t + 1, Ops.max(p, po, t + 1));
+            float z = Ops.expShiftSum(p, po, t + 1, Ops.max(p, po, t + 1), lanes);
             Ops.scale(p, po, t + 1, 1f / z);
             for (int e = 0; e < hd; e++) {
                 float acc = 0f;
@@ -234,7 +237,7 @@ public final class TrainModel {
             if (soft == null) {
                 System.arraycopy(logits, o, row, 0, V);
                 float max = Ops.max(row, 0, V);
-                float z = Ops.expShiftSum(row, 0, V, max);
+                float z = Ops.expShiftSum(row, 0, V, max, lanes[0]);
                 total += Math.log(z) - (logits[o + targets[t]] - max);
                 float inv = 1f / z;
                 for (int i = 0; i < V; i++) dlogits[o + i] = row[i] * inv / n;
@@ -242,7 +245,7 @@ public final class TrainModel {
             } else {
                 for (int i = 0; i < V; i++) row[i] = logits[o + i] / temp;
                 float max = Ops.max(row, 0, V);
-                float z = Ops.expShiftSum(row, 0, V, max);
+                float z = Ops.expShiftSum(row, 0, V, max, lanes[0]);
                 float inv = 1f / z;
                 double kl = 0;
                 for (int i = 0; i < V; i++) {
