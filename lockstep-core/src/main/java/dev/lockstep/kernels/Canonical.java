@@ -86,12 +86,28 @@ public final class Canonical {
 
     /**
      * The halving tree of 16 lanes stored at {@code lanes[off..off+16)}. Big kernels store their
-     * accumulators and call this: a vector passed to a method that C2 does not inline is boxed.
+     * accumulators and call this: a vector passed to a method that C2 does not inline is boxed. For the
+     * same reason this method calls none that takes a vector: it is written out (the operations of
+     * {@link #tree(FloatVector)} and {@link #tree(FloatVector, FloatVector)}). When C2 inlined it
+     * into a row kernel but had no budget left for a call of {@code tree} inside it
+     * ("NodeCountInliningCutoff"), the two halves were boxed: 64 bytes per matrix row, 32 MB per decode
+     * step of a 1B model.
      */
     public static float treeOf(float[] lanes, int off) {
-        if (SIMD512) return tree(FloatVector.fromArray(F512, lanes, off));
-        if (SIMD256) return tree(FloatVector.fromArray(F256, lanes, off), FloatVector.fromArray(F256, lanes, off + 8));
-        return treeScalarOf(lanes, off);
+        FloatVector s;
+        if (SIMD512) {
+            s = FloatVector.fromArray(F512, lanes, off);
+            s = s.add(s.rearrange(HALF8));
+            s = s.add(s.rearrange(HALF4));
+            s = s.add(s.rearrange(HALF2));
+        } else if (SIMD256) {
+            s = FloatVector.fromArray(F256, lanes, off).add(FloatVector.fromArray(F256, lanes, off + 8));
+            s = s.add(s.rearrange(QUARTER4));
+            s = s.add(s.rearrange(QUARTER2));
+        } else {
+            return treeScalarOf(lanes, off);
+        }
+        return s.lane(0) + s.lane(1);
     }
 
     /** {@link #tree(float[])} of {@code lanes[off..off+16)}, allocating nothing. */
