@@ -52,6 +52,45 @@ class RopeTest {
         for (double w : new double[]{normal, neox, scaled}) assertTrue(w < 2e-6, "worst error " + w);
     }
 
+    /**
+     * The hand reduction of {@link Rope#cosSin} against StrictMath on the whole argument: the angles of
+     * every pair of a 128-wide head (bases 1e4 and 5e5) at positions up to 2^21, some negative angles,
+     * multiples of pi/2 and values past the reduced range. At most one float ulp apart, and rarely.
+     */
+    @Test
+    void handReducedCosineAndSineMatchStrictMath() {
+        Random r = new Random(5);
+        float[] c = new float[1], s = new float[1];
+        int compared = 0, differing = 0;
+        java.util.List<Double> angles = new java.util.ArrayList<>();
+        for (double base : new double[]{10000, 500000})
+            for (int i = 0; i < 64; i++)
+                for (long pos = 0; pos <= 1 << 21; pos = pos < 100 ? pos + 1 : pos + 1 + r.nextInt((int) (pos / 10))) {
+                    angles.add(pos * Math.pow(base, -2.0 * i / 128));
+                }
+        for (int k = -10; k <= 10; k++) angles.add(k * Math.PI / 2);
+        for (int k = 0; k < 1000; k++) angles.add(-3e6 * r.nextDouble());
+        angles.add(2e6 * Math.PI);
+        angles.add(1e300);
+        angles.add(Double.NaN);
+        for (double a : angles) {
+            Rope.cosSin(a, c, s, 0);
+            float wc = (float) StrictMath.cos(a), ws = (float) StrictMath.sin(a);
+            if (Double.isNaN(a)) {
+                assertTrue(Float.isNaN(c[0]) && Float.isNaN(s[0]), "NaN angle");
+                continue;
+            }
+            int dc = Math.abs(Float.floatToIntBits(c[0]) - Float.floatToIntBits(wc)), ds = Math.abs(Float.floatToIntBits(s[0]) - Float.floatToIntBits(ws));
+            boolean near = (dc <= 1 && Math.signum(c[0]) == Math.signum(wc) || Math.abs(c[0] - wc) < 1e-30)
+                    && (ds <= 1 && Math.signum(s[0]) == Math.signum(ws) || Math.abs(s[0] - ws) < 1e-30);
+            assertTrue(near, "angle " + a + ": cos " + c[0] + " vs " + wc + ", sin " + s[0] + " vs " + ws);
+            compared++;
+            if (dc != 0 || ds != 0) differing++;
+        }
+        System.out.printf("RoPE cos/sin, hand reduction vs StrictMath: %d of %d angles differ (by one float ulp)%n", differing, compared);
+        assertTrue(differing * 1000L < compared, differing + " of " + compared + " differ");
+    }
+
     @Test
     void float32AnglesWouldNotBeGoodEnough() {
         // the reason angles are computed in double: the same rotation with a float32 angle at 2^20
