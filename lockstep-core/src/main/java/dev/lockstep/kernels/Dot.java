@@ -312,26 +312,31 @@ public final class Dot {
      * and, when the rows are far apart, two memory streams the prefetcher follows well (measured: two
      * distant rows stream from DRAM at 10-14 GB/s on 2 threads, single rows 8-10, four adjacent rows
      * 5-10). Returns false when there is no 2-row kernel for this type and length (caller falls back).
-     * {@code scratch} holds at least 32 floats: the 256-bit kernels hand their accumulators to the
+     * {@code scratch} holds at least 32 floats: the kernels of both widths hand their accumulators to the
      * tree through it (see {@link Dot256#rows2}).
      */
     public static boolean rows2(GgmlType type, MemorySegment w, long rowA, long rowB, int n, float[] x, int xo,
                                 float[] out, int oa, int ob, float[] scratch) {
         if (!Canonical.SIMD || !hasRows2(type, n)) return false;
         long rb = type.byteSize(n), offA = rowA * rb, offB = rowB * rb;
-        if (Canonical.SIMD512) rows2x512(type, w, offA, offB, n, x, xo, out, oa, ob);
+        if (Canonical.SIMD512) rows2x512(type, w, offA, offB, n, x, xo, out, oa, ob, scratch);
         else Dot256.rows2(type, w, offA, offB, n, x, xo, out, oa, ob, scratch);
         return true;
     }
 
-    /** The 512-bit two-row kernels, for the types of {@link #hasRows2}; byte offsets of the two rows. */
+    /**
+     * The 512-bit two-row kernels, for the types of {@link #hasRows2}; byte offsets of the two rows.
+     * They hand their two accumulators to {@link Canonical#treeOf} through {@code lanes} (32 floats),
+     * not as vectors: C2 inlines the first tree of such a kernel and may have no budget left for the
+     * second, which then boxes its vector (the 256-bit kernels did that for every matrix row).
+     */
     static void rows2x512(GgmlType type, MemorySegment w, long offA, long offB, int n, float[] x, int xo,
-                          float[] out, int oa, int ob) {
+                          float[] out, int oa, int ob, float[] lanes) {
         switch (type) {
-            case Q8_0 -> q8_0x2(w, offA, offB, n, x, xo, out, oa, ob);
-            case Q4_0 -> q4_0x2(w, offA, offB, n, x, xo, out, oa, ob);
-            case F16 -> f16x2(w, offA, offB, n, x, xo, out, oa, ob);
-            default -> f32x2(w, offA, offB, n, x, xo, out, oa, ob); // F32 (hasRows2)
+            case Q8_0 -> q8_0x2(w, offA, offB, n, x, xo, out, oa, ob, lanes);
+            case Q4_0 -> q4_0x2(w, offA, offB, n, x, xo, out, oa, ob, lanes);
+            case F16 -> f16x2(w, offA, offB, n, x, xo, out, oa, ob, lanes);
+            default -> f32x2(w, offA, offB, n, x, xo, out, oa, ob, lanes); // F32 (hasRows2)
         }
     }
 
@@ -344,7 +349,7 @@ public final class Dot {
         };
     }
 
-    static void q8_0x2(MemorySegment w, long o0, long o1, int n, float[] x, int xo, float[] out, int oa, int ob) {
+    static void q8_0x2(MemorySegment w, long o0, long o1, int n, float[] x, int xo, float[] out, int oa, int ob, float[] lanes) {
         FloatVector a0 = FloatVector.zero(F512), a1 = a0;
         for (int k = 0; k < n; k += 32, o0 += 34, o1 += 34) {
             FloatVector xl = FloatVector.fromArray(F512, x, xo + k), xh = FloatVector.fromArray(F512, x, xo + k + 16);
@@ -354,11 +359,13 @@ public final class Dot {
             a0 = ((FloatVector) ByteVector.fromMemorySegment(B128, w, o0 + 18, LE).convertShape(VectorOperators.B2F, F512, 0)).mul(d0).fma(xh, a0);
             a1 = ((FloatVector) ByteVector.fromMemorySegment(B128, w, o1 + 18, LE).convertShape(VectorOperators.B2F, F512, 0)).mul(d1).fma(xh, a1);
         }
-        out[oa] = Canonical.tree(a0);
-        out[ob] = Canonical.tree(a1);
+        a0.intoArray(lanes, 0);
+        a1.intoArray(lanes, 16);
+        out[oa] = Canonical.treeOf(lanes, 0);
+        out[ob] = Canonical.treeOf(lanes, 16);
     }
 
-    static void q4_0x2(MemorySegment w, long o0, long o1, int n, float[] x, int xo, float[] out, int oa, int ob) {
+    static void q4_0x2(MemorySegment w, long o0, long o1, int n, float[] x, int xo, float[] out, int oa, int ob, float[] lanes) {
         FloatVector a0 = FloatVector.zero(F512), a1 = a0;
         for (int k = 0; k < n; k += 32, o0 += 18, o1 += 18) {
             FloatVector xl = FloatVector.fromArray(F512, x, xo + k), xh = FloatVector.fromArray(F512, x, xo + k + 16);
@@ -370,11 +377,13 @@ public final class Dot {
             a0 = q0.lanewise(VectorOperators.LSHR, 4).selectFrom(t0, t0).reinterpretAsFloats().fma(xh, a0);
             a1 = q1.lanewise(VectorOperators.LSHR, 4).selectFrom(t1, t1).reinterpretAsFloats().fma(xh, a1);
         }
-        out[oa] = Canonical.tree(a0);
-        out[ob] = Canonical.tree(a1);
+        a0.intoArray(lanes, 0);
+        a1.intoArray(lanes, 16);
+        out[oa] = Canonical.treeOf(lanes, 0);
+        out[ob] = Canonical.treeOf(lanes, 16);
     }
 
-    static void f16x2(MemorySegment w, long o0, long o1, int n, float[] x, int xo, float[] out, int oa, int ob) {
+    static void f16x2(MemorySegment w, long o0, long o1, int n, float[] x, int xo, float[] out, int oa, int ob, float[] lanes) {
         FloatVector a0 = FloatVector.zero(F512), a1 = a0;
         for (int k = 0; k < n; k += 16) {
             FloatVector xv = FloatVector.fromArray(F512, x, xo + k);
@@ -390,19 +399,23 @@ public final class Dot {
             a0 = b0.reinterpretAsFloats().fma(xv, a0);
             a1 = b1.reinterpretAsFloats().fma(xv, a1);
         }
-        out[oa] = Canonical.tree(a0);
-        out[ob] = Canonical.tree(a1);
+        a0.intoArray(lanes, 0);
+        a1.intoArray(lanes, 16);
+        out[oa] = Canonical.treeOf(lanes, 0);
+        out[ob] = Canonical.treeOf(lanes, 16);
     }
 
-    static void f32x2(MemorySegment w, long o0, long o1, int n, float[] x, int xo, float[] out, int oa, int ob) {
+    static void f32x2(MemorySegment w, long o0, long o1, int n, float[] x, int xo, float[] out, int oa, int ob, float[] lanes) {
         FloatVector a0 = FloatVector.zero(F512), a1 = a0;
         for (int k = 0; k < n; k += 16) {
             FloatVector xv = FloatVector.fromArray(F512, x, xo + k);
             a0 = FloatVector.fromMemorySegment(F512, w, o0 + 4L * k, LE).fma(xv, a0);
             a1 = FloatVector.fromMemorySegment(F512, w, o1 + 4L * k, LE).fma(xv, a1);
         }
-        out[oa] = Canonical.tree(a0);
-        out[ob] = Canonical.tree(a1);
+        a0.intoArray(lanes, 0);
+        a1.intoArray(lanes, 16);
+        out[oa] = Canonical.treeOf(lanes, 0);
+        out[ob] = Canonical.treeOf(lanes, 16);
     }
 
     /** 16 IEEE half floats (as the low 16 bits of int lanes) to float, exactly. */

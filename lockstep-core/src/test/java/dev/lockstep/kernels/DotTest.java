@@ -53,7 +53,7 @@ class DotTest {
                     float wantB = Canonical.dotScalar(deqB, 0, x, 3, n);
                     long offB = (row + 1) * t.byteSize(n);
                     float[] out = new float[4];
-                    Dot.rows2x512(t, seg, off, offB, n, x, 3, out, 0, 1);
+                    Dot.rows2x512(t, seg, off, offB, n, x, 3, out, 0, 1, new float[32]);
                     Dot256.rows2(t, seg, off, offB, n, x, 3, out, 2, 3, scratch);
                     float[] dispatched = new float[2];
                     assertTrue(Dot.rows2(t, seg, row, row + 1, n, x, 3, dispatched, 0, 1, scratch));
