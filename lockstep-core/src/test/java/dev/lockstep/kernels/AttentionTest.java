@@ -10,15 +10,18 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 /**
  * Attention over the paged KV cache against its specification written one value at a time (the order
  * of the class comment of {@link Attention}): every output bit for bit, with head sizes that leave
- * dimensions over after the vectors, positions that end inside a block, grouped-query heads, and
+ * dimensions over after the vectors, positions that end inside a block, grouped-query heads (2, 3, 4
+ * and 1 query heads per KV head: the kernel pairs the heads of a group), and
  * sequences whose blocks are not in order in the pool.
  */
 class AttentionTest {
 
     @Test
     void everyOutputHasTheSpecificationsBits() {
+        // query heads per KV head: 2, 3 (the last of each group paired with itself), 4 and 1
+        for (int[] heads : new int[][]{{4, 2}, {6, 2}, {8, 2}, {2, 2}})
         for (int headDim : new int[]{64, 20, 8}) {
-            int nHead = 4, nKvHead = 2, kvDim = nKvHead * headDim, bs = 16, blocks = 8;
+            int nHead = heads[0], nKvHead = heads[1], kvDim = nKvHead * headDim, bs = 16, blocks = 8;
             Random r = new Random(headDim);
             try (KvCache cache = new KvCache(1, kvDim, headDim, bs, blocks); WorkerPool pool = new WorkerPool(2)) {
                 int[][] tables = {{5, 1, 6}, {2, 0, 3, 7}};
@@ -44,7 +47,7 @@ class AttentionTest {
                                 h / (nHead / nKvHead), headDim, scale);
                         for (int d = 0; d < headDim; d++)
                             assertEquals(Float.floatToIntBits(want[d]), Float.floatToIntBits(out[(t * nHead + h) * headDim + d]),
-                                    "head size " + headDim + ", token " + t + ", head " + h + ", dimension " + d);
+                                    nHead + "/" + nKvHead + " heads, head size " + headDim + ", token " + t + ", head " + h + ", dimension " + d);
                     }
             }
         }
