@@ -67,7 +67,8 @@ public final class Ops {
      * so its vectors were boxed and its operations ran the Vector API's Java fallback, an allocation per
      * 8 values (seen: 700 KB per decode step of the tiny Llama at position 2000, all of it here). For the
      * same reason the accumulators leave through {@code lanes} (16 floats of scratch) to
-     * {@link Canonical#treeOf}, which is past C2's budget here too.
+     * {@link Canonical#treeOf}: passed as vectors to {@code Canonical.tree}, a call C2 also left
+     * uninlined here, they were boxed.
      */
     public static float expShiftSum(float[] x, int off, int n, float shift, float[] lanes) {
         if (Canonical.SIMD256) return expShiftSum256(x, off, n, shift, lanes);
