@@ -10,6 +10,7 @@ import dev.lockstep.engine.Engine;
 import dev.lockstep.engine.EngineConfig;
 import dev.lockstep.engine.SpecConfig;
 import dev.lockstep.kernels.Canonical;
+import dev.lockstep.kernels.JitLimits;
 import dev.lockstep.LockstepException;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -83,13 +84,15 @@ final class BenchCommand implements Callable<Integer> {
             result.put("model_description", lm.model().describe());
             result.put("threads", modelOptions.threads);
             result.put("kernels", Canonical.PATH);
+            result.put("jit_limits_raised", JitLimits.raised());
             result.put("activations", cfg.activations().label());
             result.put("weight_bytes_per_token", weightBytes);
             result.put("memory_bandwidth_gbps", round(bw / 1e9));
             result.put("fma_peak_gflops", round(peak / 1e9));
             if (!json) {
                 out.printf("model      %s (%s of weights read per forward pass)%n", modelOptions.resolve().getFileName(), Sizes.human(weightBytes));
-                out.printf("kernels    %s, %s activations%n", Canonical.PATH, cfg.activations().label());
+                out.printf("kernels    %s, %s activations; C2 trap limits %s%n", Canonical.PATH, cfg.activations().label(),
+                        JitLimits.raised() ? "raised" : "at their defaults (some runs may decode several times slower; see JitLimits)");
                 out.printf("threads    %d; memory read bandwidth measured now: %s%n", modelOptions.threads,
                         noBandwidth ? "skipped" : String.format(Locale.ROOT, "%.1f GB/s", bw / 1e9));
                 out.printf("compute    f32 FMA peak measured now: %s%n",

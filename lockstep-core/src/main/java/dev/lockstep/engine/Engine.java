@@ -125,6 +125,7 @@ public final class Engine implements AutoCloseable {
      * to propose tokens for speculative decoding; {@code null} for none.
      */
     public Engine(Model model, Tokenizer tokenizer, EngineConfig config, Model draftModel) {
+        dev.lockstep.kernels.JitLimits.warnIfDefault(); // speed only: without the flags some runs decode several times slower
         this.model = model;
         this.tokenizer = tokenizer;
         this.vocab = model.vocabSize();

@@ -1,0 +1,52 @@
+package dev.lockstep.kernels;
+
+import com.sun.management.HotSpotDiagnosticMXBean;
+
+import java.lang.management.ManagementFactory;
+
+/**
+ * The two C2 limits the kernels need raised, and a check that they are.
+ *
+ * <p>A kernel such as {@code Dot256.q4_0x2} inlines some two hundred methods of the Vector API, and C2
+ * adds up the trap and deoptimization counts those shared methods carry from all of the program's
+ * earlier compilations. Past {@code PerMethodTrapLimit} (default 100) or half of
+ * {@code PerMethodRecompilationCutoff} (default 400), C2 compiles every call it resolves from a
+ * profile with a virtual call as the fallback instead of a trap; the merge of the two paths makes it
+ * box every vector, and the kernel allocates per operation. Which run crosses the limit depends on
+ * what ran and deoptimized before: in the bench of the 1B Q4_0 model, decoding ran 2-10x slower in
+ * about half the runs (LogCompilation showed {@code observe trap='class_check' ... ccount='264'}
+ * beside each virtual call; with the limits raised, 0 slow runs of 8). The results are the same bits
+ * either way; only speed depends on it.
+ */
+public final class JitLimits {
+    private JitLimits() {}
+
+    /** The JVM options that raise the limits; {@code bin/lockstep} and the test JVMs pass them. */
+    public static final String FLAGS = "-XX:PerMethodTrapLimit=100000 -XX:PerMethodRecompilationCutoff=100000";
+
+    private static final long MIN = 100_000;
+    private static volatile boolean warned;
+
+    /** Whether this JVM runs with both limits at least as high as {@link #FLAGS} sets them (false if unknown). */
+    public static boolean raised() {
+        try {
+            HotSpotDiagnosticMXBean hs = ManagementFactory.getPlatformMXBean(HotSpotDiagnosticMXBean.class);
+            return hs != null && value(hs, "PerMethodTrapLimit") >= MIN && value(hs, "PerMethodRecompilationCutoff") >= MIN;
+        } catch (RuntimeException | LinkageError e) { // not HotSpot, or no management module
+            return false;
+        }
+    }
+
+    private static long value(HotSpotDiagnosticMXBean hs, String option) {
+        return Long.parseLong(hs.getVMOption(option).getValue());
+    }
+
+    /** Warns once (System.Logger) when the limits are at their defaults: decoding may then run several times slower. */
+    public static void warnIfDefault() {
+        if (warned || raised()) return;
+        warned = true;
+        System.getLogger("dev.lockstep").log(System.Logger.Level.WARNING,
+                "this JVM runs with C2's default trap limits; Lockstep's kernels may then be compiled with boxed vectors "
+                        + "and decode several times slower. Start the JVM with " + FLAGS + " (bin/lockstep does).");
+    }
+}
