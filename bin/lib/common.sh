@@ -49,7 +49,7 @@ export MAVEN_OPTS="${MAVEN_OPTS:-} --sun-misc-unsafe-memory-access=allow"
 # The two C2 limits: a kernel inlines hundreds of shared Vector API methods, and C2 sums their trap and
 # deoptimization counts over the whole compilation; past the default limits (100 traps, 201 decompiles)
 # it compiles each vector call with a virtual fallback, whose merge boxes every vector: decoding ran
-# 2-10x slower in about half the bench runs (README, "JVM flags"). Raised, the fallback is a trap again.
+# 2-10x slower in a third to half of the bench runs (README, "JVM flags"). Raised, the fallback is a trap again.
 LOCKSTEP_JVM_FLAGS=(--add-modules=jdk.incubator.vector --enable-native-access=ALL-UNNAMED -XX:+UseParallelGC
   -XX:PerMethodTrapLimit=100000 -XX:PerMethodRecompilationCutoff=100000)
 

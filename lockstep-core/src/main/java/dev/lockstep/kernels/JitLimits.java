@@ -14,7 +14,7 @@ import java.lang.management.ManagementFactory;
  * profile with a virtual call as the fallback instead of a trap; the merge of the two paths makes it
  * box every vector, and the kernel allocates per operation. Which run crosses the limit depends on
  * what ran and deoptimized before: in the bench of the 1B Q4_0 model, decoding ran 2-10x slower in
- * about half the runs (LogCompilation showed {@code observe trap='class_check' ... ccount='264'}
+ * a third to half of the runs (LogCompilation showed {@code observe trap='class_check' ... ccount='264'}
  * beside each virtual call; with the limits raised, 0 slow runs of 8). The results are the same bits
  * either way; only speed depends on it.
  */
