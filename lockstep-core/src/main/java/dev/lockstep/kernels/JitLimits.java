@@ -29,6 +29,15 @@ public final class JitLimits {
 
     /** Whether this JVM runs with both limits at least as high as {@link #FLAGS} sets them (false if unknown). */
     public static boolean raised() {
+        return Holder.RAISED;
+    }
+
+    /** Read once: VM options are fixed for the JVM's life, and the management beans cost a first call. */
+    private static final class Holder {
+        static final boolean RAISED = read();
+    }
+
+    private static boolean read() {
         try {
             HotSpotDiagnosticMXBean hs = ManagementFactory.getPlatformMXBean(HotSpotDiagnosticMXBean.class);
             return hs != null && value(hs, "PerMethodTrapLimit") >= MIN && value(hs, "PerMethodRecompilationCutoff") >= MIN;
