@@ -3,6 +3,7 @@ package dev.lockstep.engine;
 import dev.lockstep.LockstepException;
 import dev.lockstep.cache.BlockManager;
 import dev.lockstep.cache.KvCache;
+import dev.lockstep.kernels.JitLimits;
 import dev.lockstep.kernels.WorkerPool;
 import dev.lockstep.model.ForwardBatch;
 import dev.lockstep.model.Model;
@@ -125,7 +126,7 @@ public final class Engine implements AutoCloseable {
      * to propose tokens for speculative decoding; {@code null} for none.
      */
     public Engine(Model model, Tokenizer tokenizer, EngineConfig config, Model draftModel) {
-        dev.lockstep.kernels.JitLimits.warnIfDefault(); // speed only: without the flags some runs decode several times slower
+        JitLimits.warnIfDefault(); // speed only: without the flags some runs decode several times slower
         this.model = model;
         this.tokenizer = tokenizer;
         this.vocab = model.vocabSize();
