@@ -21,10 +21,12 @@ import java.lang.management.ManagementFactory;
 public final class JitLimits {
     private JitLimits() {}
 
-    /** The JVM options that raise the limits; {@code bin/lockstep} and the test JVMs pass them. */
-    public static final String FLAGS = "-XX:PerMethodTrapLimit=100000 -XX:PerMethodRecompilationCutoff=100000";
+    private static final String[] OPTIONS = {"PerMethodTrapLimit", "PerMethodRecompilationCutoff"};
+    private static final long LIMIT = 100_000;
 
-    private static final long MIN = 100_000;
+    /** The JVM options that raise the limits; {@code bin/lockstep} and the test JVMs pass them. */
+    public static final String FLAGS = "-XX:" + OPTIONS[0] + "=" + LIMIT + " -XX:" + OPTIONS[1] + "=" + LIMIT;
+
     private static volatile boolean warned;
 
     /** Whether this JVM runs with both limits at least as high as {@link #FLAGS} sets them (false if unknown). */
@@ -40,14 +42,13 @@ public final class JitLimits {
     private static boolean read() {
         try {
             HotSpotDiagnosticMXBean hs = ManagementFactory.getPlatformMXBean(HotSpotDiagnosticMXBean.class);
-            return hs != null && value(hs, "PerMethodTrapLimit") >= MIN && value(hs, "PerMethodRecompilationCutoff") >= MIN;
+            if (hs == null) return false;
+            for (String option : OPTIONS)
+                if (Long.parseLong(hs.getVMOption(option).getValue()) < LIMIT) return false;
+            return true;
         } catch (RuntimeException | LinkageError e) { // not HotSpot, or no management module
             return false;
         }
-    }
-
-    private static long value(HotSpotDiagnosticMXBean hs, String option) {
-        return Long.parseLong(hs.getVMOption(option).getValue());
     }
 
     /** Warns once (System.Logger) when the limits are at their defaults: decoding may then run several times slower. */
