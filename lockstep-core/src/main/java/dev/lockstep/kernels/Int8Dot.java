@@ -172,6 +172,12 @@ public final class Int8Dot {
      * would have met) subtracted once, which gives the same exact integers as {@code (nibble - 8) q}.
      * Those sums are small (a lane pair at most 4 * 8 * 127), so two 16-bit halves are paired by
      * {@code (x + (x << 16)) >> 16}, one operation fewer than the Q8_0 kernel needs.
+     *
+     * <p>The high nibbles come from a shift of the 32-bit lanes and a mask, {@code ((v as ints) >>> 4) & 15}
+     * per 16-bit lane (the bits a lane gets from its neighbour are masked off): C2 compiles a constant
+     * shift of a {@code ShortVector} as a shift by a register it loads each time (three instructions),
+     * of an {@code IntVector} as one with an immediate. Measured in a throwaway harness (Q4_0 row pairs,
+     * 8192 x 2048, 2 threads, two runs): 14.37 / 15.67 against 13.78 / 14.14 G weights/s.
      */
     static void q4_0x2(MemorySegment w, long o0, long o1, int n, short[] q, int qo, short[] c, int co, float[] d, int dOff,
                        float[] out, int oa, int ob, float[] lanes) {
@@ -185,8 +191,8 @@ public final class Int8Dot {
             ShortVector cc = ShortVector.fromArray(S256, c, kc);
             ShortVector vp = (ShortVector) ByteVector.fromMemorySegment(B128, w, p + 2, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S256, 0);
             ShortVector vr = (ShortVector) ByteVector.fromMemorySegment(B128, w, r + 2, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S256, 0);
-            ShortVector sp = vp.and((short) 15).mul(a0).add(vp.lanewise(VectorOperators.LSHR, 4).mul(a1)).sub(cc);
-            ShortVector sr = vr.and((short) 15).mul(a0).add(vr.lanewise(VectorOperators.LSHR, 4).mul(a1)).sub(cc);
+            ShortVector sp = vp.and((short) 15).mul(a0).add(vp.reinterpretAsInts().lanewise(VectorOperators.LSHR, 4).reinterpretAsShorts().and((short) 15).mul(a1)).sub(cc);
+            ShortVector sr = vr.and((short) 15).mul(a0).add(vr.reinterpretAsInts().lanewise(VectorOperators.LSHR, 4).reinterpretAsShorts().and((short) 15).mul(a1)).sub(cc);
             IntVector ip = sp.reinterpretAsInts(), ir = sr.reinterpretAsInts();
             ip = ip.add(ip.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16);
             ir = ir.add(ir.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16);
@@ -200,8 +206,8 @@ public final class Int8Dot {
             cc = ShortVector.fromArray(S256, c, kc + 16);
             vp = (ShortVector) ByteVector.fromMemorySegment(B128, w, p + 2, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S256, 0);
             vr = (ShortVector) ByteVector.fromMemorySegment(B128, w, r + 2, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S256, 0);
-            sp = vp.and((short) 15).mul(a0).add(vp.lanewise(VectorOperators.LSHR, 4).mul(a1)).sub(cc);
-            sr = vr.and((short) 15).mul(a0).add(vr.lanewise(VectorOperators.LSHR, 4).mul(a1)).sub(cc);
+            sp = vp.and((short) 15).mul(a0).add(vp.reinterpretAsInts().lanewise(VectorOperators.LSHR, 4).reinterpretAsShorts().and((short) 15).mul(a1)).sub(cc);
+            sr = vr.and((short) 15).mul(a0).add(vr.reinterpretAsInts().lanewise(VectorOperators.LSHR, 4).reinterpretAsShorts().and((short) 15).mul(a1)).sub(cc);
             ip = sp.reinterpretAsInts();
             ir = sr.reinterpretAsInts();
             ip = ip.add(ip.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16);
@@ -325,7 +331,7 @@ public final class Int8Dot {
             IntVector s;
             v = (ShortVector) ByteVector.fromMemorySegment(B128, w, p + 2, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S256, 0);
             w0 = v.and((short) 15);
-            w1 = v.lanewise(VectorOperators.LSHR, 4);
+            w1 = v.reinterpretAsInts().lanewise(VectorOperators.LSHR, 4).reinterpretAsShorts().and((short) 15);
             dw = Float.float16ToFloat(w.get(F16, p));
             s = w0.mul(ShortVector.fromArray(S256, q, ka)).add(w1.mul(ShortVector.fromArray(S256, q, ka + 16)))
                     .sub(ShortVector.fromArray(S256, c, ca)).reinterpretAsInts();
@@ -337,7 +343,7 @@ public final class Int8Dot {
             e0b = ((FloatVector) s.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, dw * db), e0b);
             v = (ShortVector) ByteVector.fromMemorySegment(B128, w, r + 2, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S256, 0);
             w0 = v.and((short) 15);
-            w1 = v.lanewise(VectorOperators.LSHR, 4);
+            w1 = v.reinterpretAsInts().lanewise(VectorOperators.LSHR, 4).reinterpretAsShorts().and((short) 15);
             dw = Float.float16ToFloat(w.get(F16, r));
             s = w0.mul(ShortVector.fromArray(S256, q, ka)).add(w1.mul(ShortVector.fromArray(S256, q, ka + 16)))
                     .sub(ShortVector.fromArray(S256, c, ca)).reinterpretAsInts();
@@ -351,7 +357,7 @@ public final class Int8Dot {
             r += 18;
             v = (ShortVector) ByteVector.fromMemorySegment(B128, w, p + 2, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S256, 0);
             w0 = v.and((short) 15);
-            w1 = v.lanewise(VectorOperators.LSHR, 4);
+            w1 = v.reinterpretAsInts().lanewise(VectorOperators.LSHR, 4).reinterpretAsShorts().and((short) 15);
             dw = Float.float16ToFloat(w.get(F16, p));
             s = w0.mul(ShortVector.fromArray(S256, q, ka + 32)).add(w1.mul(ShortVector.fromArray(S256, q, ka + 32 + 16)))
                     .sub(ShortVector.fromArray(S256, c, ca + 16)).reinterpretAsInts();
@@ -363,7 +369,7 @@ public final class Int8Dot {
             f0b = ((FloatVector) s.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, dw * db1), f0b);
             v = (ShortVector) ByteVector.fromMemorySegment(B128, w, r + 2, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S256, 0);
             w0 = v.and((short) 15);
-            w1 = v.lanewise(VectorOperators.LSHR, 4);
+            w1 = v.reinterpretAsInts().lanewise(VectorOperators.LSHR, 4).reinterpretAsShorts().and((short) 15);
             dw = Float.float16ToFloat(w.get(F16, r));
             s = w0.mul(ShortVector.fromArray(S256, q, ka + 32)).add(w1.mul(ShortVector.fromArray(S256, q, ka + 32 + 16)))
                     .sub(ShortVector.fromArray(S256, c, ca + 16)).reinterpretAsInts();
