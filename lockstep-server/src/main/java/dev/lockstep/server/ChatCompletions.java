@@ -68,7 +68,11 @@ final class ChatCompletions {
             if (!List.of("system", "developer", "user", "assistant", "tool").contains(r))
                 throw ApiException.badRequest(p + ".role", p + ".role must be one of system, developer, user, assistant, tool; got '" + r + "'");
             if (r.equals("developer")) r = "system"; // the newer name of the same thing; templates know "system"
-            out.add(new ChatTemplate.Message(r, content(m.get("content"), p + ".content")));
+            JsonNode c = m.get("content");
+            // as in OpenAI's API: only an assistant turn may come without content (it had tool calls)
+            if ((c == null || c.isNull()) && !r.equals("assistant"))
+                throw ApiException.badRequest(p + ".content", p + ".content is required for a " + role.textValue() + " message");
+            out.add(new ChatTemplate.Message(r, content(c, p + ".content")));
         }
         return out;
     }

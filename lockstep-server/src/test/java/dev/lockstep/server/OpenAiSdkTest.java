@@ -186,6 +186,13 @@ class OpenAiSdkTest {
         assertEquals(400, r.statusCode());
         assertEquals("messages[0].role", fx.parse(r.body()).at("/error/param").asText());
 
+        r = fx.post("/v1/chat/completions", "{\"messages\": [{\"role\": \"user\"}]}");
+        assertEquals(400, r.statusCode());
+        assertEquals("messages[0].content", fx.parse(r.body()).at("/error/param").asText());
+        r = fx.post("/v1/chat/completions", "{\"messages\": [{\"role\": \"user\", \"content\": \"x\"}, {\"role\": \"assistant\", \"content\": null},"
+                + " {\"role\": \"user\", \"content\": \"y\"}], \"max_tokens\": 2}");
+        assertEquals(200, r.statusCode(), r.body());
+
         r = fx.get("/v1/nothing-here");
         assertEquals(404, r.statusCode());
         assertEquals("not_found", fx.parse(r.body()).at("/error/code").asText());
