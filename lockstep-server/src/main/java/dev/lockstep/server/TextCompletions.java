@@ -72,6 +72,7 @@ final class TextCompletions {
     private static List<Prompt> prompts(Fields f, ServedModel m) {
         JsonNode p = f.node("prompt");
         if (p == null) throw ApiException.badRequest("prompt", "prompt is required");
+        if (p.isArray() && p.isEmpty()) throw ApiException.badRequest("prompt", "prompt must not be an empty list");
         List<Prompt> out = new ArrayList<>();
         if (p.isTextual()) {
             out.add(text(m, p.textValue()));

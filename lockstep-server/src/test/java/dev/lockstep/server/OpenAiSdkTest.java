@@ -193,6 +193,10 @@ class OpenAiSdkTest {
                 + " {\"role\": \"user\", \"content\": \"y\"}], \"max_tokens\": 2}");
         assertEquals(200, r.statusCode(), r.body());
 
+        r = fx.post("/v1/completions", "{\"prompt\": []}");
+        assertEquals(400, r.statusCode());
+        assertEquals("prompt must not be an empty list", fx.parse(r.body()).at("/error/message").asText());
+
         r = fx.get("/v1/nothing-here");
         assertEquals(404, r.statusCode());
         assertEquals("not_found", fx.parse(r.body()).at("/error/code").asText());
