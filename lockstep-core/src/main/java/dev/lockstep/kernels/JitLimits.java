@@ -5,7 +5,7 @@ import com.sun.management.HotSpotDiagnosticMXBean;
 import java.lang.management.ManagementFactory;
 
 /**
- * The two C2 limits the kernels need raised, and a check that they are.
+ * The C2 settings the kernels need (two limits raised, one method inlined), and a check that they are set.
  *
  * <p>A kernel such as {@code Dot256.q4_0x2} inlines some two hundred methods of the Vector API, and C2
  * adds up the trap and deoptimization counts those shared methods carry from all of the program's
@@ -17,6 +17,13 @@ import java.lang.management.ManagementFactory;
  * a third to half of the runs (LogCompilation showed {@code observe trap='class_check' ... ccount='264'}
  * beside each virtual call; with the limits raised, 0 slow runs of 8). The results are the same bits
  * either way; only speed depends on it.
+ *
+ * <p>And one inlining command: the INT8 kernels ({@link Int8Dot}) read each row through a slice,
+ * which C2 scalar-replaces only when it inlines {@code MappedMemorySegmentImpl.dup}; left to itself it
+ * keeps that a call ("low call site frequency", in {@code -XX:+PrintInlining}) and every call of a
+ * kernel allocates two slices when the weights are a mapped file (Q4_0 INT8 decoding of the test
+ * model: 1.6 MB per step; {@code DecodeAllocationTest} fails without the command). {@code quiet}
+ * keeps the JVM from printing the command on standard output.
  */
 public final class JitLimits {
     private JitLimits() {}
@@ -24,12 +31,16 @@ public final class JitLimits {
     private static final String[] OPTIONS = {"PerMethodTrapLimit", "PerMethodRecompilationCutoff"};
     private static final long LIMIT = 100_000;
 
-    /** The JVM options that raise the limits; {@code bin/lockstep} and the test JVMs pass them. */
-    public static final String FLAGS = "-XX:" + OPTIONS[0] + "=" + LIMIT + " -XX:" + OPTIONS[1] + "=" + LIMIT;
+    /** What {@code -XX:CompileCommand} must hold (see the class comment). */
+    private static final String INLINE = "inline,jdk.internal.foreign.MappedMemorySegmentImpl::dup";
+
+    /** The JVM options; {@code bin/lockstep}, the test JVMs and the JMH forks pass them. */
+    public static final String FLAGS = "-XX:" + OPTIONS[0] + "=" + LIMIT + " -XX:" + OPTIONS[1] + "=" + LIMIT
+            + " -XX:CompileCommand=quiet -XX:CompileCommand=" + INLINE;
 
     private static volatile boolean warned;
 
-    /** Whether this JVM runs with both limits at least as high as {@link #FLAGS} sets them (false if unknown). */
+    /** Whether this JVM runs with both limits at least as high as {@link #FLAGS} sets them and its inlining command (false if unknown). */
     public static boolean raised() {
         return Holder.RAISED;
     }
@@ -45,18 +56,19 @@ public final class JitLimits {
             if (hs == null) return false;
             for (String option : OPTIONS)
                 if (Long.parseLong(hs.getVMOption(option).getValue()) < LIMIT) return false;
-            return true;
+            return hs.getVMOption("CompileCommand").getValue().lines().anyMatch(INLINE::equals);
         } catch (RuntimeException | LinkageError e) { // not HotSpot, or no management module
             return false;
         }
     }
 
-    /** Warns once (System.Logger) when the limits are at their defaults: decoding may then run several times slower. */
+    /** Warns once (System.Logger) when the settings are missing: decoding may then run several times slower, or allocate. */
     public static void warnIfDefault() {
         if (warned || raised()) return;
         warned = true;
         System.getLogger("dev.lockstep").log(System.Logger.Level.WARNING,
-                "this JVM runs with C2's default trap limits; Lockstep's kernels may then be compiled with boxed vectors "
-                        + "and decode several times slower. Start the JVM with " + FLAGS + " (bin/lockstep does).");
+                "this JVM runs without Lockstep's C2 settings (trap limits, one inlining command); its kernels may then be "
+                        + "compiled with boxed vectors or allocate per call, and decode several times slower. Start the JVM with "
+                        + FLAGS + " (bin/lockstep does).");
     }
 }
