@@ -35,6 +35,20 @@ import static dev.lockstep.kernels.Canonical.F256;
  *
  * <p>Every kernel uses 256-bit vectors, also on AVX-512 machines (the bits are those of the
  * specification either way); without vectors the scalar specification runs.
+ *
+ * <p><b>Rows as slices.</b> Each kernel reads its two rows through slices of one row's length
+ * ({@code w.asSlice(o0, bytes)}) at offsets from 0. The two slices have the same length, so C2 checks
+ * a load's bounds once for both rows and computes one offset for both (the Q8_0 loop kept 11 bounds
+ * checks per iteration before, 6 after, in the disassembly). A throwaway harness (row pairs of 2048
+ * values, medians of 10 runs, G weights/s): Q8_0 7.27 to 8.62 on one thread from L2, 10.76 to 11.33 on
+ * two from memory; Q4_0 6.96 to 8.23 and 13.47 to 14.93. End to end, {@code bench --pp 512 --tg 64
+ * --concurrency 1,8 --reps 2 --no-peaks --activations int8}, two alternating rounds (tok/s, before and
+ * after): Q4_0 pp512 17.41 / 16.96 to 20.23 / 20.78, tg64 10.70 / 10.51 to 12.46 / 11.02, 8 sequences
+ * 13.01 / 13.23 to 15.02 / 14.65; Q8_0 8 sequences 14.81 / 14.99 to 16.26 / 15.97, its one-sequence
+ * decoding unchanged (9.91 / 9.14 against 9.81 / 9.31). The slices cost nothing only when C2
+ * scalar-replaces them, which needs the inlining command of {@link JitLimits}. The same change to the
+ * f32 row kernels ({@link Dot256}) measured slower end to end (Q8_0 tg64 6.80 / 6.53 to 6.47 / 6.32,
+ * Q4_0 8.63 / 8.38 to 8.07 / 7.62), so they keep their form.
  */
 public final class Int8Dot {
     private Int8Dot() {}
@@ -121,37 +135,38 @@ public final class Int8Dot {
 
     static void q8_0x2(MemorySegment w, long o0, long o1, int n, short[] q, int qo, float[] d, int dOff,
                        float[] out, int oa, int ob, float[] lanes) {
+        MemorySegment row0 = w.asSlice(o0, 34L * (n / 32)), row1 = w.asSlice(o1, 34L * (n / 32)); // "Rows as slices", in the class comment
         FloatVector e0 = FloatVector.zero(F256), f0 = e0, e1 = e0, f1 = e0; // even / odd blocks of rows 0 and 1
         int blocks = n / 32, even = blocks & ~1;
         for (int b = 0; b < even; b += 2) {
-            long p = o0 + 34L * b, r = o1 + 34L * b;
+            long p = 34L * b, r = 34L * b;
             int k = qo + 32 * b;
             float da = d[dOff + b], db = d[dOff + b + 1];
             ShortVector a0 = ShortVector.fromArray(S256, q, k), a1 = ShortVector.fromArray(S256, q, k + 16);
-            ShortVector sp = ((ShortVector) ByteVector.fromMemorySegment(B128, w, p + 2, LE).convertShape(VectorOperators.B2S, S256, 0)).mul(a0)
-                    .add(((ShortVector) ByteVector.fromMemorySegment(B128, w, p + 18, LE).convertShape(VectorOperators.B2S, S256, 0)).mul(a1));
-            ShortVector sr = ((ShortVector) ByteVector.fromMemorySegment(B128, w, r + 2, LE).convertShape(VectorOperators.B2S, S256, 0)).mul(a0)
-                    .add(((ShortVector) ByteVector.fromMemorySegment(B128, w, r + 18, LE).convertShape(VectorOperators.B2S, S256, 0)).mul(a1));
+            ShortVector sp = ((ShortVector) ByteVector.fromMemorySegment(B128, row0, p + 2, LE).convertShape(VectorOperators.B2S, S256, 0)).mul(a0)
+                    .add(((ShortVector) ByteVector.fromMemorySegment(B128, row0, p + 18, LE).convertShape(VectorOperators.B2S, S256, 0)).mul(a1));
+            ShortVector sr = ((ShortVector) ByteVector.fromMemorySegment(B128, row1, r + 2, LE).convertShape(VectorOperators.B2S, S256, 0)).mul(a0)
+                    .add(((ShortVector) ByteVector.fromMemorySegment(B128, row1, r + 18, LE).convertShape(VectorOperators.B2S, S256, 0)).mul(a1));
             IntVector ip = sp.reinterpretAsInts(), ir = sr.reinterpretAsInts();
             ip = ip.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(ip.lanewise(VectorOperators.ASHR, 16));
             ir = ir.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(ir.lanewise(VectorOperators.ASHR, 16));
-            e0 = ((FloatVector) ip.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, Float.float16ToFloat(w.get(F16, p)) * da), e0);
-            e1 = ((FloatVector) ir.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, Float.float16ToFloat(w.get(F16, r)) * da), e1);
+            e0 = ((FloatVector) ip.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, Float.float16ToFloat(row0.get(F16, p)) * da), e0);
+            e1 = ((FloatVector) ir.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, Float.float16ToFloat(row1.get(F16, r)) * da), e1);
 
             p += 34;
             r += 34;
             a0 = ShortVector.fromArray(S256, q, k + 32);
             a1 = ShortVector.fromArray(S256, q, k + 48);
-            sp = ((ShortVector) ByteVector.fromMemorySegment(B128, w, p + 2, LE).convertShape(VectorOperators.B2S, S256, 0)).mul(a0)
-                    .add(((ShortVector) ByteVector.fromMemorySegment(B128, w, p + 18, LE).convertShape(VectorOperators.B2S, S256, 0)).mul(a1));
-            sr = ((ShortVector) ByteVector.fromMemorySegment(B128, w, r + 2, LE).convertShape(VectorOperators.B2S, S256, 0)).mul(a0)
-                    .add(((ShortVector) ByteVector.fromMemorySegment(B128, w, r + 18, LE).convertShape(VectorOperators.B2S, S256, 0)).mul(a1));
+            sp = ((ShortVector) ByteVector.fromMemorySegment(B128, row0, p + 2, LE).convertShape(VectorOperators.B2S, S256, 0)).mul(a0)
+                    .add(((ShortVector) ByteVector.fromMemorySegment(B128, row0, p + 18, LE).convertShape(VectorOperators.B2S, S256, 0)).mul(a1));
+            sr = ((ShortVector) ByteVector.fromMemorySegment(B128, row1, r + 2, LE).convertShape(VectorOperators.B2S, S256, 0)).mul(a0)
+                    .add(((ShortVector) ByteVector.fromMemorySegment(B128, row1, r + 18, LE).convertShape(VectorOperators.B2S, S256, 0)).mul(a1));
             ip = sp.reinterpretAsInts();
             ir = sr.reinterpretAsInts();
             ip = ip.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(ip.lanewise(VectorOperators.ASHR, 16));
             ir = ir.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(ir.lanewise(VectorOperators.ASHR, 16));
-            f0 = ((FloatVector) ip.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, Float.float16ToFloat(w.get(F16, p)) * db), f0);
-            f1 = ((FloatVector) ir.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, Float.float16ToFloat(w.get(F16, r)) * db), f1);
+            f0 = ((FloatVector) ip.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, Float.float16ToFloat(row0.get(F16, p)) * db), f0);
+            f1 = ((FloatVector) ir.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, Float.float16ToFloat(row1.get(F16, r)) * db), f1);
         }
         e0.intoArray(lanes, 0);
         f0.intoArray(lanes, 8);
@@ -181,39 +196,40 @@ public final class Int8Dot {
      */
     static void q4_0x2(MemorySegment w, long o0, long o1, int n, short[] q, int qo, short[] c, int co, float[] d, int dOff,
                        float[] out, int oa, int ob, float[] lanes) {
+        MemorySegment row0 = w.asSlice(o0, 18L * (n / 32)), row1 = w.asSlice(o1, 18L * (n / 32)); // "Rows as slices", in the class comment
         FloatVector e0 = FloatVector.zero(F256), f0 = e0, e1 = e0, f1 = e0;
         int blocks = n / 32, even = blocks & ~1;
         for (int b = 0; b < even; b += 2) {
-            long p = o0 + 18L * b, r = o1 + 18L * b;
+            long p = 18L * b, r = 18L * b;
             int k = qo + 32 * b, kc = co + 16 * b;
             float da = d[dOff + b], db = d[dOff + b + 1];
             ShortVector a0 = ShortVector.fromArray(S256, q, k), a1 = ShortVector.fromArray(S256, q, k + 16);
             ShortVector cc = ShortVector.fromArray(S256, c, kc);
-            ShortVector vp = (ShortVector) ByteVector.fromMemorySegment(B128, w, p + 2, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S256, 0);
-            ShortVector vr = (ShortVector) ByteVector.fromMemorySegment(B128, w, r + 2, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S256, 0);
+            ShortVector vp = (ShortVector) ByteVector.fromMemorySegment(B128, row0, p + 2, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S256, 0);
+            ShortVector vr = (ShortVector) ByteVector.fromMemorySegment(B128, row1, r + 2, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S256, 0);
             ShortVector sp = vp.and((short) 15).mul(a0).add(vp.reinterpretAsInts().lanewise(VectorOperators.LSHR, 4).reinterpretAsShorts().and((short) 15).mul(a1)).sub(cc);
             ShortVector sr = vr.and((short) 15).mul(a0).add(vr.reinterpretAsInts().lanewise(VectorOperators.LSHR, 4).reinterpretAsShorts().and((short) 15).mul(a1)).sub(cc);
             IntVector ip = sp.reinterpretAsInts(), ir = sr.reinterpretAsInts();
             ip = ip.add(ip.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16);
             ir = ir.add(ir.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16);
-            e0 = ((FloatVector) ip.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, Float.float16ToFloat(w.get(F16, p)) * da), e0);
-            e1 = ((FloatVector) ir.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, Float.float16ToFloat(w.get(F16, r)) * da), e1);
+            e0 = ((FloatVector) ip.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, Float.float16ToFloat(row0.get(F16, p)) * da), e0);
+            e1 = ((FloatVector) ir.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, Float.float16ToFloat(row1.get(F16, r)) * da), e1);
 
             p += 18;
             r += 18;
             a0 = ShortVector.fromArray(S256, q, k + 32);
             a1 = ShortVector.fromArray(S256, q, k + 48);
             cc = ShortVector.fromArray(S256, c, kc + 16);
-            vp = (ShortVector) ByteVector.fromMemorySegment(B128, w, p + 2, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S256, 0);
-            vr = (ShortVector) ByteVector.fromMemorySegment(B128, w, r + 2, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S256, 0);
+            vp = (ShortVector) ByteVector.fromMemorySegment(B128, row0, p + 2, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S256, 0);
+            vr = (ShortVector) ByteVector.fromMemorySegment(B128, row1, r + 2, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S256, 0);
             sp = vp.and((short) 15).mul(a0).add(vp.reinterpretAsInts().lanewise(VectorOperators.LSHR, 4).reinterpretAsShorts().and((short) 15).mul(a1)).sub(cc);
             sr = vr.and((short) 15).mul(a0).add(vr.reinterpretAsInts().lanewise(VectorOperators.LSHR, 4).reinterpretAsShorts().and((short) 15).mul(a1)).sub(cc);
             ip = sp.reinterpretAsInts();
             ir = sr.reinterpretAsInts();
             ip = ip.add(ip.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16);
             ir = ir.add(ir.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16);
-            f0 = ((FloatVector) ip.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, Float.float16ToFloat(w.get(F16, p)) * db), f0);
-            f1 = ((FloatVector) ir.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, Float.float16ToFloat(w.get(F16, r)) * db), f1);
+            f0 = ((FloatVector) ip.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, Float.float16ToFloat(row0.get(F16, p)) * db), f0);
+            f1 = ((FloatVector) ir.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, Float.float16ToFloat(row1.get(F16, r)) * db), f1);
         }
         e0.intoArray(lanes, 0);
         f0.intoArray(lanes, 8);
@@ -265,27 +281,28 @@ public final class Int8Dot {
 
     /** Accumulators stored as rows2tokens2 reads them: (row 0, a), (row 0, b), (row 1, a), (row 1, b); even blocks lanes 0-7, odd 8-15. */
     static void q8_0x2t2(MemorySegment w, long o0, long o1, int n, short[] q, int qa, int qb, float[] d, int dA, int dB, float[] lanes) {
+        MemorySegment row0 = w.asSlice(o0, 34L * (n / 32)), row1 = w.asSlice(o1, 34L * (n / 32)); // "Rows as slices", in the class comment
         FloatVector z = FloatVector.zero(F256);
         FloatVector e0a = z, e0b = z, e1a = z, e1b = z, f0a = z, f0b = z, f1a = z, f1b = z; // even / odd blocks, row, token
         int even = (n / 32) & ~1;
         for (int b = 0; b < even; b += 2) {
-            long p = o0 + 34L * b, r = o1 + 34L * b;
+            long p = 34L * b, r = 34L * b;
             int ka = qa + 32 * b, kb = qb + 32 * b;
             float da = d[dA + b], db = d[dB + b], da1 = d[dA + b + 1], db1 = d[dB + b + 1], dw;
             ShortVector w0, w1;
             IntVector s;
-            w0 = (ShortVector) ByteVector.fromMemorySegment(B128, w, p + 2, LE).convertShape(VectorOperators.B2S, S256, 0);
-            w1 = (ShortVector) ByteVector.fromMemorySegment(B128, w, p + 18, LE).convertShape(VectorOperators.B2S, S256, 0);
-            dw = Float.float16ToFloat(w.get(F16, p));
+            w0 = (ShortVector) ByteVector.fromMemorySegment(B128, row0, p + 2, LE).convertShape(VectorOperators.B2S, S256, 0);
+            w1 = (ShortVector) ByteVector.fromMemorySegment(B128, row0, p + 18, LE).convertShape(VectorOperators.B2S, S256, 0);
+            dw = Float.float16ToFloat(row0.get(F16, p));
             s = w0.mul(ShortVector.fromArray(S256, q, ka)).add(w1.mul(ShortVector.fromArray(S256, q, ka + 16))).reinterpretAsInts();
             s = s.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(s.lanewise(VectorOperators.ASHR, 16));
             e0a = ((FloatVector) s.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, dw * da), e0a);
             s = w0.mul(ShortVector.fromArray(S256, q, kb)).add(w1.mul(ShortVector.fromArray(S256, q, kb + 16))).reinterpretAsInts();
             s = s.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(s.lanewise(VectorOperators.ASHR, 16));
             e0b = ((FloatVector) s.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, dw * db), e0b);
-            w0 = (ShortVector) ByteVector.fromMemorySegment(B128, w, r + 2, LE).convertShape(VectorOperators.B2S, S256, 0);
-            w1 = (ShortVector) ByteVector.fromMemorySegment(B128, w, r + 18, LE).convertShape(VectorOperators.B2S, S256, 0);
-            dw = Float.float16ToFloat(w.get(F16, r));
+            w0 = (ShortVector) ByteVector.fromMemorySegment(B128, row1, r + 2, LE).convertShape(VectorOperators.B2S, S256, 0);
+            w1 = (ShortVector) ByteVector.fromMemorySegment(B128, row1, r + 18, LE).convertShape(VectorOperators.B2S, S256, 0);
+            dw = Float.float16ToFloat(row1.get(F16, r));
             s = w0.mul(ShortVector.fromArray(S256, q, ka)).add(w1.mul(ShortVector.fromArray(S256, q, ka + 16))).reinterpretAsInts();
             s = s.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(s.lanewise(VectorOperators.ASHR, 16));
             e1a = ((FloatVector) s.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, dw * da), e1a);
@@ -294,18 +311,18 @@ public final class Int8Dot {
             e1b = ((FloatVector) s.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, dw * db), e1b);
             p += 34;
             r += 34;
-            w0 = (ShortVector) ByteVector.fromMemorySegment(B128, w, p + 2, LE).convertShape(VectorOperators.B2S, S256, 0);
-            w1 = (ShortVector) ByteVector.fromMemorySegment(B128, w, p + 18, LE).convertShape(VectorOperators.B2S, S256, 0);
-            dw = Float.float16ToFloat(w.get(F16, p));
+            w0 = (ShortVector) ByteVector.fromMemorySegment(B128, row0, p + 2, LE).convertShape(VectorOperators.B2S, S256, 0);
+            w1 = (ShortVector) ByteVector.fromMemorySegment(B128, row0, p + 18, LE).convertShape(VectorOperators.B2S, S256, 0);
+            dw = Float.float16ToFloat(row0.get(F16, p));
             s = w0.mul(ShortVector.fromArray(S256, q, ka + 32)).add(w1.mul(ShortVector.fromArray(S256, q, ka + 32 + 16))).reinterpretAsInts();
             s = s.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(s.lanewise(VectorOperators.ASHR, 16));
             f0a = ((FloatVector) s.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, dw * da1), f0a);
             s = w0.mul(ShortVector.fromArray(S256, q, kb + 32)).add(w1.mul(ShortVector.fromArray(S256, q, kb + 32 + 16))).reinterpretAsInts();
             s = s.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(s.lanewise(VectorOperators.ASHR, 16));
             f0b = ((FloatVector) s.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, dw * db1), f0b);
-            w0 = (ShortVector) ByteVector.fromMemorySegment(B128, w, r + 2, LE).convertShape(VectorOperators.B2S, S256, 0);
-            w1 = (ShortVector) ByteVector.fromMemorySegment(B128, w, r + 18, LE).convertShape(VectorOperators.B2S, S256, 0);
-            dw = Float.float16ToFloat(w.get(F16, r));
+            w0 = (ShortVector) ByteVector.fromMemorySegment(B128, row1, r + 2, LE).convertShape(VectorOperators.B2S, S256, 0);
+            w1 = (ShortVector) ByteVector.fromMemorySegment(B128, row1, r + 18, LE).convertShape(VectorOperators.B2S, S256, 0);
+            dw = Float.float16ToFloat(row1.get(F16, r));
             s = w0.mul(ShortVector.fromArray(S256, q, ka + 32)).add(w1.mul(ShortVector.fromArray(S256, q, ka + 32 + 16))).reinterpretAsInts();
             s = s.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(s.lanewise(VectorOperators.ASHR, 16));
             f1a = ((FloatVector) s.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, dw * da1), f1a);
@@ -320,19 +337,20 @@ public final class Int8Dot {
     /** Q4_0 as {@link #q4_0x2}, for two tokens: the nibbles unpacked once per block and row. */
     static void q4_0x2t2(MemorySegment w, long o0, long o1, int n, short[] q, int qa, int qb, short[] c, int cA, int cB,
                          float[] d, int dA, int dB, float[] lanes) {
+        MemorySegment row0 = w.asSlice(o0, 18L * (n / 32)), row1 = w.asSlice(o1, 18L * (n / 32)); // "Rows as slices", in the class comment
         FloatVector z = FloatVector.zero(F256);
         FloatVector e0a = z, e0b = z, e1a = z, e1b = z, f0a = z, f0b = z, f1a = z, f1b = z;
         int even = (n / 32) & ~1;
         for (int b = 0; b < even; b += 2) {
-            long p = o0 + 18L * b, r = o1 + 18L * b;
+            long p = 18L * b, r = 18L * b;
             int ka = qa + 32 * b, kb = qb + 32 * b, ca = cA + 16 * b, cb = cB + 16 * b;
             float da = d[dA + b], db = d[dB + b], da1 = d[dA + b + 1], db1 = d[dB + b + 1], dw;
             ShortVector v, w0, w1;
             IntVector s;
-            v = (ShortVector) ByteVector.fromMemorySegment(B128, w, p + 2, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S256, 0);
+            v = (ShortVector) ByteVector.fromMemorySegment(B128, row0, p + 2, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S256, 0);
             w0 = v.and((short) 15);
             w1 = v.reinterpretAsInts().lanewise(VectorOperators.LSHR, 4).reinterpretAsShorts().and((short) 15);
-            dw = Float.float16ToFloat(w.get(F16, p));
+            dw = Float.float16ToFloat(row0.get(F16, p));
             s = w0.mul(ShortVector.fromArray(S256, q, ka)).add(w1.mul(ShortVector.fromArray(S256, q, ka + 16)))
                     .sub(ShortVector.fromArray(S256, c, ca)).reinterpretAsInts();
             s = s.add(s.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16);
@@ -341,10 +359,10 @@ public final class Int8Dot {
                     .sub(ShortVector.fromArray(S256, c, cb)).reinterpretAsInts();
             s = s.add(s.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16);
             e0b = ((FloatVector) s.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, dw * db), e0b);
-            v = (ShortVector) ByteVector.fromMemorySegment(B128, w, r + 2, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S256, 0);
+            v = (ShortVector) ByteVector.fromMemorySegment(B128, row1, r + 2, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S256, 0);
             w0 = v.and((short) 15);
             w1 = v.reinterpretAsInts().lanewise(VectorOperators.LSHR, 4).reinterpretAsShorts().and((short) 15);
-            dw = Float.float16ToFloat(w.get(F16, r));
+            dw = Float.float16ToFloat(row1.get(F16, r));
             s = w0.mul(ShortVector.fromArray(S256, q, ka)).add(w1.mul(ShortVector.fromArray(S256, q, ka + 16)))
                     .sub(ShortVector.fromArray(S256, c, ca)).reinterpretAsInts();
             s = s.add(s.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16);
@@ -355,10 +373,10 @@ public final class Int8Dot {
             e1b = ((FloatVector) s.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, dw * db), e1b);
             p += 18;
             r += 18;
-            v = (ShortVector) ByteVector.fromMemorySegment(B128, w, p + 2, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S256, 0);
+            v = (ShortVector) ByteVector.fromMemorySegment(B128, row0, p + 2, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S256, 0);
             w0 = v.and((short) 15);
             w1 = v.reinterpretAsInts().lanewise(VectorOperators.LSHR, 4).reinterpretAsShorts().and((short) 15);
-            dw = Float.float16ToFloat(w.get(F16, p));
+            dw = Float.float16ToFloat(row0.get(F16, p));
             s = w0.mul(ShortVector.fromArray(S256, q, ka + 32)).add(w1.mul(ShortVector.fromArray(S256, q, ka + 32 + 16)))
                     .sub(ShortVector.fromArray(S256, c, ca + 16)).reinterpretAsInts();
             s = s.add(s.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16);
@@ -367,10 +385,10 @@ public final class Int8Dot {
                     .sub(ShortVector.fromArray(S256, c, cb + 16)).reinterpretAsInts();
             s = s.add(s.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16);
             f0b = ((FloatVector) s.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, dw * db1), f0b);
-            v = (ShortVector) ByteVector.fromMemorySegment(B128, w, r + 2, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S256, 0);
+            v = (ShortVector) ByteVector.fromMemorySegment(B128, row1, r + 2, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S256, 0);
             w0 = v.and((short) 15);
             w1 = v.reinterpretAsInts().lanewise(VectorOperators.LSHR, 4).reinterpretAsShorts().and((short) 15);
-            dw = Float.float16ToFloat(w.get(F16, r));
+            dw = Float.float16ToFloat(row1.get(F16, r));
             s = w0.mul(ShortVector.fromArray(S256, q, ka + 32)).add(w1.mul(ShortVector.fromArray(S256, q, ka + 32 + 16)))
                     .sub(ShortVector.fromArray(S256, c, ca + 16)).reinterpretAsInts();
             s = s.add(s.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16);
