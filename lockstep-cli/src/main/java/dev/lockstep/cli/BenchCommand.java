@@ -91,8 +91,8 @@ final class BenchCommand implements Callable<Integer> {
             result.put("fma_peak_gflops", round(peak / 1e9));
             if (!json) {
                 out.printf("model      %s (%s of weights read per forward pass)%n", modelOptions.resolve().getFileName(), Sizes.human(weightBytes));
-                out.printf("kernels    %s, %s activations; C2 trap limits %s%n", Canonical.PATH, cfg.activations().label(),
-                        JitLimits.raised() ? "raised" : "at their defaults (some runs may decode several times slower; see JitLimits)");
+                out.printf("kernels    %s, %s activations; C2 settings %s%n", Canonical.PATH, cfg.activations().label(),
+                        JitLimits.raised() ? "set" : "missing (some runs may decode several times slower; see JitLimits)");
                 out.printf("threads    %d; memory read bandwidth measured now: %s%n", modelOptions.threads,
                         noBandwidth ? "skipped" : String.format(Locale.ROOT, "%.1f GB/s", bw / 1e9));
                 out.printf("compute    f32 FMA peak measured now: %s%n",
