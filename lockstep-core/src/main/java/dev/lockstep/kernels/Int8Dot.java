@@ -47,8 +47,9 @@ import static dev.lockstep.kernels.Canonical.F256;
  * 13.01 / 13.23 to 15.02 / 14.65; Q8_0 8 sequences 14.81 / 14.99 to 16.26 / 15.97, its one-sequence
  * decoding unchanged (9.91 / 9.14 against 9.81 / 9.31). The slices cost nothing only when C2
  * scalar-replaces them, which needs the inlining command of {@link JitLimits}. The same change to the
- * f32 row kernels ({@link Dot256}) measured slower end to end (Q8_0 tg64 6.80 / 6.53 to 6.47 / 6.32,
- * Q4_0 8.63 / 8.38 to 8.07 / 7.62), so they keep their form.
+ * f32 row kernels ({@link Dot256}) measured slower end to end ({@code bench --pp 0 --tg 64
+ * --concurrency 1 --reps 2 --no-peaks}, two alternating rounds: Q8_0 6.37 / 6.08 to 6.24 / 5.40, Q4_0
+ * 7.45 / 7.64 to 7.06 / 6.79), so they keep their form.
  */
 public final class Int8Dot {
     private Int8Dot() {}
@@ -139,34 +140,33 @@ public final class Int8Dot {
         FloatVector e0 = FloatVector.zero(F256), f0 = e0, e1 = e0, f1 = e0; // even / odd blocks of rows 0 and 1
         int blocks = n / 32, even = blocks & ~1;
         for (int b = 0; b < even; b += 2) {
-            long p = 34L * b, r = 34L * b;
+            long p = 34L * b; // the block's byte offset in both rows
             int k = qo + 32 * b;
             float da = d[dOff + b], db = d[dOff + b + 1];
             ShortVector a0 = ShortVector.fromArray(S256, q, k), a1 = ShortVector.fromArray(S256, q, k + 16);
             ShortVector sp = ((ShortVector) ByteVector.fromMemorySegment(B128, row0, p + 2, LE).convertShape(VectorOperators.B2S, S256, 0)).mul(a0)
                     .add(((ShortVector) ByteVector.fromMemorySegment(B128, row0, p + 18, LE).convertShape(VectorOperators.B2S, S256, 0)).mul(a1));
-            ShortVector sr = ((ShortVector) ByteVector.fromMemorySegment(B128, row1, r + 2, LE).convertShape(VectorOperators.B2S, S256, 0)).mul(a0)
-                    .add(((ShortVector) ByteVector.fromMemorySegment(B128, row1, r + 18, LE).convertShape(VectorOperators.B2S, S256, 0)).mul(a1));
+            ShortVector sr = ((ShortVector) ByteVector.fromMemorySegment(B128, row1, p + 2, LE).convertShape(VectorOperators.B2S, S256, 0)).mul(a0)
+                    .add(((ShortVector) ByteVector.fromMemorySegment(B128, row1, p + 18, LE).convertShape(VectorOperators.B2S, S256, 0)).mul(a1));
             IntVector ip = sp.reinterpretAsInts(), ir = sr.reinterpretAsInts();
             ip = ip.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(ip.lanewise(VectorOperators.ASHR, 16));
             ir = ir.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(ir.lanewise(VectorOperators.ASHR, 16));
             e0 = ((FloatVector) ip.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, Float.float16ToFloat(row0.get(F16, p)) * da), e0);
-            e1 = ((FloatVector) ir.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, Float.float16ToFloat(row1.get(F16, r)) * da), e1);
+            e1 = ((FloatVector) ir.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, Float.float16ToFloat(row1.get(F16, p)) * da), e1);
 
             p += 34;
-            r += 34;
             a0 = ShortVector.fromArray(S256, q, k + 32);
             a1 = ShortVector.fromArray(S256, q, k + 48);
             sp = ((ShortVector) ByteVector.fromMemorySegment(B128, row0, p + 2, LE).convertShape(VectorOperators.B2S, S256, 0)).mul(a0)
                     .add(((ShortVector) ByteVector.fromMemorySegment(B128, row0, p + 18, LE).convertShape(VectorOperators.B2S, S256, 0)).mul(a1));
-            sr = ((ShortVector) ByteVector.fromMemorySegment(B128, row1, r + 2, LE).convertShape(VectorOperators.B2S, S256, 0)).mul(a0)
-                    .add(((ShortVector) ByteVector.fromMemorySegment(B128, row1, r + 18, LE).convertShape(VectorOperators.B2S, S256, 0)).mul(a1));
+            sr = ((ShortVector) ByteVector.fromMemorySegment(B128, row1, p + 2, LE).convertShape(VectorOperators.B2S, S256, 0)).mul(a0)
+                    .add(((ShortVector) ByteVector.fromMemorySegment(B128, row1, p + 18, LE).convertShape(VectorOperators.B2S, S256, 0)).mul(a1));
             ip = sp.reinterpretAsInts();
             ir = sr.reinterpretAsInts();
             ip = ip.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(ip.lanewise(VectorOperators.ASHR, 16));
             ir = ir.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(ir.lanewise(VectorOperators.ASHR, 16));
             f0 = ((FloatVector) ip.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, Float.float16ToFloat(row0.get(F16, p)) * db), f0);
-            f1 = ((FloatVector) ir.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, Float.float16ToFloat(row1.get(F16, r)) * db), f1);
+            f1 = ((FloatVector) ir.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, Float.float16ToFloat(row1.get(F16, p)) * db), f1);
         }
         e0.intoArray(lanes, 0);
         f0.intoArray(lanes, 8);
@@ -200,28 +200,27 @@ public final class Int8Dot {
         FloatVector e0 = FloatVector.zero(F256), f0 = e0, e1 = e0, f1 = e0;
         int blocks = n / 32, even = blocks & ~1;
         for (int b = 0; b < even; b += 2) {
-            long p = 18L * b, r = 18L * b;
+            long p = 18L * b; // the block's byte offset in both rows
             int k = qo + 32 * b, kc = co + 16 * b;
             float da = d[dOff + b], db = d[dOff + b + 1];
             ShortVector a0 = ShortVector.fromArray(S256, q, k), a1 = ShortVector.fromArray(S256, q, k + 16);
             ShortVector cc = ShortVector.fromArray(S256, c, kc);
             ShortVector vp = (ShortVector) ByteVector.fromMemorySegment(B128, row0, p + 2, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S256, 0);
-            ShortVector vr = (ShortVector) ByteVector.fromMemorySegment(B128, row1, r + 2, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S256, 0);
+            ShortVector vr = (ShortVector) ByteVector.fromMemorySegment(B128, row1, p + 2, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S256, 0);
             ShortVector sp = vp.and((short) 15).mul(a0).add(vp.reinterpretAsInts().lanewise(VectorOperators.LSHR, 4).reinterpretAsShorts().and((short) 15).mul(a1)).sub(cc);
             ShortVector sr = vr.and((short) 15).mul(a0).add(vr.reinterpretAsInts().lanewise(VectorOperators.LSHR, 4).reinterpretAsShorts().and((short) 15).mul(a1)).sub(cc);
             IntVector ip = sp.reinterpretAsInts(), ir = sr.reinterpretAsInts();
             ip = ip.add(ip.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16);
             ir = ir.add(ir.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16);
             e0 = ((FloatVector) ip.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, Float.float16ToFloat(row0.get(F16, p)) * da), e0);
-            e1 = ((FloatVector) ir.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, Float.float16ToFloat(row1.get(F16, r)) * da), e1);
+            e1 = ((FloatVector) ir.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, Float.float16ToFloat(row1.get(F16, p)) * da), e1);
 
             p += 18;
-            r += 18;
             a0 = ShortVector.fromArray(S256, q, k + 32);
             a1 = ShortVector.fromArray(S256, q, k + 48);
             cc = ShortVector.fromArray(S256, c, kc + 16);
             vp = (ShortVector) ByteVector.fromMemorySegment(B128, row0, p + 2, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S256, 0);
-            vr = (ShortVector) ByteVector.fromMemorySegment(B128, row1, r + 2, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S256, 0);
+            vr = (ShortVector) ByteVector.fromMemorySegment(B128, row1, p + 2, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S256, 0);
             sp = vp.and((short) 15).mul(a0).add(vp.reinterpretAsInts().lanewise(VectorOperators.LSHR, 4).reinterpretAsShorts().and((short) 15).mul(a1)).sub(cc);
             sr = vr.and((short) 15).mul(a0).add(vr.reinterpretAsInts().lanewise(VectorOperators.LSHR, 4).reinterpretAsShorts().and((short) 15).mul(a1)).sub(cc);
             ip = sp.reinterpretAsInts();
@@ -229,7 +228,7 @@ public final class Int8Dot {
             ip = ip.add(ip.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16);
             ir = ir.add(ir.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16);
             f0 = ((FloatVector) ip.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, Float.float16ToFloat(row0.get(F16, p)) * db), f0);
-            f1 = ((FloatVector) ir.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, Float.float16ToFloat(row1.get(F16, r)) * db), f1);
+            f1 = ((FloatVector) ir.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, Float.float16ToFloat(row1.get(F16, p)) * db), f1);
         }
         e0.intoArray(lanes, 0);
         f0.intoArray(lanes, 8);
@@ -286,7 +285,7 @@ public final class Int8Dot {
         FloatVector e0a = z, e0b = z, e1a = z, e1b = z, f0a = z, f0b = z, f1a = z, f1b = z; // even / odd blocks, row, token
         int even = (n / 32) & ~1;
         for (int b = 0; b < even; b += 2) {
-            long p = 34L * b, r = 34L * b;
+            long p = 34L * b; // the block's byte offset in both rows
             int ka = qa + 32 * b, kb = qb + 32 * b;
             float da = d[dA + b], db = d[dB + b], da1 = d[dA + b + 1], db1 = d[dB + b + 1], dw;
             ShortVector w0, w1;
@@ -300,9 +299,9 @@ public final class Int8Dot {
             s = w0.mul(ShortVector.fromArray(S256, q, kb)).add(w1.mul(ShortVector.fromArray(S256, q, kb + 16))).reinterpretAsInts();
             s = s.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(s.lanewise(VectorOperators.ASHR, 16));
             e0b = ((FloatVector) s.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, dw * db), e0b);
-            w0 = (ShortVector) ByteVector.fromMemorySegment(B128, row1, r + 2, LE).convertShape(VectorOperators.B2S, S256, 0);
-            w1 = (ShortVector) ByteVector.fromMemorySegment(B128, row1, r + 18, LE).convertShape(VectorOperators.B2S, S256, 0);
-            dw = Float.float16ToFloat(row1.get(F16, r));
+            w0 = (ShortVector) ByteVector.fromMemorySegment(B128, row1, p + 2, LE).convertShape(VectorOperators.B2S, S256, 0);
+            w1 = (ShortVector) ByteVector.fromMemorySegment(B128, row1, p + 18, LE).convertShape(VectorOperators.B2S, S256, 0);
+            dw = Float.float16ToFloat(row1.get(F16, p));
             s = w0.mul(ShortVector.fromArray(S256, q, ka)).add(w1.mul(ShortVector.fromArray(S256, q, ka + 16))).reinterpretAsInts();
             s = s.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(s.lanewise(VectorOperators.ASHR, 16));
             e1a = ((FloatVector) s.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, dw * da), e1a);
@@ -310,7 +309,6 @@ public final class Int8Dot {
             s = s.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(s.lanewise(VectorOperators.ASHR, 16));
             e1b = ((FloatVector) s.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, dw * db), e1b);
             p += 34;
-            r += 34;
             w0 = (ShortVector) ByteVector.fromMemorySegment(B128, row0, p + 2, LE).convertShape(VectorOperators.B2S, S256, 0);
             w1 = (ShortVector) ByteVector.fromMemorySegment(B128, row0, p + 18, LE).convertShape(VectorOperators.B2S, S256, 0);
             dw = Float.float16ToFloat(row0.get(F16, p));
@@ -320,9 +318,9 @@ public final class Int8Dot {
             s = w0.mul(ShortVector.fromArray(S256, q, kb + 32)).add(w1.mul(ShortVector.fromArray(S256, q, kb + 32 + 16))).reinterpretAsInts();
             s = s.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(s.lanewise(VectorOperators.ASHR, 16));
             f0b = ((FloatVector) s.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, dw * db1), f0b);
-            w0 = (ShortVector) ByteVector.fromMemorySegment(B128, row1, r + 2, LE).convertShape(VectorOperators.B2S, S256, 0);
-            w1 = (ShortVector) ByteVector.fromMemorySegment(B128, row1, r + 18, LE).convertShape(VectorOperators.B2S, S256, 0);
-            dw = Float.float16ToFloat(row1.get(F16, r));
+            w0 = (ShortVector) ByteVector.fromMemorySegment(B128, row1, p + 2, LE).convertShape(VectorOperators.B2S, S256, 0);
+            w1 = (ShortVector) ByteVector.fromMemorySegment(B128, row1, p + 18, LE).convertShape(VectorOperators.B2S, S256, 0);
+            dw = Float.float16ToFloat(row1.get(F16, p));
             s = w0.mul(ShortVector.fromArray(S256, q, ka + 32)).add(w1.mul(ShortVector.fromArray(S256, q, ka + 32 + 16))).reinterpretAsInts();
             s = s.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(s.lanewise(VectorOperators.ASHR, 16));
             f1a = ((FloatVector) s.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, dw * da1), f1a);
@@ -342,7 +340,7 @@ public final class Int8Dot {
         FloatVector e0a = z, e0b = z, e1a = z, e1b = z, f0a = z, f0b = z, f1a = z, f1b = z;
         int even = (n / 32) & ~1;
         for (int b = 0; b < even; b += 2) {
-            long p = 18L * b, r = 18L * b;
+            long p = 18L * b; // the block's byte offset in both rows
             int ka = qa + 32 * b, kb = qb + 32 * b, ca = cA + 16 * b, cb = cB + 16 * b;
             float da = d[dA + b], db = d[dB + b], da1 = d[dA + b + 1], db1 = d[dB + b + 1], dw;
             ShortVector v, w0, w1;
@@ -359,10 +357,10 @@ public final class Int8Dot {
                     .sub(ShortVector.fromArray(S256, c, cb)).reinterpretAsInts();
             s = s.add(s.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16);
             e0b = ((FloatVector) s.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, dw * db), e0b);
-            v = (ShortVector) ByteVector.fromMemorySegment(B128, row1, r + 2, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S256, 0);
+            v = (ShortVector) ByteVector.fromMemorySegment(B128, row1, p + 2, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S256, 0);
             w0 = v.and((short) 15);
             w1 = v.reinterpretAsInts().lanewise(VectorOperators.LSHR, 4).reinterpretAsShorts().and((short) 15);
-            dw = Float.float16ToFloat(row1.get(F16, r));
+            dw = Float.float16ToFloat(row1.get(F16, p));
             s = w0.mul(ShortVector.fromArray(S256, q, ka)).add(w1.mul(ShortVector.fromArray(S256, q, ka + 16)))
                     .sub(ShortVector.fromArray(S256, c, ca)).reinterpretAsInts();
             s = s.add(s.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16);
@@ -372,7 +370,6 @@ public final class Int8Dot {
             s = s.add(s.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16);
             e1b = ((FloatVector) s.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, dw * db), e1b);
             p += 18;
-            r += 18;
             v = (ShortVector) ByteVector.fromMemorySegment(B128, row0, p + 2, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S256, 0);
             w0 = v.and((short) 15);
             w1 = v.reinterpretAsInts().lanewise(VectorOperators.LSHR, 4).reinterpretAsShorts().and((short) 15);
@@ -385,10 +382,10 @@ public final class Int8Dot {
                     .sub(ShortVector.fromArray(S256, c, cb + 16)).reinterpretAsInts();
             s = s.add(s.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16);
             f0b = ((FloatVector) s.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, dw * db1), f0b);
-            v = (ShortVector) ByteVector.fromMemorySegment(B128, row1, r + 2, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S256, 0);
+            v = (ShortVector) ByteVector.fromMemorySegment(B128, row1, p + 2, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S256, 0);
             w0 = v.and((short) 15);
             w1 = v.reinterpretAsInts().lanewise(VectorOperators.LSHR, 4).reinterpretAsShorts().and((short) 15);
-            dw = Float.float16ToFloat(row1.get(F16, r));
+            dw = Float.float16ToFloat(row1.get(F16, p));
             s = w0.mul(ShortVector.fromArray(S256, q, ka + 32)).add(w1.mul(ShortVector.fromArray(S256, q, ka + 32 + 16)))
                     .sub(ShortVector.fromArray(S256, c, ca + 16)).reinterpretAsInts();
             s = s.add(s.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16);
