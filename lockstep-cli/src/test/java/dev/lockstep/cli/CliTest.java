@@ -18,6 +18,7 @@ import java.util.Iterator;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -151,6 +152,28 @@ class CliTest {
         assertEquals(0, r.code(), r.err());
         assertTrue(r.out().contains("(conversation reset)"), r.out());
         assertTrue(r.err().contains("ChatML"), r.err());
+    }
+
+    @Test
+    void logitBiasBansAndForcesTokensFromTheCommandLine() throws Exception {
+        ObjectMapper om = new ObjectMapper();
+        JsonNode plain = om.readTree(run(null, "generate", "--model", aidreams(), "--temperature", "0", "-n", "4", "--json", "Once").out());
+        int first = plain.get("token_ids").get(0).asInt();
+        Result banned = run(null, "generate", "--model", aidreams(), "--temperature", "0", "-n", "4", "--json",
+                "--logit-bias", first + "-100", "Once");
+        assertEquals(0, banned.code(), banned.err());
+        assertNotEquals(first, om.readTree(banned.out()).get("token_ids").get(0).asInt());
+        int forced = first == 300 ? 301 : 300;
+        Result all = run(null, "generate", "--model", aidreams(), "--temperature", "0.8", "--seed", "3", "-n", "4", "--json",
+                "-l", forced + "+100", "Once");
+        assertEquals(0, all.code(), all.err());
+        for (JsonNode t : om.readTree(all.out()).get("token_ids")) assertEquals(forced, t.asInt());
+        for (String bad : new String[]{"12x3", "5+101", "99999+1"}) {
+            Result r = run(null, "generate", "--model", aidreams(), "-n", "2", "--logit-bias", bad, "Once");
+            assertEquals(1, r.code(), bad + ": " + r.err());
+            assertTrue(r.err().startsWith("lockstep: ") && r.err().contains("logit"), r.err());
+            assertFalse(r.err().contains("\tat "), r.err());
+        }
     }
 
     @Test

@@ -228,6 +228,9 @@ public final class Engine implements AutoCloseable {
             for (int t : req.prompt())
                 if (t < 0 || t >= vocab) throw new RejectedException(RejectedException.Kind.INVALID, "prompt",
                         "token id " + t + " is outside the vocabulary [0, " + vocab + ")");
+            int biased = req.sampling().logitBias().maxId();
+            if (biased >= vocab) throw new RejectedException(RejectedException.Kind.INVALID, "logit_bias",
+                    "logit_bias token id " + biased + " is outside the vocabulary [0, " + vocab + ")");
             if (n >= ctx) throw new RejectedException(RejectedException.Kind.TOO_LONG, "prompt", "the prompt has " + n
                     + " tokens but the model's context length is " + ctx + " (at least one token must be left to generate)");
             int maxTokens = req.maxTokens() < 0 ? ctx - n : req.maxTokens();

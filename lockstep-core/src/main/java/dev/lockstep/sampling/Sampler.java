@@ -12,7 +12,7 @@ import java.util.Arrays;
  * keyed by (seed, position of the token being sampled, stream). The same logits, parameters, history and
  * position give the same token, always. Scratch buffers are reused (one Sampler per engine thread).
  *
- * <p>Order of the sampling filters: penalties, temperature, top-k, top-p, min-p (as vLLM); sums run in
+ * <p>Order of the sampling steps: logit bias, penalties, temperature, top-k, top-p, min-p (as vLLM); sums run in
  * candidate order (id order, or sorted by probability when a filter needs the ranking).
  */
 public final class Sampler {
@@ -21,6 +21,8 @@ public final class Sampler {
     private final int[] counts;
     private final long[] keys;
     private final int[] cand;
+    private final long[] best;
+    private final float[] acc = new float[Canonical.LANES];
 
     public Sampler(int vocab) {
         this.vocab = vocab;
@@ -28,6 +30,7 @@ public final class Sampler {
         this.counts = new int[vocab];
         this.keys = new long[vocab];
         this.cand = new int[vocab];
+        this.best = new long[vocab];
     }
 
     /**
@@ -37,6 +40,7 @@ public final class Sampler {
     public int sample(float[] logits, int off, SamplingParams p, int[] history, int promptLen, int len, long stream) {
         float[] l = work;
         System.arraycopy(logits, off, l, 0, vocab);
+        p.logitBias().apply(l);
         if (p.hasPenalties()) applyPenalties(l, p, history, promptLen, len);
         if (p.greedy()) return Ops.argmax(l, 0, vocab);
 
@@ -53,7 +57,7 @@ public final class Sampler {
         // unnormalised probabilities e_i = exp(l_i - max), max first in sorted order
         float max = Float.NEGATIVE_INFINITY;
         for (int i = 0; i < n; i++) max = Math.max(max, l[cand[i]]);
-        float[] acc = new float[Canonical.LANES];
+        Arrays.fill(acc, 0f);
         for (int i = 0; i < n; i++) {
             float v = Exp.exp(l[cand[i]] - max);
             l[cand[i]] = v;
@@ -93,8 +97,7 @@ public final class Sampler {
         for (int i = 0; i < vocab; i++) keys[i] = sortKey(l[i], i);
         if (k < vocab / 8) {
             // partial selection: a sorted window of the best k
-            long[] best = new long[k];
-            Arrays.fill(best, Long.MAX_VALUE);
+            Arrays.fill(best, 0, k, Long.MAX_VALUE);
             for (int i = 0; i < vocab; i++) {
                 long key = keys[i];
                 if (key < best[k - 1]) {
@@ -108,9 +111,8 @@ public final class Sampler {
             }
             for (int i = 0; i < k; i++) cand[i] = idOf(best[i]);
         } else {
-            long[] sortedKeys = keys.clone();
-            Arrays.sort(sortedKeys);
-            for (int i = 0; i < k; i++) cand[i] = idOf(sortedKeys[i]);
+            Arrays.sort(keys); // scratch: filled again by the next call
+            for (int i = 0; i < k; i++) cand[i] = idOf(keys[i]);
         }
         return k;
     }

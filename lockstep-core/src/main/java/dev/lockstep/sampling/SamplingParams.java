@@ -15,13 +15,23 @@ import dev.lockstep.LockstepException;
  * @param frequencyPenalty  OpenAI: minus this x count of the token in the output so far
  * @param presencePenalty   OpenAI: minus this if the token occurred in the output so far
  * @param seed              key of the counter-based generator
+ * @param logitBias         OpenAI's {@code logit_bias}, added to the logits before everything else
  */
 public record SamplingParams(float temperature, int topK, float topP, float minP, float repetitionPenalty,
-                             int repeatLastN, float frequencyPenalty, float presencePenalty, long seed) {
+                             int repeatLastN, float frequencyPenalty, float presencePenalty, long seed,
+                             LogitBias logitBias) {
 
     public static final SamplingParams GREEDY = new SamplingParams(0f, 0, 1f, 0f, 1f, 64, 0f, 0f, 0L);
 
+    /** Without a logit bias. */
+    public SamplingParams(float temperature, int topK, float topP, float minP, float repetitionPenalty,
+                          int repeatLastN, float frequencyPenalty, float presencePenalty, long seed) {
+        this(temperature, topK, topP, minP, repetitionPenalty, repeatLastN, frequencyPenalty, presencePenalty, seed,
+                LogitBias.NONE);
+    }
+
     public SamplingParams {
+        if (logitBias == null) logitBias = LogitBias.NONE;
         check(temperature >= 0 && temperature <= 100 && Float.isFinite(temperature), "temperature", temperature, "[0, 100]");
         check(topK >= 0, "top_k", topK, ">= 0");
         check(topP > 0 && topP <= 1, "top_p", topP, "(0, 1]");
@@ -46,7 +56,12 @@ public record SamplingParams(float temperature, int topK, float topP, float minP
 
     public SamplingParams withSeed(long s) {
         return new SamplingParams(temperature, topK, topP, minP, repetitionPenalty, repeatLastN, frequencyPenalty,
-                presencePenalty, s);
+                presencePenalty, s, logitBias);
+    }
+
+    public SamplingParams withLogitBias(LogitBias b) {
+        return new SamplingParams(temperature, topK, topP, minP, repetitionPenalty, repeatLastN, frequencyPenalty,
+                presencePenalty, seed, b);
     }
 
     /** A request parameter out of its allowed range; names the parameter (for the API's {@code param}). */

@@ -103,4 +103,35 @@ class SamplerTest {
         assertEquals(1, e.top()[1].token());
         assertEquals(3 - z, e.top()[0].logprob(), 1e-6);
     }
+
+    @Test
+    void logitBiasBansAndForcesTokensInGreedyAndSampledDecoding() {
+        float[] l = {2f, 1f, 0f, -1f};
+        float[] before = l.clone();
+        Sampler s = new Sampler(4);
+        int[] hist = new int[4];
+        SamplingParams ban = SamplingParams.GREEDY.withLogitBias(LogitBias.of(Map.of(0, -100f)));
+        assertEquals(1, s.sample(l, 0, ban, hist, 1, 1, 0), "-100 removes the argmax");
+        SamplingParams force = params(1f, 0, 1f, 0f, 3).withLogitBias(LogitBias.of(Map.of(3, 100f)));
+        for (int pos = 0; pos < 200; pos++) assertEquals(3, s.sample(l, 0, force, hist, 1, pos, 0), "+100 forces token 3");
+        assertArrayEquals(before, l, "the logits themselves (what logprobs are computed from) are untouched");
+        // a bias moves the distribution as an added logit would
+        float[] shifted = {2f, 1f + 1.5f, 0f, -1f};
+        SamplingParams plus = params(1f, 0, 1f, 0f, 9).withLogitBias(LogitBias.of(Map.of(1, 1.5f)));
+        for (int pos = 0; pos < 200; pos++)
+            assertEquals(s.sample(shifted, 0, params(1f, 0, 1f, 0f, 9), hist, 1, pos, 0), s.sample(l, 0, plus, hist, 1, pos, 0));
+    }
+
+    @Test
+    void logitBiasValuesAreCheckedAndEqualMapsAreEqual() {
+        assertEquals("logit_bias", assertThrows(SamplingParams.InvalidParameterException.class,
+                () -> LogitBias.of(Map.of(1, 101f))).param());
+        assertThrows(SamplingParams.InvalidParameterException.class, () -> LogitBias.of(Map.of(-1, 1f)));
+        assertThrows(SamplingParams.InvalidParameterException.class, () -> LogitBias.of(Map.of(1, Float.NaN)));
+        Map<Integer, Float> a = new HashMap<>(Map.of(5, 1f, 2, -3f)), b = new HashMap<>(Map.of(2, -3f, 5, 1f));
+        assertEquals(LogitBias.of(a), LogitBias.of(b));
+        assertEquals(5, LogitBias.of(a).maxId());
+        assertEquals(-1, LogitBias.NONE.maxId());
+        assertEquals(LogitBias.NONE, SamplingParams.GREEDY.logitBias());
+    }
 }

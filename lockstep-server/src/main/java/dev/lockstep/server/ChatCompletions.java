@@ -13,6 +13,7 @@ import io.javalin.http.Context;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 
 /**
  * {@code POST /v1/chat/completions}: messages rendered through the model's chat template, then one
@@ -27,10 +28,16 @@ final class ChatCompletions {
         this.json = json;
     }
 
+    /** Every field this endpoint reads; others get a 400 ({@link Fields#only}). */
+    static final Set<String> FIELDS = SamplingFields.fields("messages", "logprobs", "top_logprobs", "return_token_ids",
+            "response_format");
+
     void handle(Context ctx) throws Exception {
         ServedModel m = server.readyModel();
         Fields f = new Fields(server.readJson(ctx));
+        f.only(FIELDS);
         server.checkModel(f, m);
+        responseFormat(f);
         List<ChatTemplate.Message> messages = messages(f);
         SamplingFields sf = SamplingFields.parse(f, -1);
         boolean logprobs = f.bool("logprobs", false);
@@ -49,6 +56,18 @@ final class ChatCompletions {
             if (sf.stream()) stream(ctx, m, runs, sf, id, created, logprobs);
             else collect(ctx, m, runs, id, created, logprobs, returnIds ? prompt : null);
         }
+    }
+
+    /** {@code response_format}: plain text only; JSON modes would need constrained decoding, which this server lacks. */
+    private static void responseFormat(Fields f) {
+        JsonNode rf = f.node("response_format");
+        if (rf == null) return;
+        if (!rf.isObject() || !rf.path("type").isTextual())
+            throw Fields.wrongType("response_format", "an object with a type", rf);
+        String type = rf.get("type").textValue();
+        if (!type.equals("text"))
+            throw ApiException.badRequest("response_format", "response_format type '" + type
+                    + "' is not supported by this server (it has no constrained decoding); only 'text' is");
     }
 
     /** Messages as role + text; content may be a string or a list of text parts. */

@@ -2,9 +2,15 @@ package dev.lockstep.server;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.lockstep.sampling.LogitBias;
+import dev.lockstep.sampling.SamplingParams;
 
 import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.Iterator;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
 
 /**
  * Typed access to a request's JSON fields. Every wrong type or out-of-range value becomes a 400 that
@@ -17,6 +23,62 @@ final class Fields {
         if (body == null || !body.isObject())
             throw ApiException.badRequest(null, "the request body must be a JSON object");
         this.body = (ObjectNode) body;
+    }
+
+    /**
+     * Refuses any top-level field outside {@code known} with a 400 naming it, as OpenAI's API does
+     * ("unrecognized request argument"): a field the server does not implement must not be dropped
+     * silently, since the client asked for something it would then not get. Features of OpenAI's API
+     * that this server lacks get a message that says so.
+     */
+    void only(Set<String> known) {
+        for (Iterator<String> it = body.fieldNames(); it.hasNext(); ) {
+            String name = it.next();
+            if (known.contains(name)) continue;
+            String unsupported = UNSUPPORTED.get(name);
+            if (unsupported != null) throw ApiException.badRequest(name, name + ": " + unsupported);
+            throw ApiException.badRequest(name, "unrecognized request argument supplied: " + name);
+        }
+    }
+
+    private static final Map<String, String> UNSUPPORTED = Map.ofEntries(
+            Map.entry("tools", "function calling is not supported by this server"),
+            Map.entry("tool_choice", "function calling is not supported by this server"),
+            Map.entry("parallel_tool_calls", "function calling is not supported by this server"),
+            Map.entry("functions", "function calling is not supported by this server"),
+            Map.entry("function_call", "function calling is not supported by this server"),
+            Map.entry("audio", "audio output is not supported by this server"),
+            Map.entry("modalities", "only text output is supported by this server"),
+            Map.entry("prediction", "predicted outputs are not supported by this server (see the speculation extension)"),
+            Map.entry("web_search_options", "web search is not supported by this server"),
+            Map.entry("reasoning_effort", "reasoning effort is not supported by this server"));
+
+    /**
+     * OpenAI's {@code logit_bias}: an object from token ids (as strings) to a bias in [-100, 100], at
+     * most {@code max} entries. Ids past the vocabulary are refused by the engine.
+     */
+    LogitBias logitBias(String name, int max) {
+        JsonNode n = node(name);
+        if (n == null) return LogitBias.NONE;
+        if (!n.isObject()) throw wrongType(name, "an object from token ids to biases", n);
+        if (n.size() > max) throw ApiException.badRequest(name, name + " has " + n.size() + " entries; at most " + max + " are allowed");
+        Map<Integer, Float> m = new HashMap<>();
+        for (Iterator<Map.Entry<String, JsonNode>> it = n.fields(); it.hasNext(); ) {
+            Map.Entry<String, JsonNode> e = it.next();
+            int id;
+            try {
+                id = Integer.parseInt(e.getKey());
+            } catch (NumberFormatException x) {
+                throw ApiException.badRequest(name, name + " keys must be token ids, got '" + e.getKey() + "'");
+            }
+            if (!e.getValue().isNumber()) throw wrongType(name + "." + e.getKey(), "a number", e.getValue());
+            m.put(id, (float) e.getValue().doubleValue());
+        }
+        try {
+            return LogitBias.of(m);
+        } catch (SamplingParams.InvalidParameterException x) {
+            throw ApiException.badRequest(name, x.getMessage());
+        }
     }
 
     boolean has(String name) {

@@ -27,6 +27,7 @@ import java.io.InputStream;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
@@ -379,6 +380,7 @@ public final class OpenAiServer implements AutoCloseable {
     private void tokenize(Context ctx) {
         ServedModel m = readyModel();
         Fields f = new Fields(readJson(ctx));
+        f.only(Set.of("model", "prompt", "content", "messages", "add_generation_prompt", "add_special_tokens"));
         checkModel(f, m);
         int[] ids;
         if (f.has("messages")) {
@@ -402,6 +404,7 @@ public final class OpenAiServer implements AutoCloseable {
     private void detokenize(Context ctx) {
         ServedModel m = readyModel();
         Fields f = new Fields(readJson(ctx));
+        f.only(Set.of("model", "tokens"));
         checkModel(f, m);
         JsonNode t = f.node("tokens");
         if (t == null) throw ApiException.badRequest("tokens", "tokens is required");

@@ -5,7 +5,9 @@ import dev.lockstep.LockstepException;
 import dev.lockstep.engine.SpecConfig;
 import dev.lockstep.sampling.SamplingParams;
 
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 
 /**
  * The generation fields shared by chat and text completions, with the OpenAI API's defaults and ranges.
@@ -17,6 +19,20 @@ record SamplingFields(SamplingParams sampling, int n, int maxTokens, List<String
 
     static final int MAX_N = 16;
     static final int MAX_STOP = 16;
+    static final int MAX_LOGIT_BIAS = 1024;
+
+    /** The fields {@link #parse} reads (and {@code model}); an endpoint adds its own ({@link #fields}). */
+    private static final Set<String> FIELDS = Set.of("model", "temperature", "top_p", "top_k", "min_p",
+            "presence_penalty", "frequency_penalty", "repetition_penalty", "seed", "n", "max_tokens",
+            "max_completion_tokens", "stop", "stream", "stream_options", "user", "ignore_eos", "speculation",
+            "logit_bias");
+
+    /** The shared fields plus an endpoint's own: everything else is refused ({@link Fields#only}). */
+    static Set<String> fields(String... endpointOwn) {
+        Set<String> all = new HashSet<>(FIELDS);
+        all.addAll(List.of(endpointOwn));
+        return Set.copyOf(all);
+    }
 
     /** Lockstep's extension {@code "speculation": "off" | "ngram" | "draft"}: never changes the output, only the speed. */
     static SpecConfig.Mode speculation(Fields f) {
@@ -56,7 +72,8 @@ record SamplingFields(SamplingParams sampling, int n, int maxTokens, List<String
         f.string("user", null); // accepted for compatibility; type-checked, not used
         boolean ignoreEos = f.bool("ignore_eos", false);
         SpecConfig.Mode spec = speculation(f);
-        SamplingParams p = new SamplingParams(temperature, topK, topP, minP, repetition, 64, frequency, presence, seed);
+        SamplingParams p = new SamplingParams(temperature, topK, topP, minP, repetition, 64, frequency, presence, seed,
+                f.logitBias("logit_bias", MAX_LOGIT_BIAS));
         return new SamplingFields(p, n, maxTokens, stop, stream, includeUsage, ignoreEos, spec);
     }
 }

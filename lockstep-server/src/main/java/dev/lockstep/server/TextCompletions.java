@@ -14,6 +14,7 @@ import io.javalin.http.Context;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 
 /**
  * {@code POST /v1/completions}: prompts as text or token ids, {@code echo}, and {@code logprobs} that
@@ -33,9 +34,14 @@ final class TextCompletions {
     /** A prompt as the user gave it and as tokens. */
     private record Prompt(String text, int[] ids) {}
 
+    /** Every field this endpoint reads; others get a 400 ({@link Fields#only}). */
+    static final Set<String> FIELDS = SamplingFields.fields("prompt", "echo", "logprobs", "return_token_ids",
+            "suffix", "best_of");
+
     void handle(Context ctx) throws Exception {
         ServedModel m = server.readyModel();
         Fields f = new Fields(server.readJson(ctx));
+        f.only(FIELDS);
         server.checkModel(f, m);
         List<Prompt> prompts = prompts(f, m);
         boolean echo = f.bool("echo", false);

@@ -223,4 +223,68 @@ class OpenAiSdkTest {
         assertEquals(400, bad.statusCode());
         assertTrue(bad.body().contains("999999"));
     }
+
+    @Test
+    void logitBiasBansAndForcesTokensAndLeavesLogprobsTheModels() throws Exception {
+        String base = "{\"prompt\": \"Once upon a time\", \"max_tokens\": 6, \"temperature\": 0, \"return_token_ids\": true, \"logprobs\": 0";
+        JsonNode plain = fx.parse(fx.post("/v1/completions", base + "}").body()).at("/choices/0");
+        int first = plain.at("/token_ids/0").asInt();
+        JsonNode banned = fx.parse(fx.post("/v1/completions", base + ", \"logit_bias\": {\"" + first + "\": -100}}").body()).at("/choices/0");
+        assertNotEquals(first, banned.at("/token_ids/0").asInt(), "-100 bans the greedy choice");
+        JsonNode word = fx.parse(fx.post("/tokenize", "{\"prompt\": \"the\", \"add_special_tokens\": false}").body()).get("tokens");
+        int forced = word.get(word.size() - 1).asInt();
+        if (forced == first) forced = word.get(0).asInt() + 1;
+        String bias = ", \"logit_bias\": {\"" + forced + "\": 100}";
+        JsonNode all = fx.parse(fx.post("/v1/completions", base + bias + "}").body()).at("/choices/0");
+        for (JsonNode t : all.get("token_ids")) assertEquals(forced, t.asInt(), "+100 forces the token at every step");
+        // logprobs stay the model's: the forced token is not given probability 1
+        assertTrue(all.at("/logprobs/token_logprobs/0").asDouble() < -0.01, all.toString());
+
+        // through the SDK, in a chat completion: the same bits as the raw request
+        ChatCompletion c = client.chat().completions().create(chat("Hi").maxCompletionTokens(3).temperature(0)
+                .logitBias(ChatCompletionCreateParams.LogitBias.builder().putAdditionalProperty(Integer.toString(forced), JsonValue.from(100)).build())
+                .build());
+        JsonNode raw = fx.parse(fx.post("/v1/chat/completions", "{\"model\": \"" + ServerFixture.MODEL_ID + "\", \"messages\": "
+                + "[{\"role\": \"user\", \"content\": \"Hi\"}], \"max_completion_tokens\": 3, \"temperature\": 0, "
+                + "\"return_token_ids\": true" + bias + "}").body()).at("/choices/0");
+        for (JsonNode t : raw.get("token_ids")) assertEquals(forced, t.asInt());
+        assertEquals(raw.at("/message/content").asText(), c.choices().get(0).message().content().orElseThrow());
+
+        HttpResponse<String> r = fx.post("/v1/completions", "{\"prompt\": \"x\", \"logit_bias\": {\"999999\": 5}}");
+        assertEquals(400, r.statusCode());
+        assertEquals("logit_bias", fx.parse(r.body()).at("/error/param").asText());
+        assertTrue(r.body().contains("999999"), r.body());
+        r = fx.post("/v1/completions", "{\"prompt\": \"x\", \"logit_bias\": {\"5\": 150}}");
+        assertEquals(400, r.statusCode());
+        assertTrue(r.body().contains("between -100 and 100"), r.body());
+        r = fx.post("/v1/completions", "{\"prompt\": \"x\", \"logit_bias\": {\"five\": 1}}");
+        assertEquals(400, r.statusCode());
+        assertTrue(r.body().contains("'five'"), r.body());
+    }
+
+    @Test
+    void fieldsTheServerDoesNotImplementAreRefusedByName() throws Exception {
+        String msg = "\"messages\": [{\"role\": \"user\", \"content\": \"x\"}], \"max_tokens\": 2";
+        HttpResponse<String> r = fx.post("/v1/chat/completions", "{" + msg + ", \"temprature\": 0.5}");
+        assertEquals(400, r.statusCode());
+        assertEquals("temprature", fx.parse(r.body()).at("/error/param").asText());
+        assertEquals("unrecognized request argument supplied: temprature", fx.parse(r.body()).at("/error/message").asText());
+
+        r = fx.post("/v1/chat/completions", "{" + msg + ", \"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"f\"}}]}");
+        assertEquals(400, r.statusCode());
+        assertTrue(r.body().contains("function calling is not supported"), r.body());
+
+        r = fx.post("/v1/chat/completions", "{" + msg + ", \"response_format\": {\"type\": \"json_object\"}}");
+        assertEquals(400, r.statusCode());
+        assertEquals("response_format", fx.parse(r.body()).at("/error/param").asText());
+        r = fx.post("/v1/chat/completions", "{" + msg + ", \"response_format\": {\"type\": \"text\"}}");
+        assertEquals(200, r.statusCode(), r.body());
+
+        r = fx.post("/v1/completions", "{\"prompt\": \"x\", \"messages\": []}");
+        assertEquals(400, r.statusCode(), "chat's field on the text endpoint");
+        assertEquals("messages", fx.parse(r.body()).at("/error/param").asText());
+        r = fx.post("/tokenize", "{\"prompt\": \"x\", \"add_bos\": true}");
+        assertEquals(400, r.statusCode());
+        assertEquals("add_bos", fx.parse(r.body()).at("/error/param").asText());
+    }
 }
