@@ -8,6 +8,7 @@ import dev.lockstep.engine.Engine;
 import dev.lockstep.engine.EngineConfig;
 import dev.lockstep.engine.GenerationEvent;
 import dev.lockstep.engine.GenerationRequest;
+import dev.lockstep.engine.ResponseFormat;
 import dev.lockstep.engine.GenerationResult;
 import dev.lockstep.engine.RequestHandle;
 import dev.lockstep.sampling.Logprobs;
@@ -61,6 +62,10 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--no-echo", description = "do not print the prompt before the generated text")
     boolean noEcho;
 
+    @Option(names = "--response-format", paramLabel = "F", description = "text, or json_object: constrained decoding, the "
+            + "output is one JSON object and ends when it closes (default: ${DEFAULT-VALUE})")
+    String responseFormat = "text";
+
     @Mixin EngineOptions engineOptions;
 
     @Override
@@ -70,6 +75,11 @@ final class GenerateCommand implements Callable<Integer> {
         PrintWriter err = spec.commandLine().getErr();
         if (logprobs != null && (logprobs < 0 || logprobs > 20))
             throw new LockstepException("--logprobs must be between 0 and 20, got " + logprobs);
+        ResponseFormat format = switch (responseFormat) {
+            case "text" -> ResponseFormat.TEXT;
+            case "json_object", "json" -> ResponseFormat.JSON_OBJECT;
+            default -> throw new LockstepException("--response-format must be text or json_object, not '" + responseFormat + "'");
+        };
         SamplingParams params = sampling.toParams();
         long t0 = System.nanoTime();
         try (LoadedModel lm = LoadedModel.open(modelOptions.resolve(), true)) {
@@ -93,7 +103,7 @@ final class GenerateCommand implements Callable<Integer> {
                  Engine engine = new Engine(lm.model(), lm.tokenizer(), cfg, dm == null ? null : dm.model())) {
                 long loadNanos = System.nanoTime() - t0;
                 GenerationRequest req = new GenerationRequest(ids, params, n, stop, ignoreEos,
-                        logprobs == null ? -1 : logprobs, false, 0);
+                        logprobs == null ? -1 : logprobs, false, 0).withFormat(format);
                 if (!json && !noEcho) out.print(text);
                 long submit = System.nanoTime();
                 long[] first = {0};

@@ -177,6 +177,20 @@ class CliTest {
     }
 
     @Test
+    void responseFormatJsonObjectGivesJson() throws Exception {
+        ObjectMapper om = new ObjectMapper();
+        Result r = run(null, "generate", "--model", aidreams(), "--seed", "1", "-n", "40", "--json", "--no-echo",
+                "--response-format", "json_object", "--logit-bias", "128+8", "Once upon a time"); // 128: "}" here (byte token <0x7D>)
+        assertEquals(0, r.code(), r.err());
+        JsonNode j = om.readTree(r.out());
+        assertEquals("stop", j.get("finish_reason").asText(), j.toString());
+        assertTrue(om.readTree(j.get("text").asText()).isObject(), j.get("text").asText());
+        Result bad = run(null, "generate", "--model", aidreams(), "--response-format", "yaml", "hi");
+        assertEquals(1, bad.code());
+        assertTrue(bad.err().contains("--response-format must be text or json_object"), bad.err());
+    }
+
+    @Test
     void badInputIsOneLineWithoutStackTrace(@TempDir Path tmp) throws Exception {
         Path bad = tmp.resolve("bad.gguf");
         Files.writeString(bad, "this is not a model");

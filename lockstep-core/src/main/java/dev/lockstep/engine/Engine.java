@@ -8,6 +8,8 @@ import dev.lockstep.kernels.WorkerPool;
 import dev.lockstep.model.ForwardBatch;
 import dev.lockstep.model.Model;
 import dev.lockstep.model.ModelRunner;
+import dev.lockstep.sampling.JsonGrammar;
+import dev.lockstep.sampling.JsonMasks;
 import dev.lockstep.sampling.Logprobs;
 import dev.lockstep.sampling.Sampler;
 import dev.lockstep.tokenizer.Tokenizer;
@@ -85,6 +87,7 @@ public final class Engine implements AutoCloseable {
 
     private final Model model;
     private final Tokenizer tokenizer;
+    private JsonMasks jsonMasks; // JSON mode, built on first use (engine thread only)
     private final EngineConfig config;
     private final WorkerPool pool;
     private final KvCache kv;
@@ -248,6 +251,11 @@ public final class Engine implements AutoCloseable {
                 queued.decrementAndGet();
                 throw new RejectedException(RejectedException.Kind.QUEUE_FULL, null, "the engine's queue is full ("
                         + config.maxWaiting() + " waiting requests)");
+            }
+            if (req.format() == ResponseFormat.JSON_OBJECT && tokenizer == null) {
+                queued.decrementAndGet();
+                throw new RejectedException(RejectedException.Kind.INVALID, "response_format",
+                        "JSON mode needs the model's tokenizer, and this engine has none");
             }
             SpecConfig.Mode spec = recurrent ? SpecConfig.Mode.OFF : req.spec() != null ? req.spec() : config.spec().mode();
             if (spec == SpecConfig.Mode.DRAFT && draft == null) {
@@ -539,7 +547,15 @@ public final class Engine implements AutoCloseable {
             s.handle.emit(new GenerationEvent.PromptLogprobs(List.copyOf(s.promptLogprobs)));
             s.promptLogprobsSent = true;
         }
-        int tok = sampler.sample(logits, row * vocab, r.sampling(), s.tokens, s.promptLen, s.length, r.stream());
+        long[] allowed = null;
+        if (r.format() == ResponseFormat.JSON_OBJECT) {
+            allowed = jsonMasks().allowed(s.jsonState);
+            if (!JsonMasks.any(allowed)) { // a vocabulary without the bytes JSON needs next
+                finish(s, FinishReason.ERROR, "no token of this model's vocabulary continues the JSON object");
+                return;
+            }
+        }
+        int tok = sampler.sample(logits, row * vocab, r.sampling(), s.tokens, s.promptLen, s.length, r.stream(), allowed);
         Logprobs.Entry lp = r.logprobs() >= 0 ? logprobs.entry(logits, row * vocab, tok, r.logprobs()) : null;
         s.tokens[s.length++] = tok;
         generatedTokens.incrementAndGet();
@@ -552,10 +568,26 @@ public final class Engine implements AutoCloseable {
         }
         s.lastTokenNanos = now;
         boolean eog = tokenizer != null && tokenizer.isEndOfGeneration(tok) && !r.ignoreEos();
+        boolean closed = false; // JSON mode: the object just closed
+        if (allowed != null) {
+            s.jsonState = JsonGrammar.run(s.jsonState, tokenizer.piece(tok, false));
+            closed = JsonGrammar.isDone(s.jsonState);
+            eog = false; // end-of-generation tokens have no bytes, so the mask never allows them
+        }
         String text = eog ? "" : s.text.push(tok);
         s.handle.emit(new GenerationEvent.Token(tok, lp, text));
-        if (eog || s.text.stopped()) finish(s, FinishReason.STOP, null);
+        if (eog || closed || s.text.stopped()) finish(s, FinishReason.STOP, null);
         else if (s.length >= s.maxLength) finish(s, FinishReason.LENGTH, null);
+    }
+
+    /** The JSON-mode masks of this engine's vocabulary, built on first use (a trie of every token's bytes). */
+    private JsonMasks jsonMasks() {
+        if (jsonMasks == null) {
+            byte[][] pieces = new byte[vocab][];
+            for (int id = 0; id < vocab; id++) pieces[id] = id < tokenizer.size() ? tokenizer.piece(id, false) : new byte[0];
+            jsonMasks = new JsonMasks(pieces);
+        }
+        return jsonMasks;
     }
 
     private void finish(Sequence s, FinishReason reason, String message) {

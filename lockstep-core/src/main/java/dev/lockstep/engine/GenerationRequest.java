@@ -14,15 +14,22 @@ import java.util.List;
  * @param promptLogprobs also score every prompt token (k alternatives as for {@code logprobs})
  * @param stream         random stream index (choices of one prompt sampled with one seed differ by stream)
  * @param spec           speculation for this request (null: the engine's default); never changes the output
+ * @param format         plain text, or constrained to one JSON object ({@link ResponseFormat})
  */
 public record GenerationRequest(int[] prompt, SamplingParams sampling, int maxTokens, List<String> stop, boolean ignoreEos,
                                 int logprobs, boolean promptLogprobs, long stream,
-                                SpecConfig.Mode spec) {
+                                SpecConfig.Mode spec, ResponseFormat format) {
 
     public GenerationRequest {
         prompt = prompt.clone();
         stop = stop == null ? List.of() : List.copyOf(stop);
         if (sampling == null) sampling = SamplingParams.GREEDY;
+        if (format == null) format = ResponseFormat.TEXT;
+    }
+
+    public GenerationRequest(int[] prompt, SamplingParams sampling, int maxTokens, List<String> stop, boolean ignoreEos,
+                             int logprobs, boolean promptLogprobs, long stream, SpecConfig.Mode spec) {
+        this(prompt, sampling, maxTokens, stop, ignoreEos, logprobs, promptLogprobs, stream, spec, ResponseFormat.TEXT);
     }
 
     public GenerationRequest(int[] prompt, SamplingParams sampling, int maxTokens, List<String> stop, boolean ignoreEos,
@@ -31,7 +38,11 @@ public record GenerationRequest(int[] prompt, SamplingParams sampling, int maxTo
     }
 
     public GenerationRequest withSpec(SpecConfig.Mode m) {
-        return new GenerationRequest(prompt, sampling, maxTokens, stop, ignoreEos, logprobs, promptLogprobs, stream, m);
+        return new GenerationRequest(prompt, sampling, maxTokens, stop, ignoreEos, logprobs, promptLogprobs, stream, m, format);
+    }
+
+    public GenerationRequest withFormat(ResponseFormat f) {
+        return new GenerationRequest(prompt, sampling, maxTokens, stop, ignoreEos, logprobs, promptLogprobs, stream, spec, f);
     }
 
     public static GenerationRequest greedy(int[] prompt, int maxTokens) {
@@ -39,22 +50,22 @@ public record GenerationRequest(int[] prompt, SamplingParams sampling, int maxTo
     }
 
     public GenerationRequest withLogprobs(int k) {
-        return new GenerationRequest(prompt, sampling, maxTokens, stop, ignoreEos, k, promptLogprobs, stream, spec);
+        return new GenerationRequest(prompt, sampling, maxTokens, stop, ignoreEos, k, promptLogprobs, stream, spec, format);
     }
 
     public GenerationRequest withPromptLogprobs(boolean on) {
-        return new GenerationRequest(prompt, sampling, maxTokens, stop, ignoreEos, logprobs, on, stream, spec);
+        return new GenerationRequest(prompt, sampling, maxTokens, stop, ignoreEos, logprobs, on, stream, spec, format);
     }
 
     public GenerationRequest withIgnoreEos(boolean on) {
-        return new GenerationRequest(prompt, sampling, maxTokens, stop, on, logprobs, promptLogprobs, stream, spec);
+        return new GenerationRequest(prompt, sampling, maxTokens, stop, on, logprobs, promptLogprobs, stream, spec, format);
     }
 
     public GenerationRequest withStop(List<String> s) {
-        return new GenerationRequest(prompt, sampling, maxTokens, s, ignoreEos, logprobs, promptLogprobs, stream, spec);
+        return new GenerationRequest(prompt, sampling, maxTokens, s, ignoreEos, logprobs, promptLogprobs, stream, spec, format);
     }
 
     public GenerationRequest withStream(long s) {
-        return new GenerationRequest(prompt, sampling, maxTokens, stop, ignoreEos, logprobs, promptLogprobs, s, spec);
+        return new GenerationRequest(prompt, sampling, maxTokens, stop, ignoreEos, logprobs, promptLogprobs, s, spec, format);
     }
 }

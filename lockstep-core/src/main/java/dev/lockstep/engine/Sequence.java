@@ -53,6 +53,8 @@ final class Sequence {
     int draftValid;
     /** Recurrent models: the state slot while running (-1 otherwise). */
     int stateSlot = -1;
+    // JSON mode: the grammar state after the tokens emitted so far (JsonGrammar.START_STATE at first)
+    long jsonState = dev.lockstep.sampling.JsonGrammar.START_STATE;
 
     Sequence(long id, GenerationRequest request, RequestHandle handle, int maxLength, int blockSize, TextStream text,
              SpecConfig.Mode specMode, int draftMax) {

@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.lockstep.engine.FinishReason;
 import dev.lockstep.engine.GenerationEvent;
 import dev.lockstep.engine.GenerationRequest;
+import dev.lockstep.engine.ResponseFormat;
 import dev.lockstep.tokenizer.ChatTemplate;
 import io.javalin.http.Context;
 
@@ -37,7 +38,7 @@ final class ChatCompletions {
         Fields f = new Fields(server.readJson(ctx));
         f.only(FIELDS);
         server.checkModel(f, m);
-        responseFormat(f);
+        ResponseFormat format = responseFormat(f);
         List<ChatTemplate.Message> messages = messages(f);
         SamplingFields sf = SamplingFields.parse(f, -1);
         boolean logprobs = f.bool("logprobs", false);
@@ -49,7 +50,7 @@ final class ChatCompletions {
         List<GenerationRequest> reqs = new ArrayList<>();
         for (int i = 0; i < sf.n(); i++)
             reqs.add(new GenerationRequest(prompt, sf.sampling(), sf.maxTokens(), sf.stop(), sf.ignoreEos(),
-                    logprobs ? top : -1, false, i, sf.spec()));
+                    logprobs ? top : -1, false, i, sf.spec(), format));
         String id = server.newId("chatcmpl-");
         long created = System.currentTimeMillis() / 1000;
         try (Runs runs = server.submit(reqs, "messages")) {
@@ -58,16 +59,24 @@ final class ChatCompletions {
         }
     }
 
-    /** {@code response_format}: plain text only; JSON modes would need constrained decoding, which this server lacks. */
-    private static void responseFormat(Fields f) {
+    /**
+     * {@code response_format}: {@code text}, or {@code json_object} (JSON mode: constrained decoding,
+     * {@link ResponseFormat#JSON_OBJECT}). {@code json_schema} is refused rather than treated as
+     * json_object, since the schema would not be enforced.
+     */
+    static ResponseFormat responseFormat(Fields f) {
         JsonNode rf = f.node("response_format");
-        if (rf == null) return;
+        if (rf == null) return ResponseFormat.TEXT;
         if (!rf.isObject() || !rf.path("type").isTextual())
             throw Fields.wrongType("response_format", "an object with a type", rf);
-        String type = rf.get("type").textValue();
-        if (!type.equals("text"))
-            throw ApiException.badRequest("response_format", "response_format type '" + type
-                    + "' is not supported by this server (it has no constrained decoding); only 'text' is");
+        return switch (rf.get("type").textValue()) {
+            case "text" -> ResponseFormat.TEXT;
+            case "json_object" -> ResponseFormat.JSON_OBJECT;
+            case "json_schema" -> throw ApiException.badRequest("response_format",
+                    "response_format type 'json_schema' is not supported by this server; 'json_object' (any JSON object) is");
+            default -> throw ApiException.badRequest("response_format", "response_format type must be text or json_object, got '"
+                    + rf.get("type").textValue() + "'");
+        };
     }
 
     /** Messages as role + text; content may be a string or a list of text parts. */

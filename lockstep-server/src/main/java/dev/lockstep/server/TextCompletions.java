@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.lockstep.engine.FinishReason;
 import dev.lockstep.engine.GenerationEvent;
 import dev.lockstep.engine.GenerationRequest;
+import dev.lockstep.engine.ResponseFormat;
 import dev.lockstep.engine.SpecConfig;
 import dev.lockstep.sampling.Logprobs;
 import io.javalin.http.Context;
@@ -36,7 +37,7 @@ final class TextCompletions {
 
     /** Every field this endpoint reads; others get a 400 ({@link Fields#only}). */
     static final Set<String> FIELDS = SamplingFields.fields("prompt", "echo", "logprobs", "return_token_ids",
-            "suffix", "best_of");
+            "suffix", "best_of", "response_format");
 
     void handle(Context ctx) throws Exception {
         ServedModel m = server.readyModel();
@@ -50,6 +51,7 @@ final class TextCompletions {
             throw ApiException.badRequest("max_tokens", "max_tokens = 0 is only allowed with echo = true (scoring the prompt)");
         SamplingFields sf = scoreOnly ? scoreFields(f) : SamplingFields.parse(f, 16);
         int logprobs = f.integer("logprobs", -1, 0, 20);
+        ResponseFormat format = ChatCompletions.responseFormat(f); // vLLM's extension of this endpoint
         boolean returnIds = f.bool("return_token_ids", false);
         if (f.has("suffix")) throw ApiException.badRequest("suffix", "suffix (insertion) is not supported");
         if (f.has("best_of") && f.integer("best_of", 1, 1, SamplingFields.MAX_N) != sf.n())
@@ -58,7 +60,7 @@ final class TextCompletions {
         for (Prompt p : prompts)
             for (int i = 0; i < sf.n(); i++)
                 reqs.add(new GenerationRequest(p.ids(), sf.sampling(), scoreOnly ? 1 : sf.maxTokens(), sf.stop(), sf.ignoreEos(),
-                        logprobs, echo && logprobs >= 0, i, sf.spec()));
+                        logprobs, echo && logprobs >= 0, i, sf.spec(), scoreOnly ? ResponseFormat.TEXT : format));
         String id = server.newId("cmpl-");
         long created = System.currentTimeMillis() / 1000;
         try (Runs runs = server.submit(reqs, "prompt")) {

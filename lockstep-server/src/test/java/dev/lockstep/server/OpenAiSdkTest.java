@@ -274,9 +274,10 @@ class OpenAiSdkTest {
         assertEquals(400, r.statusCode());
         assertTrue(r.body().contains("function calling is not supported"), r.body());
 
-        r = fx.post("/v1/chat/completions", "{" + msg + ", \"response_format\": {\"type\": \"json_object\"}}");
+        r = fx.post("/v1/chat/completions", "{" + msg + ", \"response_format\": {\"type\": \"json_schema\", \"json_schema\": {}}}");
         assertEquals(400, r.statusCode());
         assertEquals("response_format", fx.parse(r.body()).at("/error/param").asText());
+        assertTrue(r.body().contains("'json_object' (any JSON object) is"), r.body());
         r = fx.post("/v1/chat/completions", "{" + msg + ", \"response_format\": {\"type\": \"text\"}}");
         assertEquals(200, r.statusCode(), r.body());
 
@@ -286,5 +287,42 @@ class OpenAiSdkTest {
         r = fx.post("/tokenize", "{\"prompt\": \"x\", \"add_bos\": true}");
         assertEquals(400, r.statusCode());
         assertEquals("add_bos", fx.parse(r.body()).at("/error/param").asText());
+    }
+
+    /** JSON mode: the reply is one JSON object (or, cut by max_tokens, the start of one). */
+    @Test
+    void jsonModeRepliesWithAJsonObject() throws Exception {
+        List<Integer> braces = new ArrayList<>(); // the tokens that are a closing brace
+        try (dev.lockstep.gguf.GgufFile g = dev.lockstep.gguf.GgufFile.open(ServerFixture.MODEL)) {
+            dev.lockstep.tokenizer.Tokenizer t = dev.lockstep.tokenizer.Tokenizer.fromGguf(g);
+            for (int id = 0; id < t.size(); id++)
+                if (new String(t.piece(id, false), java.nio.charset.StandardCharsets.UTF_8).strip().equals("}")) braces.add(id);
+        }
+        assertFalse(braces.isEmpty());
+        var bias = ChatCompletionCreateParams.LogitBias.builder();
+        for (int id : braces) bias.putAdditionalProperty(Integer.toString(id), JsonValue.from(6));
+        int closed = 0;
+        for (long seed = 0; seed < 6; seed++) {
+            ChatCompletion c = client.chat().completions().create(chat("Describe a cat in JSON").maxCompletionTokens(48).seed(seed)
+                    .temperature(1.0).responseFormat(com.openai.models.ResponseFormatJsonObject.builder().build())
+                    .logitBias(bias.build()).build());
+            String text = c.choices().get(0).message().content().orElseThrow();
+            long state = dev.lockstep.sampling.JsonGrammar.run(dev.lockstep.sampling.JsonGrammar.START_STATE,
+                    text.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            assertNotEquals(dev.lockstep.sampling.JsonGrammar.REJECT, state, text);
+            if (c.choices().get(0).finishReason().equals(ChatCompletion.Choice.FinishReason.STOP)) {
+                assertTrue(fx.parse(text).isObject(), text);
+                closed++;
+            }
+        }
+        assertTrue(closed > 0, "some replies close their object");
+        // the same request streamed gives the same text
+        String body = "{\"messages\": [{\"role\": \"user\", \"content\": \"x\"}], \"max_tokens\": 24, \"seed\": 1, "
+                + "\"response_format\": {\"type\": \"json_object\"}";
+        String whole = fx.parse(fx.post("/v1/chat/completions", body + "}").body()).at("/choices/0/message/content").asText();
+        StringBuilder streamed = new StringBuilder();
+        for (String line : fx.post("/v1/chat/completions", body + ", \"stream\": true}").body().split("\n"))
+            if (line.startsWith("data: {")) streamed.append(fx.parse(line.substring(6)).at("/choices/0/delta/content").asText(""));
+        assertEquals(whole, streamed.toString());
     }
 }
