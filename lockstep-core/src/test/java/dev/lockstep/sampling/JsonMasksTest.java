@@ -39,6 +39,9 @@ class JsonMasksTest {
         Tokenizer t = TestModels.get("models/tiny-qwen2-q8_0").tokenizer();
         byte[][] pieces = new byte[t.size()][];
         for (int id = 0; id < t.size(); id++) pieces[id] = t.piece(id, false);
+        Integer[] want = java.util.stream.IntStream.range(0, pieces.length).filter(id -> pieces[id].length > 0).boxed().toArray(Integer[]::new);
+        java.util.Arrays.sort(want, (a, b) -> java.util.Arrays.compareUnsigned(pieces[a], pieces[b]));
+        assertEquals(java.util.Arrays.toString(want), java.util.Arrays.toString(JsonMasks.sortedByBytes(pieces)), "the trie's insertion order");
         JsonMasks masks = new JsonMasks(pieces);
         Random r = new Random(3);
         byte[] doc = JsonGrammarTest.STRICT.writerWithDefaultPrettyPrinter().writeValueAsBytes(JsonGrammarTest.randomObject(r, 0));
