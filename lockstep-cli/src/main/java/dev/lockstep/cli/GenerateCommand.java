@@ -1,5 +1,7 @@
 package dev.lockstep.cli;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.lockstep.LockstepException;
@@ -8,9 +10,10 @@ import dev.lockstep.engine.Engine;
 import dev.lockstep.engine.EngineConfig;
 import dev.lockstep.engine.GenerationEvent;
 import dev.lockstep.engine.GenerationRequest;
-import dev.lockstep.engine.ResponseFormat;
 import dev.lockstep.engine.GenerationResult;
 import dev.lockstep.engine.RequestHandle;
+import dev.lockstep.engine.ResponseFormat;
+import dev.lockstep.sampling.JsonSchemaGrammar;
 import dev.lockstep.sampling.Logprobs;
 import dev.lockstep.sampling.SamplingParams;
 import picocli.CommandLine.Command;
@@ -21,6 +24,8 @@ import picocli.CommandLine.Parameters;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -66,7 +71,31 @@ final class GenerateCommand implements Callable<Integer> {
             + "output is one JSON object and ends when it closes (default: ${DEFAULT-VALUE})")
     String responseFormat = "text";
 
+    @Option(names = "--json-schema", paramLabel = "SCHEMA|@FILE", description = "constrain the output to values of this JSON "
+            + "schema (inline, or @ and a file); the supported subset is the README's")
+    String jsonSchema;
+
     @Mixin EngineOptions engineOptions;
+
+    private static ResponseFormat schemaFormat(String arg) throws IOException {
+        String text = arg;
+        if (arg.startsWith("@")) {
+            Path file = Path.of(arg.substring(1));
+            if (!Files.isReadable(file)) throw new LockstepException("--json-schema: cannot read " + file);
+            text = Files.readString(file);
+        }
+        JsonNode schema;
+        try {
+            schema = new ObjectMapper().readTree(text);
+        } catch (JsonProcessingException e) {
+            throw new LockstepException("--json-schema is not valid JSON: " + e.getOriginalMessage());
+        }
+        try {
+            return ResponseFormat.jsonSchema(null, schema);
+        } catch (JsonSchemaGrammar.UnsupportedSchemaException e) {
+            throw new LockstepException("--json-schema: " + e.getMessage());
+        }
+    }
 
     @Override
     public Integer call() throws Exception {
@@ -80,6 +109,7 @@ final class GenerateCommand implements Callable<Integer> {
             case "json_object", "json" -> ResponseFormat.JSON_OBJECT;
             default -> throw new LockstepException("--response-format must be text or json_object, not '" + responseFormat + "'");
         };
+        if (jsonSchema != null) format = schemaFormat(jsonSchema);
         SamplingParams params = sampling.toParams();
         long t0 = System.nanoTime();
         try (LoadedModel lm = LoadedModel.open(modelOptions.resolve(), true)) {

@@ -188,6 +188,14 @@ class CliTest {
         Result bad = run(null, "generate", "--model", aidreams(), "--response-format", "yaml", "hi");
         assertEquals(1, bad.code());
         assertTrue(bad.err().contains("--response-format must be text or json_object"), bad.err());
+        Result schema = run(null, "generate", "--model", aidreams(), "--seed", "2", "-n", "100", "--json", "--no-echo", "--json-schema",
+                "{\"type\": \"object\", \"properties\": {\"ok\": {\"type\": \"boolean\"}}, \"required\": [\"ok\"]}", "Hi");
+        assertEquals(0, schema.code(), schema.err());
+        JsonNode s = om.readTree(om.readTree(schema.out()).get("text").asText());
+        assertTrue(s.get("ok").isBoolean() && s.size() == 1, s.toString());
+        Result unsupported = run(null, "generate", "--model", aidreams(), "--json-schema", "{\"type\": \"object\", \"minProperties\": 1}", "hi");
+        assertEquals(1, unsupported.code());
+        assertTrue(unsupported.err().contains("lockstep: --json-schema: the keyword 'minProperties' at the root is not supported"), unsupported.err());
     }
 
     @Test

@@ -9,7 +9,8 @@ import dev.lockstep.model.ForwardBatch;
 import dev.lockstep.model.Model;
 import dev.lockstep.model.ModelRunner;
 import dev.lockstep.sampling.JsonGrammar;
-import dev.lockstep.sampling.JsonMasks;
+import dev.lockstep.sampling.TokenMasks;
+import dev.lockstep.sampling.TokenTrie;
 import dev.lockstep.sampling.Logprobs;
 import dev.lockstep.sampling.Sampler;
 import dev.lockstep.tokenizer.Tokenizer;
@@ -87,7 +88,8 @@ public final class Engine implements AutoCloseable {
 
     private final Model model;
     private final Tokenizer tokenizer;
-    private JsonMasks jsonMasks; // JSON mode, built on first use (engine thread only)
+    private TokenTrie tokenTrie; // constrained decoding: the vocabulary's bytes, built on first use (engine thread only)
+    private TokenMasks jsonObjectMasks; // JSON mode's masks, shared by all its requests
     private final EngineConfig config;
     private final WorkerPool pool;
     private final KvCache kv;
@@ -252,7 +254,7 @@ public final class Engine implements AutoCloseable {
                 throw new RejectedException(RejectedException.Kind.QUEUE_FULL, null, "the engine's queue is full ("
                         + config.maxWaiting() + " waiting requests)");
             }
-            if (req.format() == ResponseFormat.JSON_OBJECT && tokenizer == null) {
+            if (req.format().constrained() && tokenizer == null) {
                 queued.decrementAndGet();
                 throw new RejectedException(RejectedException.Kind.INVALID, "response_format",
                         "JSON mode needs the model's tokenizer, and this engine has none");
@@ -548,10 +550,14 @@ public final class Engine implements AutoCloseable {
             s.promptLogprobsSent = true;
         }
         long[] allowed = null;
-        if (r.format() == ResponseFormat.JSON_OBJECT) {
-            allowed = jsonMasks().allowed(s.jsonState);
-            if (!JsonMasks.any(allowed)) { // a vocabulary without the bytes JSON needs next
-                finish(s, FinishReason.ERROR, "no token of this model's vocabulary continues the JSON object");
+        if (r.format().constrained()) {
+            if (s.masks == null) {
+                s.masks = masksFor(r.format());
+                s.grammarState = s.masks.automaton().start();
+            }
+            allowed = s.masks.allowed(s.grammarState);
+            if (!TokenMasks.any(allowed)) { // a vocabulary without the bytes the format needs next
+                finish(s, FinishReason.ERROR, "no token of this model's vocabulary continues the " + r.format().describe());
                 return;
             }
         }
@@ -568,10 +574,10 @@ public final class Engine implements AutoCloseable {
         }
         s.lastTokenNanos = now;
         boolean eog = tokenizer != null && tokenizer.isEndOfGeneration(tok) && !r.ignoreEos();
-        boolean closed = false; // JSON mode: the object just closed
+        boolean closed = false; // a constrained format: its value just ended
         if (allowed != null) {
-            s.jsonState = JsonGrammar.run(s.jsonState, tokenizer.piece(tok, false));
-            closed = JsonGrammar.isDone(s.jsonState);
+            s.grammarState = s.masks.automaton().run(s.grammarState, tokenizer.piece(tok, false));
+            closed = s.masks.automaton().isDone(s.grammarState);
             eog = false; // end-of-generation tokens have no bytes, so the mask never allows them
         }
         String text = eog ? "" : s.text.push(tok);
@@ -580,14 +586,21 @@ public final class Engine implements AutoCloseable {
         else if (s.length >= s.maxLength) finish(s, FinishReason.LENGTH, null);
     }
 
-    /** The JSON-mode masks of this engine's vocabulary, built on first use (a trie of every token's bytes). */
-    private JsonMasks jsonMasks() {
-        if (jsonMasks == null) {
+    /**
+     * The masks of a constrained format: JSON mode shares one cache among all its requests; a JSON
+     * schema's automaton belongs to its request. The trie of the vocabulary's bytes is built on first use.
+     */
+    private TokenMasks masksFor(ResponseFormat f) {
+        if (tokenTrie == null) {
             byte[][] pieces = new byte[vocab][];
             for (int id = 0; id < vocab; id++) pieces[id] = id < tokenizer.size() ? tokenizer.piece(id, false) : new byte[0];
-            jsonMasks = new JsonMasks(pieces);
+            tokenTrie = new TokenTrie(pieces);
         }
-        return jsonMasks;
+        if (f.automaton() == JsonGrammar.OBJECT) {
+            if (jsonObjectMasks == null) jsonObjectMasks = new TokenMasks(tokenTrie, JsonGrammar.OBJECT);
+            return jsonObjectMasks;
+        }
+        return new TokenMasks(tokenTrie, f.automaton());
     }
 
     private void finish(Sequence s, FinishReason reason, String message) {

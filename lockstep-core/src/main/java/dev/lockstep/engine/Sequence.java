@@ -53,8 +53,10 @@ final class Sequence {
     int draftValid;
     /** Recurrent models: the state slot while running (-1 otherwise). */
     int stateSlot = -1;
-    // JSON mode: the grammar state after the tokens emitted so far (JsonGrammar.START_STATE at first)
-    long jsonState = dev.lockstep.sampling.JsonGrammar.START_STATE;
+    // a constrained format (JSON mode, a JSON schema): its masks, and its automaton's state after the
+    // tokens emitted so far
+    dev.lockstep.sampling.TokenMasks masks;
+    long grammarState;
 
     Sequence(long id, GenerationRequest request, RequestHandle handle, int maxLength, int blockSize, TextStream text,
              SpecConfig.Mode specMode, int draftMax) {

@@ -37,6 +37,13 @@ public final class JsonGrammar {
     /** Nothing read yet. */
     public static final long START_STATE = 0L;
 
+    /** This grammar as a {@link ByteAutomaton}: any one JSON object ("JSON mode"). */
+    public static final ByteAutomaton OBJECT = new ByteAutomaton() {
+        @Override public long start() { return START_STATE; }
+        @Override public long step(long s, int b) { return JsonGrammar.step(s, b); }
+        @Override public boolean isDone(long s) { return JsonGrammar.isDone(s); }
+    };
+
     private static int mode(long s) { return (int) (s & 63); }
     private static int aux(long s) { return (int) (s >>> 6) & 31; }
     private static int range(long s) { return (int) (s >>> 11) & 7; }

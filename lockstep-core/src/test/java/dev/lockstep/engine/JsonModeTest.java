@@ -84,4 +84,51 @@ class JsonModeTest {
             }
         }
     }
+
+    static final String SCHEMA = "{\"type\": \"object\", \"properties\": {\"ok\": {\"type\": \"boolean\"}, \"n\": {\"type\": \"integer\"},"
+            + " \"color\": {\"enum\": [\"red\", \"green\"]}, \"note\": {\"type\": [\"string\", \"null\"]}}, \"required\": [\"ok\", \"n\", \"color\"]}";
+
+    /**
+     * A JSON schema: every finished output is valid (checked by an independent validator); requests
+     * that share one format (its automaton interns states in whatever order they come) equal solo
+     * runs with a format of their own, batched or not.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"aidreams/aidreams260K-f32", "models/tiny-llama-q4_0"})
+    void jsonSchemaOutputsAreValidAndInvariant(String model) throws Exception {
+        TestModels.Loaded m = TestModels.get(model);
+        com.fasterxml.jackson.databind.JsonNode schema = new ObjectMapper().readTree(SCHEMA);
+        var validator = com.networknt.schema.SchemaRegistry.withDefaultDialect(com.networknt.schema.SpecificationVersion.DRAFT_2020_12)
+                .getSchema(SCHEMA);
+        int[] prompt = m.tokenizer().encode("Answer in JSON: ", true, false);
+        List<GenerationRequest> solo = new ArrayList<>();
+        ResponseFormat shared = ResponseFormat.jsonSchema("answer", schema);
+        List<GenerationRequest> sharing = new ArrayList<>();
+        for (int i = 0; i < 10; i++) {
+            SamplingParams p = new SamplingParams(1.0f, 0, 1f, 0f, 1f, 64, 0f, 0f, 7 + i);
+            GenerationRequest r = new GenerationRequest(prompt, p, 110, List.of(), false, 2, false, i);
+            solo.add(r.withFormat(ResponseFormat.jsonSchema("answer", schema)));
+            sharing.add(r.withFormat(shared));
+        }
+        List<GenerationResult> want = new ArrayList<>();
+        int finished = 0;
+        try (Engine e = new Engine(m.model(), m.tokenizer(), EngineConfig.defaults().withThreads(1))) {
+            for (GenerationRequest r : solo) {
+                GenerationResult g = e.generate(r);
+                want.add(g);
+                if (g.reason() == FinishReason.STOP) {
+                    finished++;
+                    assertEquals(List.of(), validator.validate(new ObjectMapper().readTree(g.text())), g.text());
+                } else {
+                    assertEquals(FinishReason.LENGTH, g.reason(), g.text());
+                }
+            }
+        }
+        assertTrue(finished >= 5, "the schema leads most outputs to their end: " + finished);
+        try (Engine e = new Engine(m.model(), m.tokenizer(), EngineConfig.defaults().withThreads(2).withMaxBatchTokens(5))) {
+            List<RequestHandle> hs = new ArrayList<>();
+            for (GenerationRequest r : sharing) hs.add(e.submit(r));
+            for (int i = 0; i < hs.size(); i++) assertNull(EngineHarness.difference(want.get(i), hs.get(i).await()), "request " + i);
+        }
+    }
 }

@@ -8,6 +8,7 @@ import dev.lockstep.engine.FinishReason;
 import dev.lockstep.engine.GenerationEvent;
 import dev.lockstep.engine.GenerationRequest;
 import dev.lockstep.engine.ResponseFormat;
+import dev.lockstep.sampling.JsonSchemaGrammar;
 import dev.lockstep.tokenizer.ChatTemplate;
 import io.javalin.http.Context;
 
@@ -60,9 +61,11 @@ final class ChatCompletions {
     }
 
     /**
-     * {@code response_format}: {@code text}, or {@code json_object} (JSON mode: constrained decoding,
-     * {@link ResponseFormat#JSON_OBJECT}). {@code json_schema} is refused rather than treated as
-     * json_object, since the schema would not be enforced.
+     * {@code response_format}: {@code text}; {@code json_object} (JSON mode); or {@code json_schema}
+     * (structured outputs: {@code {"json_schema": {"name", "schema", "strict"}}}), whose schema is
+     * compiled to a grammar here, so a schema it cannot enforce is a 400 naming the keyword and where.
+     * Constrained decoding is the same whether or not {@code strict} is set: it never emits what the
+     * grammar refuses.
      */
     static ResponseFormat responseFormat(Fields f) {
         JsonNode rf = f.node("response_format");
@@ -72,9 +75,21 @@ final class ChatCompletions {
         return switch (rf.get("type").textValue()) {
             case "text" -> ResponseFormat.TEXT;
             case "json_object" -> ResponseFormat.JSON_OBJECT;
-            case "json_schema" -> throw ApiException.badRequest("response_format",
-                    "response_format type 'json_schema' is not supported by this server; 'json_object' (any JSON object) is");
-            default -> throw ApiException.badRequest("response_format", "response_format type must be text or json_object, got '"
+            case "json_schema" -> {
+                JsonNode js = rf.get("json_schema");
+                if (js == null || !js.isObject())
+                    throw ApiException.badRequest("response_format.json_schema", "response_format.json_schema must be an object with a schema");
+                JsonNode schema = js.get("schema");
+                if (schema == null || !schema.isObject())
+                    throw ApiException.badRequest("response_format.json_schema.schema", "response_format.json_schema.schema must be a JSON schema object");
+                JsonNode name = js.get("name");
+                try {
+                    yield ResponseFormat.jsonSchema(name != null && name.isTextual() ? name.textValue() : null, schema);
+                } catch (JsonSchemaGrammar.UnsupportedSchemaException e) {
+                    throw ApiException.badRequest("response_format.json_schema.schema", "response_format.json_schema.schema: " + e.getMessage());
+                }
+            }
+            default -> throw ApiException.badRequest("response_format", "response_format type must be text, json_object or json_schema, got '"
                     + rf.get("type").textValue() + "'");
         };
     }

@@ -276,8 +276,11 @@ class OpenAiSdkTest {
 
         r = fx.post("/v1/chat/completions", "{" + msg + ", \"response_format\": {\"type\": \"json_schema\", \"json_schema\": {}}}");
         assertEquals(400, r.statusCode());
-        assertEquals("response_format", fx.parse(r.body()).at("/error/param").asText());
-        assertTrue(r.body().contains("'json_object' (any JSON object) is"), r.body());
+        assertEquals("response_format.json_schema.schema", fx.parse(r.body()).at("/error/param").asText());
+        r = fx.post("/v1/chat/completions", "{" + msg + ", \"response_format\": {\"type\": \"json_schema\", \"json_schema\": "
+                + "{\"name\": \"z\", \"schema\": {\"type\": \"object\", \"properties\": {\"zip\": {\"type\": \"string\", \"pattern\": \"[0-9]+\"}}}}}}");
+        assertEquals(400, r.statusCode());
+        assertTrue(fx.parse(r.body()).at("/error/message").asText().contains("'pattern' at /properties/zip is not supported"), r.body());
         r = fx.post("/v1/chat/completions", "{" + msg + ", \"response_format\": {\"type\": \"text\"}}");
         assertEquals(200, r.statusCode(), r.body());
 
@@ -324,5 +327,35 @@ class OpenAiSdkTest {
         for (String line : fx.post("/v1/chat/completions", body + ", \"stream\": true}").body().split("\n"))
             if (line.startsWith("data: {")) streamed.append(fx.parse(line.substring(6)).at("/choices/0/delta/content").asText(""));
         assertEquals(whole, streamed.toString());
+    }
+
+    /** Structured outputs: every finished reply is valid for the schema, in the schema's key order. */
+    @Test
+    void jsonSchemaRepliesFollowTheSchema() throws Exception {
+        String schema = "{\"type\": \"object\", \"properties\": {\"ok\": {\"type\": \"boolean\"}, \"n\": {\"type\": \"integer\"},"
+                + " \"color\": {\"enum\": [\"red\", \"green\"]}}, \"required\": [\"ok\", \"n\", \"color\"], \"additionalProperties\": false}";
+        int finished = 0;
+        for (int seed = 0; seed < 4; seed++) {
+            String body = "{\"messages\": [{\"role\": \"user\", \"content\": \"x\"}], \"max_tokens\": 86, \"seed\": " + seed + ", \"n\": 2,"
+                    + " \"response_format\": {\"type\": \"json_schema\", \"json_schema\": {\"name\": \"answer\", \"strict\": true, \"schema\": " + schema + "}}}";
+            HttpResponse<String> r = fx.post("/v1/chat/completions", body);
+            assertEquals(200, r.statusCode(), r.body());
+            for (JsonNode c : fx.parse(r.body()).get("choices")) {
+                String text = c.at("/message/content").asText();
+                if (!c.get("finish_reason").asText().equals("stop")) continue;
+                finished++;
+                JsonNode v = fx.parse(text);
+                assertEquals(List.of("ok", "n", "color"), fieldNames(v), text);
+                assertTrue(v.get("ok").isBoolean() && v.get("n").isIntegralNumber(), text);
+                assertTrue(List.of("red", "green").contains(v.get("color").asText()), text);
+            }
+        }
+        assertTrue(finished >= 4, "finished replies: " + finished);
+    }
+
+    private static List<String> fieldNames(JsonNode o) {
+        List<String> out = new ArrayList<>();
+        o.fieldNames().forEachRemaining(out::add);
+        return out;
     }
 }

@@ -1,0 +1,109 @@
+package dev.lockstep.sampling;
+
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A context-free grammar over bytes, in the spirit of llama.cpp's GBNF: rules with alternatives, each a
+ * sequence of elements, an element either a set of bytes or a reference to a rule. Repetition is right
+ * recursion ({@code r ::= x r | ε}); left recursion is not allowed ({@link GrammarAutomaton} would not
+ * terminate its expansion, and refuses it). Built with {@link Builder}; immutable after.
+ */
+public final class Grammar {
+    /** rules[r][a]: alternative a of rule r; an element e >= 0 is rule e, e < 0 is the byte set -1 - e. */
+    final int[][][] rules;
+    /** Byte sets, four 64-bit words each (bit b: byte b is in the set). */
+    final long[][] sets;
+    final String[] names;
+    final int root;
+
+    private Grammar(int[][][] rules, long[][] sets, String[] names, int root) {
+        this.rules = rules;
+        this.sets = sets;
+        this.names = names;
+        this.root = root;
+    }
+
+    public int ruleCount() {
+        return rules.length;
+    }
+
+    static boolean contains(long[] set, int b) {
+        return (set[b >>> 6] >>> b & 1) != 0;
+    }
+
+    /** Collects rules; elements are ints (a rule id, or what {@link #bytes} and friends return). */
+    public static final class Builder {
+        private final List<String> names = new ArrayList<>();
+        private final List<List<int[]>> alts = new ArrayList<>();
+        private final List<long[]> sets = new ArrayList<>();
+
+        /** A new rule without alternatives yet (so rules can refer to each other before they are filled). */
+        public int rule(String name) {
+            names.add(name);
+            alts.add(new ArrayList<>());
+            return names.size() - 1;
+        }
+
+        /** Adds an alternative to {@code rule}: elements, or int arrays of elements, in order; none is ε. */
+        public Builder alt(int rule, Object... parts) {
+            alts.get(rule).add(seq(parts));
+            return this;
+        }
+
+        /** The set of bytes {@code lo..hi}, as an element. */
+        public int bytes(int lo, int hi) {
+            long[] s = new long[4];
+            for (int b = lo; b <= hi; b++) s[b >>> 6] |= 1L << b;
+            return set(s);
+        }
+
+        /** The set of the given bytes (each 0-255), as an element. */
+        public int anyOf(int... bs) {
+            long[] s = new long[4];
+            for (int b : bs) s[b >>> 6] |= 1L << b;
+            return set(s);
+        }
+
+        /** A byte set (four words), as an element. */
+        public int set(long[] words) {
+            for (int i = 0; i < sets.size(); i++) if (java.util.Arrays.equals(sets.get(i), words)) return -1 - i;
+            sets.add(words.clone());
+            return -sets.size();
+        }
+
+        /** The UTF-8 bytes of {@code text}, one element each. */
+        public int[] literal(String text) {
+            byte[] b = text.getBytes(StandardCharsets.UTF_8);
+            int[] out = new int[b.length];
+            for (int i = 0; i < b.length; i++) out[i] = bytes(b[i] & 0xFF, b[i] & 0xFF);
+            return out;
+        }
+
+        static int[] seq(Object... parts) {
+            int n = 0;
+            for (Object p : parts) n += p instanceof int[] a ? a.length : 1;
+            int[] out = new int[n];
+            int i = 0;
+            for (Object p : parts) {
+                if (p instanceof int[] a) {
+                    System.arraycopy(a, 0, out, i, a.length);
+                    i += a.length;
+                } else {
+                    out[i++] = (Integer) p;
+                }
+            }
+            return out;
+        }
+
+        public Grammar build(int root) {
+            int[][][] r = new int[alts.size()][][];
+            for (int i = 0; i < r.length; i++) {
+                if (alts.get(i).isEmpty()) throw new IllegalStateException("rule " + names.get(i) + " has no alternative");
+                r[i] = alts.get(i).toArray(new int[0][]);
+            }
+            return new Grammar(r, sets.toArray(new long[0][]), names.toArray(new String[0]), root);
+        }
+    }
+}

@@ -1,0 +1,411 @@
+package dev.lockstep.sampling;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.lockstep.LockstepException;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * A JSON schema compiled to a byte {@link Grammar} ("structured outputs"): what the model writes is
+ * one JSON value the schema accepts. The subset is the one OpenAI's strict mode takes, and nothing
+ * that would not be enforced is accepted silently: every other keyword is refused with its place.
+ *
+ * <ul>
+ *   <li>{@code type} (one or a list): object, array, string, number, integer, boolean, null;</li>
+ *   <li>objects: {@code properties} are written in the schema's order, the {@code required} ones
+ *       always, the others may be left out; no other keys ({@code additionalProperties} may only be
+ *       false; an object schema without properties takes any object);</li>
+ *   <li>arrays: {@code items}, {@code minItems}, {@code maxItems} (at most {@link #MAX_ITEMS});</li>
+ *   <li>{@code enum}, {@code const}, {@code anyOf}, {@code $ref} to {@code #}, {@code #/$defs/...} or
+ *       {@code #/definitions/...} (recursion allowed);</li>
+ *   <li>annotations (title, description, default, examples, $schema, $id, $comment) are ignored.</li>
+ * </ul>
+ *
+ * <p>Whitespace is JSON mode's ({@link JsonGrammar}): one space, or a newline and up to 20 indent
+ * bytes. Numbers have at most 16 integer and 16 fraction digits and a 3-digit exponent (as llama.cpp's
+ * JSON grammar caps them), so a model cannot write digits forever. The root must be an object schema.
+ */
+public final class JsonSchemaGrammar {
+    public static final int MAX_ITEMS = 64;
+
+    private static final Set<String> KNOWN = Set.of("type", "properties", "required", "additionalProperties", "items",
+            "minItems", "maxItems", "enum", "const", "anyOf", "$ref", "$defs", "definitions",
+            "title", "description", "default", "examples", "$schema", "$id", "$comment");
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    /** A schema this compiler cannot enforce, with where in it. */
+    public static final class UnsupportedSchemaException extends LockstepException {
+        public UnsupportedSchemaException(String message) {
+            super(message);
+        }
+    }
+
+    private final Grammar.Builder g = new Grammar.Builder();
+    private final JsonNode root;
+    private final Map<String, Integer> refs = new HashMap<>();
+    private final Map<String, Integer> shared = new HashMap<>();
+
+    private JsonSchemaGrammar(JsonNode root) {
+        this.root = root;
+    }
+
+    /** The grammar of the values {@code schema} accepts; its root must be an object schema. */
+    public static Grammar compile(JsonNode schema) {
+        if (schema == null || !schema.isObject()) throw new UnsupportedSchemaException("the schema must be a JSON object");
+        JsonNode resolved = schema;
+        if (schema.has("$ref")) resolved = new JsonSchemaGrammar(schema).resolve(schema.get("$ref"), "");
+        boolean object = "object".equals(resolved.path("type").asText(null))
+                || !resolved.has("type") && resolved.has("properties");
+        if (!object) throw new UnsupportedSchemaException("the root of the schema must be an object schema (type \"object\")");
+        JsonSchemaGrammar c = new JsonSchemaGrammar(schema);
+        int r = c.value(schema, "");
+        return c.g.build(r);
+    }
+
+    /** The rule of the values {@code s} (at JSON pointer {@code at}) accepts. */
+    private int value(JsonNode s, String at) {
+        if (s.isBoolean()) {
+            if (s.booleanValue()) return any();
+            throw new UnsupportedSchemaException("the schema at " + where(at) + " is false: no value can match it");
+        }
+        if (!s.isObject()) throw new UnsupportedSchemaException("the schema at " + where(at) + " must be an object, got " + s.getNodeType());
+        for (Iterator<String> it = s.fieldNames(); it.hasNext(); ) {
+            String k = it.next();
+            if (!KNOWN.contains(k))
+                throw new UnsupportedSchemaException("the keyword '" + k + "' at " + where(at) + " is not supported (supported: "
+                        + "type, properties, required, additionalProperties: false, items, minItems, maxItems, enum, const, anyOf, $ref)");
+        }
+        if (s.has("$ref")) return ref(s.get("$ref"), at);
+        if (s.has("const")) return literalRule(List.of(s.get("const")), at + "/const");
+        if (s.has("enum")) {
+            JsonNode e = s.get("enum");
+            if (!e.isArray() || e.isEmpty()) throw new UnsupportedSchemaException("enum at " + where(at) + " must be a non-empty list");
+            List<JsonNode> values = new ArrayList<>();
+            e.forEach(values::add);
+            return literalRule(values, at + "/enum");
+        }
+        if (s.has("anyOf")) {
+            JsonNode a = s.get("anyOf");
+            if (!a.isArray() || a.isEmpty()) throw new UnsupportedSchemaException("anyOf at " + where(at) + " must be a non-empty list");
+            int r = g.rule("anyOf " + at);
+            for (int i = 0; i < a.size(); i++) g.alt(r, value(a.get(i), at + "/anyOf/" + i));
+            return r;
+        }
+        JsonNode type = s.get("type");
+        if (type == null) {
+            if (s.has("properties")) return object(s, at);
+            if (s.has("items")) return array(s, at);
+            return any();
+        }
+        if (type.isTextual()) return typed(type.textValue(), s, at);
+        if (!type.isArray() || type.isEmpty()) throw new UnsupportedSchemaException("type at " + where(at) + " must be a string or a list of them");
+        int r = g.rule("types " + at);
+        for (JsonNode t : type) {
+            if (!t.isTextual()) throw new UnsupportedSchemaException("type at " + where(at) + " must be a string or a list of them");
+            g.alt(r, typed(t.textValue(), s, at));
+        }
+        return r;
+    }
+
+    private int typed(String type, JsonNode s, String at) {
+        return switch (type) {
+            case "object" -> object(s, at);
+            case "array" -> array(s, at);
+            case "string" -> string();
+            case "number" -> number();
+            case "integer" -> integer();
+            case "boolean" -> literalRule(List.of(JSON.getNodeFactory().booleanNode(true), JSON.getNodeFactory().booleanNode(false)), at);
+            case "null" -> literalRule(List.of(JSON.getNodeFactory().nullNode()), at);
+            default -> throw new UnsupportedSchemaException("type '" + type + "' at " + where(at) + " is not a JSON schema type");
+        };
+    }
+
+    // ------------------------------------------------------------------ objects and arrays
+
+    private int object(JsonNode s, String at) {
+        JsonNode props = s.get("properties");
+        JsonNode extra = s.get("additionalProperties");
+        if (extra != null && !(extra.isBoolean() && !extra.booleanValue()))
+            throw new UnsupportedSchemaException("additionalProperties at " + where(at)
+                    + " must be false or absent (an object has exactly the listed properties)");
+        if (props == null || props.isEmpty()) {
+            if (s.has("required") && !s.get("required").isEmpty())
+                throw new UnsupportedSchemaException("required at " + where(at) + " names properties the schema does not list");
+            return props == null && extra == null ? anyObject() : literalRule(List.of(JSON.createObjectNode()), at);
+        }
+        if (!props.isObject()) throw new UnsupportedSchemaException("properties at " + where(at) + " must be an object");
+        Set<String> required = new HashSet<>();
+        JsonNode req = s.get("required");
+        if (req != null) {
+            if (!req.isArray()) throw new UnsupportedSchemaException("required at " + where(at) + " must be a list of names");
+            for (JsonNode n : req) {
+                if (!n.isTextual() || !props.has(n.textValue()))
+                    throw new UnsupportedSchemaException("required at " + where(at) + " names '" + n.asText() + "', which is not in properties");
+                required.add(n.textValue());
+            }
+        }
+        List<String> names = new ArrayList<>();
+        props.fieldNames().forEachRemaining(names::add);
+        int n = names.size();
+        // first[i]: properties i.. with none written yet; next[i]: the same after at least one (a comma first)
+        int[] first = new int[n + 1], next = new int[n + 1];
+        for (int i = 0; i <= n; i++) {
+            first[i] = g.rule("members " + at + " from " + i);
+            next[i] = g.rule("more members " + at + " from " + i);
+        }
+        g.alt(first[n]);
+        g.alt(next[n]);
+        int ws = ws();
+        for (int i = n - 1; i >= 0; i--) {
+            String name = names.get(i);
+            int v = value(props.get(name), at + "/properties/" + escape(name));
+            int[] member = Grammar.Builder.seq(g.literal(quoted(name)), ws, g.literal(":"), ws, v, ws);
+            g.alt(first[i], member, next[i + 1]);
+            g.alt(next[i], g.literal(","), ws, member, next[i + 1]);
+            if (!required.contains(name)) {
+                g.alt(first[i], first[i + 1]);
+                g.alt(next[i], next[i + 1]);
+            }
+        }
+        int r = g.rule("object " + at);
+        g.alt(r, g.literal("{"), ws, first[0], g.literal("}"));
+        return r;
+    }
+
+    private int array(JsonNode s, String at) {
+        int min = count(s, "minItems", 0, at), max = s.has("maxItems") ? count(s, "maxItems", 0, at) : -1;
+        if (max >= 0 && max < min) throw new UnsupportedSchemaException("maxItems < minItems at " + where(at));
+        if (Math.max(min, max) > MAX_ITEMS)
+            throw new UnsupportedSchemaException("minItems/maxItems at " + where(at) + " above " + MAX_ITEMS + " are not supported");
+        JsonNode items = s.get("items");
+        if (items != null && items.isArray()) throw new UnsupportedSchemaException("items at " + where(at) + " must be one schema (tuples are not supported)");
+        int item = items == null ? any() : value(items, at + "/items");
+        int ws = ws();
+        // after[k]: k items written; unbounded: from max(min, 1) on the same rule loops
+        int loopFrom = Math.max(min, 1), last = max >= 0 ? max : loopFrom;
+        int[] after = new int[last + 1];
+        for (int k = 0; k <= last; k++) after[k] = g.rule("items " + at + " after " + k);
+        for (int k = last; k >= 0; k--) {
+            if (k >= min) g.alt(after[k]);
+            boolean more = max < 0 || k < max;
+            if (more) {
+                int to = max < 0 && k >= loopFrom ? after[k] : after[k + 1];
+                if (k == 0) g.alt(after[k], item, ws, to);
+                else g.alt(after[k], g.literal(","), ws, item, ws, to);
+            }
+        }
+        int r = g.rule("array " + at);
+        g.alt(r, g.literal("["), ws, after[0], g.literal("]"));
+        return r;
+    }
+
+    private static int count(JsonNode s, String key, int dflt, String at) {
+        JsonNode n = s.get(key);
+        if (n == null) return dflt;
+        if (!n.canConvertToInt() || !n.isIntegralNumber() || n.intValue() < 0)
+            throw new UnsupportedSchemaException(key + " at " + where(at) + " must be a non-negative integer");
+        return n.intValue();
+    }
+
+    // ------------------------------------------------------------------ references
+
+    private int ref(JsonNode ref, String at) {
+        if (!ref.isTextual()) throw new UnsupportedSchemaException("$ref at " + where(at) + " must be a string");
+        String p = ref.textValue();
+        Integer r = refs.get(p);
+        if (r != null) return r;
+        JsonNode target = resolve(ref, at);
+        int rule = g.rule("ref " + p);
+        refs.put(p, rule);
+        g.alt(rule, value(target, p.substring(1)));
+        return rule;
+    }
+
+    private JsonNode resolve(JsonNode ref, String at) {
+        String p = ref.asText();
+        if (!(p.equals("#") || p.startsWith("#/$defs/") || p.startsWith("#/definitions/")))
+            throw new UnsupportedSchemaException("$ref '" + p + "' at " + where(at) + " is not supported (only #, #/$defs/... and #/definitions/...)");
+        JsonNode t = root.at(p.substring(1));
+        if (t.isMissingNode()) throw new UnsupportedSchemaException("$ref '" + p + "' at " + where(at) + " points at nothing");
+        return t;
+    }
+
+    // ------------------------------------------------------------------ literals and scalars
+
+    /** One of the given JSON values, each exactly as Jackson writes it compactly. */
+    private int literalRule(List<JsonNode> values, String at) {
+        int r = g.rule("literal " + at);
+        Set<String> seen = new HashSet<>();
+        for (JsonNode v : values) {
+            String text;
+            try {
+                text = JSON.writeValueAsString(v);
+            } catch (JsonProcessingException e) {
+                throw new UnsupportedSchemaException("a value at " + where(at) + " cannot be written: " + e.getOriginalMessage());
+            }
+            if (seen.add(text)) g.alt(r, g.literal(text));
+        }
+        return r;
+    }
+
+    /** A shared rule, built on first use (not computeIfAbsent: building one may build others). */
+    private int once(String key, java.util.function.IntSupplier build) {
+        Integer r = shared.get(key);
+        if (r == null) {
+            r = build.getAsInt();
+            shared.put(key, r);
+        }
+        return r;
+    }
+
+    private int ws() {
+        return once("ws", () -> {
+            int[] indent = new int[JsonGrammar.MAX_INDENT + 1];
+            for (int i = 0; i <= JsonGrammar.MAX_INDENT; i++) indent[i] = g.rule("indent " + i);
+            g.alt(indent[0]);
+            int blank = g.anyOf(' ', '\t');
+            for (int i = 1; i <= JsonGrammar.MAX_INDENT; i++) {
+                g.alt(indent[i]);
+                g.alt(indent[i], blank, indent[i - 1]);
+            }
+            int r = g.rule("ws");
+            g.alt(r);
+            g.alt(r, g.literal(" "));
+            g.alt(r, g.literal("\n"), indent[JsonGrammar.MAX_INDENT]);
+            return r;
+        });
+    }
+
+    /** Up to {@code n} more digits. */
+    private int digits(int n) {
+        return once("digits " + n, () -> {
+            int r = g.rule("up to " + n + " digits");
+            g.alt(r);
+            if (n > 0) g.alt(r, g.bytes('0', '9'), digits(n - 1));
+            return r;
+        });
+    }
+
+    private int integer() {
+        return once("integer", () -> {
+            int magnitude = g.rule("integer part");
+            g.alt(magnitude, g.literal("0"));
+            g.alt(magnitude, g.bytes('1', '9'), digits(15));
+            int r = g.rule("integer");
+            g.alt(r, magnitude);
+            g.alt(r, g.literal("-"), magnitude);
+            return r;
+        });
+    }
+
+    private int number() {
+        return once("number", () -> {
+            int frac = g.rule("fraction"), exp = g.rule("exponent"), sign = g.rule("exponent sign");
+            g.alt(frac);
+            g.alt(frac, g.literal("."), g.bytes('0', '9'), digits(15));
+            g.alt(sign);
+            g.alt(sign, g.anyOf('+', '-'));
+            g.alt(exp);
+            g.alt(exp, g.anyOf('e', 'E'), sign, g.bytes('0', '9'), digits(2));
+            int r = g.rule("number");
+            g.alt(r, integer(), frac, exp);
+            return r;
+        });
+    }
+
+    /** A JSON string: valid UTF-8, no raw control characters, escapes with paired surrogates. */
+    private int string() {
+        return once("string", () -> {
+            int cont = g.bytes(0x80, 0xBF), hex = hexDigit();
+            int ch = g.rule("character");
+            long[] plain = new long[4];
+            for (int b = 0x20; b < 0x80; b++) if (b != '"' && b != '\\') plain[b >>> 6] |= 1L << b;
+            g.alt(ch, g.set(plain));
+            g.alt(ch, g.bytes(0xC2, 0xDF), cont);
+            g.alt(ch, g.anyOf(0xE0), g.bytes(0xA0, 0xBF), cont);
+            g.alt(ch, g.anyOf(0xE1, 0xE2, 0xE3, 0xE4, 0xE5, 0xE6, 0xE7, 0xE8, 0xE9, 0xEA, 0xEB, 0xEC, 0xEE, 0xEF), cont, cont);
+            g.alt(ch, g.anyOf(0xED), g.bytes(0x80, 0x9F), cont);
+            g.alt(ch, g.anyOf(0xF0), g.bytes(0x90, 0xBF), cont, cont);
+            g.alt(ch, g.bytes(0xF1, 0xF3), cont, cont, cont);
+            g.alt(ch, g.anyOf(0xF4), g.bytes(0x80, 0x8F), cont, cont);
+            g.alt(ch, g.literal("\\"), g.anyOf('"', '\\', '/', 'b', 'f', 'n', 'r', 't'));
+            // \\u escapes: no lone surrogates (strict parsers refuse them)
+            int d = g.anyOf('D', 'd');
+            long[] notD = new long[4];
+            for (int b : "0123456789ABCEFabcef".getBytes()) notD[b >>> 6] |= 1L << b;
+            g.alt(ch, g.literal("\\u"), g.set(notD), hex, hex, hex);
+            g.alt(ch, g.literal("\\u"), d, g.bytes('0', '7'), hex, hex);
+            g.alt(ch, g.literal("\\u"), d, g.anyOf('8', '9', 'A', 'B', 'a', 'b'), hex, hex,
+                    g.literal("\\u"), d, g.anyOf('C', 'D', 'E', 'F', 'c', 'd', 'e', 'f'), hex, hex);
+            int chars = g.rule("characters");
+            g.alt(chars);
+            g.alt(chars, ch, chars);
+            int r = g.rule("string");
+            g.alt(r, g.literal("\""), chars, g.literal("\""));
+            return r;
+        });
+    }
+
+    private int hexDigit() {
+        long[] s = new long[4];
+        for (int b : "0123456789ABCDEFabcdef".getBytes()) s[b >>> 6] |= 1L << b;
+        return g.set(s);
+    }
+
+    /** Any JSON value (a schema of {@code true} or without constraints). */
+    private int any() {
+        Integer known = shared.get("any");
+        if (known != null) return known;
+        int r = g.rule("any value");
+        shared.put("any", r);
+        g.alt(r, anyObject());
+        int ws = ws(), arr = g.rule("any array"), tail = g.rule("any array tail");
+        g.alt(arr, g.literal("["), ws, g.literal("]"));
+        g.alt(arr, g.literal("["), ws, r, ws, tail, g.literal("]"));
+        g.alt(tail);
+        g.alt(tail, g.literal(","), ws, r, ws, tail);
+        g.alt(r, arr);
+        g.alt(r, string());
+        g.alt(r, number());
+        for (String lit : new String[]{"true", "false", "null"}) g.alt(r, g.literal(lit));
+        return r;
+    }
+
+    private int anyObject() {
+        Integer known = shared.get("any object");
+        if (known != null) return known;
+        int r = g.rule("any object");
+        shared.put("any object", r);
+        int ws = ws(), tail = g.rule("any members tail");
+        int[] member = Grammar.Builder.seq(string(), ws, g.literal(":"), ws, any(), ws);
+        g.alt(r, g.literal("{"), ws, g.literal("}"));
+        g.alt(r, g.literal("{"), ws, member, tail, g.literal("}"));
+        g.alt(tail);
+        g.alt(tail, g.literal(","), ws, member, tail);
+        return r;
+    }
+
+    private static String quoted(String name) {
+        try {
+            return JSON.writeValueAsString(name);
+        } catch (JsonProcessingException e) {
+            throw new UnsupportedSchemaException("property name '" + name + "' cannot be written");
+        }
+    }
+
+    private static String escape(String name) {
+        return name.replace("~", "~0").replace("/", "~1");
+    }
+
+    private static String where(String at) {
+        return at.isEmpty() ? "the root" : at;
+    }
+}

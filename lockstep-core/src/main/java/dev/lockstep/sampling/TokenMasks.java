@@ -1,0 +1,47 @@
+package dev.lockstep.sampling;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * The tokens an automaton allows next, per state, cached. A mask is a pure function of the state, so
+ * it may be cached and shared by every request with the same automaton: what one request computed
+ * never changes what another gets. Not thread-safe: the engine thread owns it.
+ */
+public final class TokenMasks {
+    private static final int CACHE = 256;
+
+    private final TokenTrie trie;
+    private final ByteAutomaton automaton;
+    private final Map<Long, long[]> cache = new LinkedHashMap<>(CACHE, 0.75f, true) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<Long, long[]> e) {
+            return size() > CACHE;
+        }
+    };
+
+    public TokenMasks(TokenTrie trie, ByteAutomaton automaton) {
+        this.trie = trie;
+        this.automaton = automaton;
+    }
+
+    public ByteAutomaton automaton() {
+        return automaton;
+    }
+
+    /** The tokens allowed after {@code state}: bit {@code id} of word {@code id / 64}. Do not modify. */
+    public long[] allowed(long state) {
+        long[] m = cache.get(state);
+        if (m == null) {
+            m = trie.allowed(automaton, state);
+            cache.put(state, m);
+        }
+        return m;
+    }
+
+    /** True if some token is in {@code mask}. */
+    public static boolean any(long[] mask) {
+        for (long w : mask) if (w != 0) return true;
+        return false;
+    }
+}

@@ -1,0 +1,169 @@
+package dev.lockstep.sampling;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.networknt.schema.Schema;
+import com.networknt.schema.SchemaRegistry;
+import com.networknt.schema.SpecificationVersion;
+import org.junit.jupiter.api.Test;
+
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class JsonSchemaGrammarTest {
+    static final ObjectMapper JSON = new ObjectMapper();
+
+    static final String PERSON = """
+            {"type": "object", "title": "a person",
+             "properties": {
+               "name": {"type": "string", "description": "full name"},
+               "age": {"type": "integer"},
+               "score": {"type": "number"},
+               "tags": {"type": "array", "items": {"enum": ["a", "b", "c"]}, "maxItems": 3},
+               "address": {"$ref": "#/$defs/Address"},
+               "nick": {"type": "string"},
+               "kind": {"const": "person"},
+               "extra": {"anyOf": [{"type": "boolean"}, {"type": "null"}]},
+               "friends": {"type": "array", "items": {"$ref": "#"}, "minItems": 0}
+             },
+             "required": ["name", "age", "tags", "kind"],
+             "additionalProperties": false,
+             "$defs": {"Address": {"type": "object", "properties": {"street": {"type": "string"}, "zip": {"type": ["string", "null"]}},
+                                   "required": ["street", "zip"]}}}
+            """;
+
+    static ByteAutomaton automaton(String schema) throws Exception {
+        return new GrammarAutomaton(JsonSchemaGrammar.compile(JSON.readTree(schema)));
+    }
+
+    static Schema validator(String schema) {
+        return SchemaRegistry.withDefaultDialect(SpecificationVersion.DRAFT_2020_12).getSchema(schema);
+    }
+
+    static boolean done(ByteAutomaton a, String doc) {
+        return a.isDone(a.run(a.start(), doc.getBytes(StandardCharsets.UTF_8)));
+    }
+
+    /** Every proper prefix alive and not done, the whole done. */
+    static void assertAccepted(ByteAutomaton a, String doc) {
+        byte[] b = doc.getBytes(StandardCharsets.UTF_8);
+        long s = a.start();
+        for (int i = 0; i < b.length; i++) {
+            assertFalse(a.isDone(s), "done too early: " + doc);
+            s = a.step(s, b[i] & 0xFF);
+            assertNotEquals(ByteAutomaton.REJECT, s, "rejected at byte " + i + " of " + doc);
+        }
+        assertTrue(a.isDone(s), "not done: " + doc);
+    }
+
+    @Test
+    void acceptsDocumentsOfTheSchemaInItsKeyOrder() throws Exception {
+        ByteAutomaton a = automaton(PERSON);
+        Schema v = validator(PERSON);
+        for (String doc : new String[]{
+                "{\"name\":\"Ann\",\"age\":41,\"tags\":[],\"kind\":\"person\"}",
+                "{\"name\": \"Ann \\u00e9\\ud83d\\ude00\", \"age\": -3, \"score\": 1.5e-3, \"tags\": [\"a\", \"c\"], "
+                        + "\"address\": {\"street\": \"Main\", \"zip\": null}, \"nick\": \"A\", \"kind\": \"person\", \"extra\": true,"
+                        + " \"friends\": [{\"name\":\"Bo\",\"age\":0,\"tags\":[\"b\"],\"kind\":\"person\"}]}",
+                "{\n  \"name\" : \"x\",\n  \"age\" : 7,\n  \"tags\" : [ \"b\", \"b\", \"b\" ],\n  \"kind\" : \"person\"\n}"}) {
+            assertAccepted(a, doc);
+            assertEquals(List.of(), v.validate(JSON.readTree(doc)), doc);
+        }
+    }
+
+    @Test
+    void refusesWhatTheSchemaDoesNot() throws Exception {
+        ByteAutomaton a = automaton(PERSON);
+        String ok = "{\"name\":\"Ann\",\"age\":41,\"tags\":[],\"kind\":\"person\"}";
+        assertTrue(done(a, ok));
+        for (String doc : new String[]{
+                "{\"age\":41,\"tags\":[],\"kind\":\"person\"}", // a required key missing
+                "{\"age\":41,\"name\":\"Ann\",\"tags\":[],\"kind\":\"person\"}", // another order
+                "{\"name\":\"Ann\",\"age\":41,\"tags\":[],\"kind\":\"person\",\"x\":1}", // a key it does not list
+                "{\"name\":\"Ann\",\"age\":4.5,\"tags\":[],\"kind\":\"person\"}", // not an integer
+                "{\"name\":\"Ann\",\"age\":41,\"tags\":[\"d\"],\"kind\":\"person\"}", // not in the enum
+                "{\"name\":\"Ann\",\"age\":41,\"tags\":[\"a\",\"a\",\"a\",\"a\"],\"kind\":\"person\"}", // past maxItems
+                "{\"name\":\"Ann\",\"age\":41,\"tags\":[],\"kind\":\"human\"}", // not the const
+                "{\"name\":\"Ann\",\"age\":41,\"tags\":[],\"address\":{\"street\":\"M\",\"zip\":5},\"kind\":\"person\"}",
+                "{\"name\":\"\\ud83d\",\"age\":41,\"tags\":[],\"kind\":\"person\"}", // a lone surrogate
+                "{\"name\":\"Ann\",\"age\":0123,\"tags\":[],\"kind\":\"person\"}",
+                "{\"name\":\"Ann\",\"age\":12345678901234567,\"tags\":[],\"kind\":\"person\"}", // 17 digits
+                "{\"name\":\"Ann\",\"age\":41,\"tags\":[],\"kind\":\"person\"} "})
+            assertFalse(done(a, doc), doc);
+    }
+
+    @Test
+    void whatCannotBeEnforcedIsRefusedWithItsPlace() {
+        for (String[] c : new String[][]{
+                {"{\"type\": \"object\", \"properties\": {\"zip\": {\"type\": \"string\", \"pattern\": \"^[0-9]+$\"}}}", "'pattern' at /properties/zip"},
+                {"{\"type\": \"object\", \"additionalProperties\": true}", "additionalProperties at the root"},
+                {"{\"type\": \"array\"}", "root of the schema must be an object"},
+                {"{\"type\": \"object\", \"properties\": {\"a\": {\"$ref\": \"http://x/y\"}}}", "$ref 'http://x/y'"},
+                {"{\"type\": \"object\", \"properties\": {\"a\": {\"$ref\": \"#/$defs/Missing\"}}}", "points at nothing"},
+                {"{\"type\": \"object\", \"properties\": {\"a\": {\"type\": \"array\", \"maxItems\": 1000}}}", "above 64"},
+                {"{\"type\": \"object\", \"properties\": {\"a\": {}}, \"required\": [\"b\"]}", "names 'b'"},
+                {"{\"type\": \"object\", \"properties\": {\"a\": {\"oneOf\": [{}]}}}", "'oneOf' at /properties/a"}}) {
+            var e = assertThrows(JsonSchemaGrammar.UnsupportedSchemaException.class, () -> JsonSchemaGrammar.compile(JSON.readTree(c[0])));
+            assertTrue(e.getMessage().contains(c[1]), e.getMessage());
+        }
+    }
+
+    /** Sound: whatever a random walk through the grammar completes, the validator accepts. */
+    @Test
+    void everyCompletedWalkIsValid() throws Exception {
+        ByteAutomaton a = automaton(PERSON);
+        Schema v = validator(PERSON);
+        int completed = 0;
+        for (long seed = 0; seed < 80; seed++) {
+            String doc = walk(a, new Random(seed), 600);
+            if (doc == null) continue; // the walk ran out of room
+            completed++;
+            assertEquals(List.of(), v.validate(JsonGrammarTest.STRICT.readTree(doc)), doc);
+        }
+        assertTrue(completed >= 40, "walks that completed: " + completed);
+    }
+
+    /** A random walk of allowed bytes (closing ones preferred) until done; null if it needs more than {@code max}. */
+    static String walk(ByteAutomaton a, Random r, int max) {
+        String closers = "\"]},0123456789tfn";
+        long s = a.start();
+        byte[] out = new byte[max];
+        int n = 0;
+        while (!a.isDone(s)) {
+            if (n == max) return null;
+            List<Integer> allowed = new ArrayList<>(), preferred = new ArrayList<>();
+            for (int b = 0; b < 256; b++) {
+                if (a.step(s, b) == ByteAutomaton.REJECT) continue;
+                allowed.add(b);
+                if (closers.indexOf(b) >= 0) preferred.add(b);
+            }
+            assertFalse(allowed.isEmpty(), "a live state always has a next byte");
+            List<Integer> from = !preferred.isEmpty() && r.nextInt(4) > 0 ? preferred : allowed;
+            int b = from.get(r.nextInt(from.size()));
+            out[n++] = (byte) b;
+            s = a.step(s, b);
+        }
+        return new String(out, 0, n, StandardCharsets.UTF_8);
+    }
+
+    /** The schema's key order and nesting: a model cannot write anything else, token by token. */
+    @Test
+    void recursionAndOptionalMembersNeedNoBacktracking() throws Exception {
+        ByteAutomaton a = automaton("{\"type\": \"object\", \"properties\": {\"a\": {\"type\": \"integer\"}, \"b\": {\"type\": \"boolean\"},"
+                + " \"c\": {\"type\": \"string\"}}}");
+        for (String doc : new String[]{"{}", "{\"a\":1}", "{\"b\":true}", "{\"a\":1,\"c\":\"\"}", "{\"c\":\"x\"}", "{\"a\":1,\"b\":false,\"c\":\"\"}"})
+            assertAccepted(a, doc);
+        for (String doc : new String[]{"{,}", "{\"a\":1,}", "{\"c\":\"x\",\"a\":1}", "{\"b\":1}"})
+            assertFalse(done(a, doc), doc);
+        GrammarAutomaton g = (GrammarAutomaton) a;
+        assertTrue(g.stateCount() < 200, "states are interned: " + g.stateCount());
+    }
+}
