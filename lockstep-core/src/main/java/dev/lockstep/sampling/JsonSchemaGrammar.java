@@ -60,14 +60,22 @@ public final class JsonSchemaGrammar {
     /** The grammar of the values {@code schema} accepts; its root must be an object schema. */
     public static Grammar compile(JsonNode schema) {
         if (schema == null || !schema.isObject()) throw new UnsupportedSchemaException("the schema must be a JSON object");
-        JsonNode resolved = schema;
-        if (schema.has("$ref")) resolved = new JsonSchemaGrammar(schema).resolve(schema.get("$ref"), "");
-        boolean object = "object".equals(resolved.path("type").asText(null))
-                || !resolved.has("type") && resolved.has("properties");
-        if (!object) throw new UnsupportedSchemaException("the root of the schema must be an object schema (type \"object\")");
         JsonSchemaGrammar c = new JsonSchemaGrammar(schema);
+        if (!c.isObjectSchema(schema, 0))
+            throw new UnsupportedSchemaException("the root of the schema must be an object schema (type \"object\", or anyOf object schemas)");
         int r = c.value(schema, "");
         return c.g.build(r);
+    }
+
+    /** Whether every value {@code s} accepts is an object (so a reply ends the moment it closes). */
+    private boolean isObjectSchema(JsonNode s, int depth) {
+        if (!s.isObject() || depth > 32) return false;
+        if (s.has("$ref")) return isObjectSchema(resolve(s.get("$ref"), ""), depth + 1);
+        if (s.has("anyOf") && s.get("anyOf").isArray() && !s.get("anyOf").isEmpty()) {
+            for (JsonNode a : s.get("anyOf")) if (!isObjectSchema(a, depth + 1)) return false;
+            return true;
+        }
+        return "object".equals(s.path("type").asText(null)) || !s.has("type") && s.has("properties");
     }
 
     /** The rule of the values {@code s} (at JSON pointer {@code at}) accepts. */

@@ -47,7 +47,19 @@ public final class ChatTemplate {
             + "{{ '<|im_start|>assistant\\n' }}{% endif %}";
 
     /** One chat message. */
-    public record Message(String role, String content) {}
+    /**
+     * One turn: role, text, and what else the template may read of it (OpenAI's {@code tool_calls},
+     * {@code tool_call_id}, {@code name}), as plain maps, lists and strings.
+     */
+    public record Message(String role, String content, Map<String, Object> extra) {
+        public Message {
+            extra = extra == null ? Map.of() : Map.copyOf(extra);
+        }
+
+        public Message(String role, String content) {
+            this(role, content, Map.of());
+        }
+    }
 
     /** A template that cannot be rendered; the message says why. */
     public static final class ChatTemplateException extends LockstepException {
@@ -95,15 +107,25 @@ public final class ChatTemplate {
     }
 
     public String render(List<Message> messages, boolean addGenerationPrompt) {
+        return render(messages, addGenerationPrompt, null);
+    }
+
+    /**
+     * As {@link #render(List, boolean)}, with OpenAI-style tool definitions ({@code {"type": "function",
+     * "function": {...}}} as maps) in the template's {@code tools} variable, as Hugging Face passes them.
+     */
+    public String render(List<Message> messages, boolean addGenerationPrompt, List<Map<String, Object>> tools) {
         List<Map<String, Object>> msgs = new ArrayList<>();
         for (Message m : messages) {
             Map<String, Object> mm = new LinkedHashMap<>();
             mm.put("role", m.role());
             mm.put("content", m.content());
+            mm.putAll(m.extra());
             msgs.add(mm);
         }
         Map<String, Object> vars = new LinkedHashMap<>();
         vars.put("messages", msgs);
+        if (tools != null) vars.put("tools", tools);
         vars.put("add_generation_prompt", addGenerationPrompt);
         vars.put("bos_token", bos);
         vars.put("eos_token", eos);

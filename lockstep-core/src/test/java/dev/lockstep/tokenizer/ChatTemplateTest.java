@@ -9,6 +9,7 @@ import java.time.LocalDate;
 import java.time.format.DateTimeFormatter;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -77,5 +78,20 @@ class ChatTemplateTest {
         ChatTemplate t = new ChatTemplate("{{ strftime_now('%d %b %Y') }}|{{ {'a': [1, 2], 'b': 'x'} | tojson }}", "", "");
         String today = LocalDate.now().format(DateTimeFormatter.ofPattern("dd MMM yyyy", Locale.ENGLISH));
         assertEquals(today + "|{\"a\": [1, 2], \"b\": \"x\"}", t.render(List.of(), false));
+    }
+
+    /** Tools and tool calls reach the template as Hugging Face passes them (tools, message.tool_calls, tool_call_id). */
+    @Test
+    void toolsAndToolCallsReachTheTemplate() {
+        ChatTemplate t = new ChatTemplate("{%- if tools %}<tools>{% for tool in tools %}{{ tool.function.name }};{% endfor %}</tools>{% endif %}"
+                + "{% for m in messages %}{% if m.tool_calls %}{% for c in m.tool_calls %}<call>{{ c.function.name }}({{ c.function.arguments.city }})</call>"
+                + "{% endfor %}{% elif m.role == 'tool' %}<result for={{ m.tool_call_id }}>{{ m.content }}</result>{% else %}{{ m.content }}{% endif %}{% endfor %}",
+                "<s>", "</s>");
+        List<Map<String, Object>> tools = List.of(Map.of("type", "function", "function", Map.of("name", "get_weather")));
+        String out = t.render(List.of(new ChatTemplate.Message("user", "Weather in Paris?"),
+                new ChatTemplate.Message("assistant", "", Map.of("tool_calls", List.of(Map.of("id", "call_1", "type", "function",
+                        "function", Map.of("name", "get_weather", "arguments", Map.of("city", "Paris")))))),
+                new ChatTemplate.Message("tool", "sunny", Map.of("tool_call_id", "call_1"))), true, tools);
+        assertEquals("<tools>get_weather;</tools>Weather in Paris?<call>get_weather(Paris)</call><result for=call_1>sunny</result>", out);
     }
 }

@@ -32,7 +32,8 @@ final class ChatCompletions {
 
     /** Every field this endpoint reads; others get a 400 ({@link Fields#only}). */
     static final Set<String> FIELDS = SamplingFields.fields("messages", "logprobs", "top_logprobs", "return_token_ids",
-            "response_format");
+            "response_format", "tools", "tool_choice", "parallel_tool_calls");
+    private static final ObjectMapper PLAIN = new ObjectMapper();
 
     void handle(Context ctx) throws Exception {
         ServedModel m = server.readyModel();
@@ -40,6 +41,12 @@ final class ChatCompletions {
         f.only(FIELDS);
         server.checkModel(f, m);
         ResponseFormat format = responseFormat(f);
+        ToolCalls tools = ToolCalls.parse(f, json);
+        if (tools != null) {
+            if (format != ResponseFormat.TEXT)
+                throw ApiException.badRequest("response_format", "response_format cannot be combined with a tool call (tool_choice required or a named function)");
+            format = tools.format();
+        }
         List<ChatTemplate.Message> messages = messages(f);
         SamplingFields sf = SamplingFields.parse(f, -1);
         boolean logprobs = f.bool("logprobs", false);
@@ -47,7 +54,7 @@ final class ChatCompletions {
         boolean returnIds = f.bool("return_token_ids", false);
         if (f.has("top_logprobs") && !logprobs)
             throw ApiException.badRequest("top_logprobs", "top_logprobs requires logprobs to be true");
-        int[] prompt = m.tokenizer().encodeChat(m.template().render(messages, true));
+        int[] prompt = m.tokenizer().encodeChat(m.template().render(messages, true, tools == null ? null : tools.templateTools()));
         List<GenerationRequest> reqs = new ArrayList<>();
         for (int i = 0; i < sf.n(); i++)
             reqs.add(new GenerationRequest(prompt, sf.sampling(), sf.maxTokens(), sf.stop(), sf.ignoreEos(),
@@ -55,8 +62,8 @@ final class ChatCompletions {
         String id = server.newId("chatcmpl-");
         long created = System.currentTimeMillis() / 1000;
         try (Runs runs = server.submit(reqs, "messages")) {
-            if (sf.stream()) stream(ctx, m, runs, sf, id, created, logprobs);
-            else collect(ctx, m, runs, id, created, logprobs, returnIds ? prompt : null);
+            if (sf.stream()) stream(ctx, m, runs, sf, id, created, logprobs, tools);
+            else collect(ctx, m, runs, id, created, logprobs, returnIds ? prompt : null, tools);
         }
     }
 
@@ -115,7 +122,40 @@ final class ChatCompletions {
             // as in OpenAI's API: only an assistant turn may come without content (it had tool calls)
             if ((c == null || c.isNull()) && !r.equals("assistant"))
                 throw ApiException.badRequest(p + ".content", p + ".content is required for a " + role.textValue() + " message");
-            out.add(new ChatTemplate.Message(r, content(c, p + ".content")));
+            out.add(new ChatTemplate.Message(r, content(c, p + ".content"), extras(m, r, p)));
+        }
+        return out;
+    }
+
+    /** What a template may read besides role and content: an assistant's tool_calls, a tool reply's tool_call_id, a name. */
+    private static java.util.Map<String, Object> extras(JsonNode m, String role, String p) {
+        java.util.Map<String, Object> out = new java.util.LinkedHashMap<>();
+        JsonNode calls = m.get("tool_calls");
+        if (calls != null && !calls.isNull()) {
+            if (!role.equals("assistant")) throw ApiException.badRequest(p + ".tool_calls", p + ".tool_calls is only for assistant messages");
+            if (!calls.isArray()) throw Fields.wrongType(p + ".tool_calls", "a list of tool calls", calls);
+            List<Object> list = new ArrayList<>();
+            for (JsonNode call : calls) {
+                Object plain = PLAIN.convertValue(call, Object.class);
+                // templates read arguments as an object (Hugging Face's convention); OpenAI sends a JSON string
+                if (plain instanceof java.util.Map<?, ?> map && map.get("function") instanceof java.util.Map<?, ?> fn
+                        && fn.get("arguments") instanceof String args) {
+                    try {
+                        @SuppressWarnings("unchecked") java.util.Map<String, Object> f = (java.util.Map<String, Object>) fn;
+                        f.put("arguments", PLAIN.readValue(args, Object.class));
+                    } catch (java.io.IOException e) {
+                        throw ApiException.badRequest(p + ".tool_calls", p + ".tool_calls: arguments must be a JSON string, got '" + args + "'");
+                    }
+                }
+                list.add(plain);
+            }
+            out.put("tool_calls", list);
+        }
+        for (String k : new String[]{"tool_call_id", "name"}) {
+            JsonNode v = m.get(k);
+            if (v == null || v.isNull()) continue;
+            if (!v.isTextual()) throw Fields.wrongType(p + "." + k, "a string", v);
+            out.put(k, v.textValue());
         }
         return out;
     }
@@ -146,7 +186,7 @@ final class ChatCompletions {
     }
 
     private void collect(Context ctx, ServedModel m, Runs runs, String id, long created, boolean logprobs,
-                         int[] promptIds) throws Exception {
+                         int[] promptIds, ToolCalls tools) throws Exception {
         int n = runs.size();
         StringBuilder[] text = new StringBuilder[n];
         ArrayNode[] lps = new ArrayNode[n];
@@ -197,10 +237,16 @@ final class ChatCompletions {
             c.put("index", i);
             ObjectNode msg = c.putObject("message");
             msg.put("role", "assistant");
-            msg.put("content", text[i].toString());
+            boolean called = tools != null && fin[i].reason() == FinishReason.STOP;
+            if (called) {
+                msg.putNull("content");
+                msg.set("tool_calls", tools.toolCalls(text[i].toString(), server.newId("call_"), json));
+            } else {
+                msg.put("content", text[i].toString());
+            }
             if (logprobs) c.putObject("logprobs").set("content", lps[i]);
             else c.putNull("logprobs");
-            c.put("finish_reason", fin[i].reason().openAi());
+            c.put("finish_reason", called ? "tool_calls" : fin[i].reason().openAi());
             if (promptIds != null) c.set("token_ids", ids[i]);
             usage.add(fin[i], i == 0, true);
         }
@@ -212,12 +258,18 @@ final class ChatCompletions {
         reply.send(o);
     }
 
+    /**
+     * A stream of chunks. A tool call is sent whole in the last chunk of its choice (one
+     * {@code tool_calls} delta), since it is only a call once it is complete.
+     */
     private void stream(Context ctx, ServedModel m, Runs runs, SamplingFields sf, String id, long created,
-                        boolean logprobs) throws Exception {
+                        boolean logprobs, ToolCalls tools) throws Exception {
         Sse sse = new Sse(ctx, json);
         int n = runs.size();
         Usage usage = new Usage();
         boolean[] failed = {false};
+        StringBuilder[] held = new StringBuilder[n]; // tool calls: the text so far
+        for (int i = 0; i < n; i++) held[i] = new StringBuilder();
         for (int i = 0; i < n; i++) {
             ObjectNode chunk = envelope("chat.completion.chunk", id, created, m);
             ObjectNode c = chunk.putArray("choices").addObject();
@@ -234,6 +286,10 @@ final class ChatCompletions {
             public void event(int i, GenerationEvent e) throws IOException {
                 switch (e) {
                     case GenerationEvent.Token t -> {
+                        if (tools != null) { // held back until the call is complete
+                            held[i].append(t.text());
+                            return;
+                        }
                         if (t.text().isEmpty() && t.logprob() == null) return;
                         ObjectNode chunk = envelope("chat.completion.chunk", id, created, m);
                         ObjectNode c = chunk.putArray("choices").addObject();
@@ -255,9 +311,17 @@ final class ChatCompletions {
                         ObjectNode c = chunk.putArray("choices").addObject();
                         c.put("index", i);
                         ObjectNode delta = c.putObject("delta");
-                        if (!done.text().isEmpty()) delta.put("content", done.text());
+                        boolean called = tools != null && done.reason() == FinishReason.STOP;
+                        String rest = tools == null ? done.text() : held[i].append(done.text()).toString();
+                        if (called) {
+                            ArrayNode calls = tools.toolCalls(rest, server.newId("call_"), json);
+                            ((ObjectNode) calls.get(0)).put("index", 0);
+                            delta.set("tool_calls", calls);
+                        } else if (!rest.isEmpty()) {
+                            delta.put("content", rest);
+                        }
                         c.putNull("logprobs");
-                        c.put("finish_reason", done.reason().openAi());
+                        c.put("finish_reason", called ? "tool_calls" : done.reason().openAi());
                         sse.data(chunk);
                         usage.add(done, i == 0, true); // every choice has the same prompt
                     }

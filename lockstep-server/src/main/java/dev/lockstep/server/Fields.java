@@ -42,11 +42,8 @@ final class Fields {
     }
 
     private static final Map<String, String> UNSUPPORTED = Map.ofEntries(
-            Map.entry("tools", "function calling is not supported by this server"),
-            Map.entry("tool_choice", "function calling is not supported by this server"),
-            Map.entry("parallel_tool_calls", "function calling is not supported by this server"),
-            Map.entry("functions", "function calling is not supported by this server"),
-            Map.entry("function_call", "function calling is not supported by this server"),
+            Map.entry("functions", "the deprecated functions field is not supported; use tools"),
+            Map.entry("function_call", "the deprecated function_call field is not supported; use tool_choice"),
             Map.entry("audio", "audio output is not supported by this server"),
             Map.entry("modalities", "only text output is supported by this server"),
             Map.entry("prediction", "predicted outputs are not supported by this server (see the speculation extension)"),

@@ -272,7 +272,11 @@ class OpenAiSdkTest {
 
         r = fx.post("/v1/chat/completions", "{" + msg + ", \"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"f\"}}]}");
         assertEquals(400, r.statusCode());
-        assertTrue(r.body().contains("function calling is not supported"), r.body());
+        assertEquals("tool_choice", fx.parse(r.body()).at("/error/param").asText());
+        assertTrue(r.body().contains("tool_choice 'auto' (the default with tools) is not supported"), r.body());
+        r = fx.post("/v1/chat/completions", "{" + msg + ", \"functions\": []}");
+        assertEquals(400, r.statusCode());
+        assertTrue(r.body().contains("use tools"), r.body());
 
         r = fx.post("/v1/chat/completions", "{" + msg + ", \"response_format\": {\"type\": \"json_schema\", \"json_schema\": {}}}");
         assertEquals(400, r.statusCode());
@@ -357,5 +361,63 @@ class OpenAiSdkTest {
         List<String> out = new ArrayList<>();
         o.fieldNames().forEachRemaining(out::add);
         return out;
+    }
+
+    /** Function calling: tool_choice required or named gives one well-formed call of a listed tool. */
+    @Test
+    void toolCallsAreWellFormedCallsOfTheListedTools() throws Exception {
+        com.openai.models.FunctionDefinition weather = com.openai.models.FunctionDefinition.builder().name("get_weather")
+                .parameters(com.openai.models.FunctionParameters.builder()
+                        .putAdditionalProperty("type", JsonValue.from("object"))
+                        .putAdditionalProperty("properties", JsonValue.from(java.util.Map.of(
+                                "unit", java.util.Map.of("enum", List.of("celsius", "fahrenheit")))))
+                        .putAdditionalProperty("required", JsonValue.from(List.of("unit"))).build()).build();
+        com.openai.models.FunctionDefinition time = com.openai.models.FunctionDefinition.builder().name("get_time").build();
+        int called = 0;
+        for (long seed = 0; seed < 4; seed++) {
+            ChatCompletion c = client.chat().completions().create(chat("Weather?").maxCompletionTokens(70).seed(seed)
+                    .addFunctionTool(weather).addFunctionTool(time)
+                    .toolChoice(com.openai.models.chat.completions.ChatCompletionToolChoiceOption.Auto.REQUIRED).build());
+            var choice = c.choices().get(0);
+            if (!choice.finishReason().equals(ChatCompletion.Choice.FinishReason.TOOL_CALLS)) {
+                assertEquals(ChatCompletion.Choice.FinishReason.LENGTH, choice.finishReason());
+                continue;
+            }
+            called++;
+            var call = choice.message().toolCalls().orElseThrow().get(0).asFunction();
+            assertTrue(call.id().startsWith("call_"));
+            JsonNode args = fx.parse(call.function().arguments());
+            if (call.function().name().equals("get_weather")) {
+                assertTrue(List.of("celsius", "fahrenheit").contains(args.get("unit").asText()), args.toString());
+            } else {
+                assertEquals("get_time", call.function().name());
+                assertTrue(args.isObject() && args.isEmpty(), args.toString());
+            }
+            assertTrue(choice.message().content().isEmpty());
+        }
+        assertTrue(called >= 2, "calls made: " + called);
+
+        // a named function; streamed, the call arrives whole in the last chunk and equals the plain reply
+        String body = "{\"messages\": [{\"role\": \"user\", \"content\": \"x\"}], \"max_tokens\": 80, \"seed\": 3, \"tools\": ["
+                + "{\"type\": \"function\", \"function\": {\"name\": \"get_time\"}}, {\"type\": \"function\", \"function\": {\"name\": \"noop\"}}],"
+                + " \"tool_choice\": {\"type\": \"function\", \"function\": {\"name\": \"noop\"}}";
+        JsonNode plain = fx.parse(fx.post("/v1/chat/completions", body + "}").body()).at("/choices/0");
+        assertEquals("tool_calls", plain.get("finish_reason").asText(), plain.toString());
+        assertEquals("noop", plain.at("/message/tool_calls/0/function/name").asText());
+        JsonNode last = null;
+        for (String line : fx.post("/v1/chat/completions", body + ", \"stream\": true}").body().split("\n"))
+            if (line.startsWith("data: {")) last = fx.parse(line.substring(6));
+        assertEquals("tool_calls", last.at("/choices/0/finish_reason").asText(), last.toString());
+        assertEquals(plain.at("/message/tool_calls/0/function"), last.at("/choices/0/delta/tool_calls/0/function"));
+
+        // a conversation that used a tool goes back through the template
+        String history = "{\"messages\": [{\"role\": \"user\", \"content\": \"time?\"}, {\"role\": \"assistant\", \"content\": null, "
+                + "\"tool_calls\": [{\"id\": \"call_1\", \"type\": \"function\", \"function\": {\"name\": \"get_time\", \"arguments\": \"{}\"}}]},"
+                + " {\"role\": \"tool\", \"tool_call_id\": \"call_1\", \"content\": \"12:00\"}], \"max_tokens\": 4}";
+        assertEquals(200, fx.post("/v1/chat/completions", history).statusCode());
+        HttpResponse<String> bad = fx.post("/v1/chat/completions", body.replace("\"name\": \"noop\"}}\"", "\"name\": \"nope\"}}\"")
+                .replace("\"tool_choice\": {\"type\": \"function\", \"function\": {\"name\": \"noop\"}}", "\"tool_choice\": {\"type\": \"function\", \"function\": {\"name\": \"nope\"}}") + "}");
+        assertEquals(400, bad.statusCode());
+        assertTrue(bad.body().contains("'nope', which is not among the tools"), bad.body());
     }
 }
