@@ -9,10 +9,10 @@ import dev.lockstep.model.ForwardBatch;
 import dev.lockstep.model.Model;
 import dev.lockstep.model.ModelRunner;
 import dev.lockstep.sampling.JsonGrammar;
-import dev.lockstep.sampling.TokenMasks;
-import dev.lockstep.sampling.TokenTrie;
 import dev.lockstep.sampling.Logprobs;
 import dev.lockstep.sampling.Sampler;
+import dev.lockstep.sampling.TokenMasks;
+import dev.lockstep.sampling.TokenTrie;
 import dev.lockstep.tokenizer.Tokenizer;
 
 import java.io.IOException;
@@ -257,7 +257,7 @@ public final class Engine implements AutoCloseable {
             if (req.format().constrained() && tokenizer == null) {
                 queued.decrementAndGet();
                 throw new RejectedException(RejectedException.Kind.INVALID, "response_format",
-                        "JSON mode needs the model's tokenizer, and this engine has none");
+                        "a constrained response format needs the model's tokenizer, and this engine has none");
             }
             SpecConfig.Mode spec = recurrent ? SpecConfig.Mode.OFF : req.spec() != null ? req.spec() : config.spec().mode();
             if (spec == SpecConfig.Mode.DRAFT && draft == null) {

@@ -14,7 +14,7 @@ import java.util.List;
  * @param promptLogprobs also score every prompt token (k alternatives as for {@code logprobs})
  * @param stream         random stream index (choices of one prompt sampled with one seed differ by stream)
  * @param spec           speculation for this request (null: the engine's default); never changes the output
- * @param format         plain text, or constrained to one JSON object ({@link ResponseFormat})
+ * @param format         plain text, or constrained: JSON mode, a JSON schema ({@link ResponseFormat})
  */
 public record GenerationRequest(int[] prompt, SamplingParams sampling, int maxTokens, List<String> stop, boolean ignoreEos,
                                 int logprobs, boolean promptLogprobs, long stream,

@@ -2,13 +2,14 @@ package dev.lockstep.sampling;
 
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 /**
  * A context-free grammar over bytes, in the spirit of llama.cpp's GBNF: rules with alternatives, each a
  * sequence of elements, an element either a set of bytes or a reference to a rule. Repetition is right
- * recursion ({@code r ::= x r | ε}); left recursion is not allowed ({@link GrammarAutomaton} would not
- * terminate its expansion, and refuses it). Built with {@link Builder}; immutable after.
+ * recursion ({@code r ::= x r | ε}); left recursion is cut at {@link GrammarAutomaton#MAX_DEPTH}
+ * repetitions. Built with {@link Builder}; immutable after.
  */
 public final class Grammar {
     /** rules[r][a]: alternative a of rule r; an element e >= 0 is rule e, e < 0 is the byte set -1 - e. */
@@ -27,6 +28,37 @@ public final class Grammar {
 
     public int ruleCount() {
         return rules.length;
+    }
+
+    /** Whether the root derives some finite string (after {@link Builder#build}, every rule left does). */
+    public boolean producesSomething() {
+        return rules[root].length > 0;
+    }
+
+    /**
+     * Which rules derive some finite string: a fixpoint, a rule being productive once one of its
+     * alternatives has only byte sets and productive rules.
+     */
+    private static boolean[] productive(int[][][] rules) {
+        boolean[] productive = new boolean[rules.length];
+        for (boolean changed = true; changed; ) {
+            changed = false;
+            for (int r = 0; r < rules.length; r++) {
+                if (productive[r]) continue;
+                for (int[] alt : rules[r]) {
+                    if (allProductive(alt, productive)) {
+                        productive[r] = changed = true;
+                        break;
+                    }
+                }
+            }
+        }
+        return productive;
+    }
+
+    private static boolean allProductive(int[] alt, boolean[] productive) {
+        for (int e : alt) if (e >= 0 && !productive[e]) return false;
+        return true;
     }
 
     static boolean contains(long[] set, int b) {
@@ -68,7 +100,7 @@ public final class Grammar {
 
         /** A byte set (four words), as an element. */
         public int set(long[] words) {
-            for (int i = 0; i < sets.size(); i++) if (java.util.Arrays.equals(sets.get(i), words)) return -1 - i;
+            for (int i = 0; i < sets.size(); i++) if (Arrays.equals(sets.get(i), words)) return -1 - i;
             sets.add(words.clone());
             return -sets.size();
         }
@@ -102,6 +134,14 @@ public final class Grammar {
             for (int i = 0; i < r.length; i++) {
                 if (alts.get(i).isEmpty()) throw new IllegalStateException("rule " + names.get(i) + " has no alternative");
                 r[i] = alts.get(i).toArray(new int[0][]);
+            }
+            // drop the alternatives that can never finish (a $ref cycle without bytes), so that every
+            // state the automaton reaches can still be completed; a rule left without any derives nothing
+            boolean[] productive = productive(r);
+            for (int i = 0; i < r.length; i++) {
+                List<int[]> keep = new ArrayList<>();
+                for (int[] alt : r[i]) if (allProductive(alt, productive)) keep.add(alt);
+                r[i] = keep.toArray(new int[0][]);
             }
             return new Grammar(r, sets.toArray(new long[0][]), names.toArray(new String[0]), root);
         }

@@ -67,10 +67,13 @@ public final class GrammarAutomaton implements ByteAutomaton {
     /** The empty stack: the root rule has been read completely. */
     private static final Stack ACCEPT = new Stack(-1, -1, -1, null);
 
+    /** Throws {@link IllegalArgumentException} for a grammar that accepts nothing (every path loops or dies). */
     public GrammarAutomaton(Grammar g) {
         this.g = g;
         Set<Stack> s = new HashSet<>();
-        for (int a = 0; a < g.rules[g.root].length; a++) expand(g.root, a, 0, null, s);
+        Set<Stack> seen = new HashSet<>();
+        for (int a = 0; a < g.rules[g.root].length; a++) expand(g.root, a, 0, null, s, seen);
+        if (s.isEmpty()) throw new IllegalArgumentException("the grammar accepts nothing: rule " + g.names[g.root] + " never reaches a byte");
         start = intern(s);
     }
 
@@ -89,7 +92,7 @@ public final class GrammarAutomaton implements ByteAutomaton {
         for (Stack s : states.get((int) state)) {
             if (s == ACCEPT) continue;
             int e = g.rules[s.rule][s.alt][s.pos];
-            if (Grammar.contains(g.sets[-1 - e], b)) expand(s.rule, s.alt, s.pos + 1, s.next, next);
+            if (Grammar.contains(g.sets[-1 - e], b)) expand(s.rule, s.alt, s.pos + 1, s.next, next, new HashSet<>());
         }
         long t = next.isEmpty() ? REJECT : intern(next);
         transitions.put(key, t);
@@ -120,28 +123,26 @@ public final class GrammarAutomaton implements ByteAutomaton {
 
     /**
      * Adds to {@code out} every stack that frame (rule, alt, pos) over {@code rest} becomes once the
-     * rules at its top are expanded, so that each top frame points at a byte set.
+     * rules at its top are expanded, so that each top frame points at a byte set. {@code seen} holds the
+     * frames this expansion has visited: a cycle of rules that reads no byte (A ::= B, B ::= A) ends
+     * there, and left recursion ends at {@link #MAX_DEPTH}, as a bounded number of repetitions.
      */
-    private void expand(int rule, int alt, int pos, Stack rest, Set<Stack> out) {
+    private void expand(int rule, int alt, int pos, Stack rest, Set<Stack> out, Set<Stack> seen) {
+        Stack here = new Stack(rule, alt, pos, rest);
+        if (here.depth > MAX_DEPTH || !seen.add(here)) return;
         int[] elems = g.rules[rule][alt];
         if (pos == elems.length) { // this alternative is done: continue with the frame below
             if (rest == null) out.add(ACCEPT);
-            else expand(rest.rule, rest.alt, rest.pos, rest.next, out);
+            else expand(rest.rule, rest.alt, rest.pos, rest.next, out, seen);
             return;
         }
         int e = elems[pos];
         if (e < 0) {
-            Stack s = new Stack(rule, alt, pos, rest);
-            if (s.depth <= MAX_DEPTH) out.add(s);
+            out.add(here);
             return;
         }
         // a rule: its alternatives, then where this one continues (nothing to come back to if e is last)
         Stack back = pos + 1 == elems.length ? rest : new Stack(rule, alt, pos + 1, rest);
-        if (back != null && back.depth > MAX_DEPTH) return;
-        for (int a = 0; a < g.rules[e].length; a++) {
-            if (g.rules[e][a].length > 0 && g.rules[e][a][0] == e)
-                throw new IllegalArgumentException("rule " + g.names[e] + " is left-recursive");
-            expand(e, a, 0, back, out);
-        }
+        for (int a = 0; a < g.rules[e].length; a++) expand(e, a, 0, back, out, seen);
     }
 }

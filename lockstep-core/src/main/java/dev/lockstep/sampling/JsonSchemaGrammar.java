@@ -64,7 +64,9 @@ public final class JsonSchemaGrammar {
         if (!c.isObjectSchema(schema, 0))
             throw new UnsupportedSchemaException("the root of the schema must be an object schema (type \"object\", or anyOf object schemas)");
         int r = c.value(schema, "");
-        return c.g.build(r);
+        Grammar g = c.g.build(r);
+        if (!g.producesSomething()) throw new UnsupportedSchemaException("no value can match the schema (its $refs only lead to each other)");
+        return g;
     }
 
     /** Whether every value {@code s} accepts is an object (so a reply ends the moment it closes). */

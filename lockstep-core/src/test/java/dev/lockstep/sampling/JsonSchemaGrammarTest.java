@@ -166,4 +166,22 @@ class JsonSchemaGrammarTest {
         GrammarAutomaton g = (GrammarAutomaton) a;
         assertTrue(g.stateCount() < 200, "states are interned: " + g.stateCount());
     }
+
+    /** $refs that lead only to each other end, as "no value", or as the alternatives that do read bytes. */
+    @Test
+    void referenceCyclesTerminate() throws Exception {
+        var e = assertThrows(JsonSchemaGrammar.UnsupportedSchemaException.class, () -> dev.lockstep.engine.ResponseFormat.jsonSchema("x",
+                JSON.readTree("{\"type\": \"object\", \"properties\": {\"a\": {\"$ref\": \"#/$defs/A\"}}, \"required\": [\"a\"],"
+                        + " \"$defs\": {\"A\": {\"$ref\": \"#/$defs/A\"}}}")));
+        assertTrue(e.getMessage().contains("no value can match"), e.getMessage());
+        ByteAutomaton a = automaton("{\"type\": \"object\", \"properties\": {\"a\": {\"$ref\": \"#/$defs/A\"}}, \"required\": [\"a\"],"
+                + " \"$defs\": {\"A\": {\"anyOf\": [{\"$ref\": \"#/$defs/A\"}, {\"type\": \"null\"}]}}}");
+        assertAccepted(a, "{\"a\":null}");
+        assertFalse(done(a, "{\"a\":1}"));
+        // an optional property whose schema matches nothing is pruned: no reply can start it and die
+        ByteAutomaton b = automaton("{\"type\": \"object\", \"properties\": {\"a\": {\"type\": \"integer\"}, \"b\": {\"$ref\": \"#/$defs/B\"}},"
+                + " \"required\": [\"a\"], \"$defs\": {\"B\": {\"$ref\": \"#/$defs/B\"}}}");
+        assertAccepted(b, "{\"a\":1}");
+        assertEquals(ByteAutomaton.REJECT, b.run(b.start(), "{\"a\":1,".getBytes(StandardCharsets.UTF_8)));
+    }
 }

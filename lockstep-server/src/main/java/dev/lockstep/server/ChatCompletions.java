@@ -14,7 +14,9 @@ import io.javalin.http.Context;
 
 import java.io.IOException;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 /**
@@ -128,8 +130,8 @@ final class ChatCompletions {
     }
 
     /** What a template may read besides role and content: an assistant's tool_calls, a tool reply's tool_call_id, a name. */
-    private static java.util.Map<String, Object> extras(JsonNode m, String role, String p) {
-        java.util.Map<String, Object> out = new java.util.LinkedHashMap<>();
+    private static Map<String, Object> extras(JsonNode m, String role, String p) {
+        Map<String, Object> out = new LinkedHashMap<>();
         JsonNode calls = m.get("tool_calls");
         if (calls != null && !calls.isNull()) {
             if (!role.equals("assistant")) throw ApiException.badRequest(p + ".tool_calls", p + ".tool_calls is only for assistant messages");
@@ -138,12 +140,12 @@ final class ChatCompletions {
             for (JsonNode call : calls) {
                 Object plain = PLAIN.convertValue(call, Object.class);
                 // templates read arguments as an object (Hugging Face's convention); OpenAI sends a JSON string
-                if (plain instanceof java.util.Map<?, ?> map && map.get("function") instanceof java.util.Map<?, ?> fn
+                if (plain instanceof Map<?, ?> map && map.get("function") instanceof Map<?, ?> fn
                         && fn.get("arguments") instanceof String args) {
                     try {
-                        @SuppressWarnings("unchecked") java.util.Map<String, Object> f = (java.util.Map<String, Object>) fn;
+                        @SuppressWarnings("unchecked") Map<String, Object> f = (Map<String, Object>) fn;
                         f.put("arguments", PLAIN.readValue(args, Object.class));
-                    } catch (java.io.IOException e) {
+                    } catch (IOException e) {
                         throw ApiException.badRequest(p + ".tool_calls", p + ".tool_calls: arguments must be a JSON string, got '" + args + "'");
                     }
                 }
