@@ -101,6 +101,15 @@ public final class ChatTemplate {
         return new ChatTemplate(CHATML, bos, eos, true);
     }
 
+    /**
+     * Whether the template writes tool calls in the Hermes syntax ({@code <tool_call>{"name": ...,
+     * "arguments": ...}</tool_call>}, as Qwen 2.5 / 3 and Hermes models are trained to), so that a
+     * model's own calls can be read back out of its reply.
+     */
+    public boolean hermesToolCalls() {
+        return source.contains("<tool_call>") && source.contains("tools");
+    }
+
     /** Whether this is the documented default (the model file carries no template). */
     public boolean isDefault() {
         return isDefault;

@@ -43,8 +43,8 @@ final class ChatCompletions {
         f.only(FIELDS);
         server.checkModel(f, m);
         ResponseFormat format = responseFormat(f);
-        ToolCalls tools = ToolCalls.parse(f, json);
-        if (tools != null) {
+        ToolCalls tools = ToolCalls.parse(f, json, m.template().hermesToolCalls());
+        if (tools != null && !tools.auto()) {
             if (format != ResponseFormat.TEXT)
                 throw ApiException.badRequest("response_format", "response_format cannot be combined with a tool call (tool_choice required or a named function)");
             format = tools.format();
@@ -239,10 +239,13 @@ final class ChatCompletions {
             c.put("index", i);
             ObjectNode msg = c.putObject("message");
             msg.put("role", "assistant");
-            boolean called = tools != null && fin[i].reason() == FinishReason.STOP;
+            ToolCalls.Reply r = tools != null && fin[i].reason() == FinishReason.STOP
+                    ? tools.reply(text[i].toString(), () -> server.newId("call_"), json) : null;
+            boolean called = r != null && !r.calls().isEmpty();
             if (called) {
-                msg.putNull("content");
-                msg.set("tool_calls", tools.toolCalls(text[i].toString(), server.newId("call_"), json));
+                if (r.content() == null) msg.putNull("content");
+                else msg.put("content", r.content());
+                msg.set("tool_calls", r.calls());
             } else {
                 msg.put("content", text[i].toString());
             }
@@ -313,12 +316,14 @@ final class ChatCompletions {
                         ObjectNode c = chunk.putArray("choices").addObject();
                         c.put("index", i);
                         ObjectNode delta = c.putObject("delta");
-                        boolean called = tools != null && done.reason() == FinishReason.STOP;
                         String rest = tools == null ? done.text() : held[i].append(done.text()).toString();
+                        ToolCalls.Reply r = tools != null && done.reason() == FinishReason.STOP
+                                ? tools.reply(rest, () -> server.newId("call_"), json) : null;
+                        boolean called = r != null && !r.calls().isEmpty();
                         if (called) {
-                            ArrayNode calls = tools.toolCalls(rest, server.newId("call_"), json);
-                            ((ObjectNode) calls.get(0)).put("index", 0);
-                            delta.set("tool_calls", calls);
+                            for (int k = 0; k < r.calls().size(); k++) ((ObjectNode) r.calls().get(k)).put("index", k);
+                            if (r.content() != null) delta.put("content", r.content());
+                            delta.set("tool_calls", r.calls());
                         } else if (!rest.isEmpty()) {
                             delta.put("content", rest);
                         }

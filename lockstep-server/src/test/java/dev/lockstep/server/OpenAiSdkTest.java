@@ -273,7 +273,7 @@ class OpenAiSdkTest {
         r = fx.post("/v1/chat/completions", "{" + msg + ", \"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"f\"}}]}");
         assertEquals(400, r.statusCode());
         assertEquals("tool_choice", fx.parse(r.body()).at("/error/param").asText());
-        assertTrue(r.body().contains("tool_choice 'auto' (the default with tools) is not supported"), r.body());
+        assertTrue(r.body().contains("tool_choice 'auto' (the default with tools) needs a chat template"), r.body());
         r = fx.post("/v1/chat/completions", "{" + msg + ", \"functions\": []}");
         assertEquals(400, r.statusCode());
         assertTrue(r.body().contains("use tools"), r.body());

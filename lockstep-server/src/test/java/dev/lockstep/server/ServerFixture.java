@@ -30,7 +30,11 @@ final class ServerFixture implements AutoCloseable {
     }
 
     ServerFixture(EngineConfig cfg, OpenAiServer.Options options, Path draft) throws InterruptedException {
-        server = OpenAiServer.start(MODEL, draft, cfg, options.withPort(0).withApiKey(KEY).withIdleMillis(100));
+        this(MODEL, cfg, options, draft);
+    }
+
+    ServerFixture(Path model, EngineConfig cfg, OpenAiServer.Options options, Path draft) throws InterruptedException {
+        server = OpenAiServer.start(model, draft, cfg, options.withPort(0).withApiKey(KEY).withIdleMillis(100));
         server.awaitReady();
     }
 
