@@ -588,7 +588,8 @@ public final class Engine implements AutoCloseable {
 
     /**
      * The masks of a constrained format: JSON mode shares one cache among all its requests; a JSON
-     * schema's automaton belongs to its request. The trie of the vocabulary's bytes is built on first use.
+     * schema's among the requests of its format (the choices of one HTTP request). The trie of the
+     * vocabulary's bytes is built on first use.
      */
     private TokenMasks masksFor(ResponseFormat f) {
         if (tokenTrie == null) {
@@ -600,7 +601,8 @@ public final class Engine implements AutoCloseable {
             if (jsonObjectMasks == null) jsonObjectMasks = new TokenMasks(tokenTrie, JsonGrammar.OBJECT);
             return jsonObjectMasks;
         }
-        return new TokenMasks(tokenTrie, f.automaton());
+        if (f.masks == null || f.masks.trie() != tokenTrie) f.masks = new TokenMasks(tokenTrie, f.automaton());
+        return f.masks;
     }
 
     private void finish(Sequence s, FinishReason reason, String message) {

@@ -5,6 +5,7 @@ import dev.lockstep.sampling.ByteAutomaton;
 import dev.lockstep.sampling.GrammarAutomaton;
 import dev.lockstep.sampling.JsonGrammar;
 import dev.lockstep.sampling.JsonSchemaGrammar;
+import dev.lockstep.sampling.TokenMasks;
 
 /**
  * What shape the generated text must have. A constrained format is decoded with a byte automaton
@@ -27,6 +28,8 @@ public final class ResponseFormat {
 
     private final String description;
     private final ByteAutomaton automaton;
+    /** The engine's masks of this format's automaton, shared by the requests that share the format (engine thread only). */
+    TokenMasks masks;
 
     private ResponseFormat(String description, ByteAutomaton automaton) {
         this.description = description;

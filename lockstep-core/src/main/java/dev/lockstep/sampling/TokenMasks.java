@@ -29,6 +29,10 @@ public final class TokenMasks {
         return automaton;
     }
 
+    public TokenTrie trie() {
+        return trie;
+    }
+
     /** The tokens allowed after {@code state}: bit {@code id} of word {@code id / 64}. Do not modify. */
     public long[] allowed(long state) {
         long[] m = cache.get(state);
