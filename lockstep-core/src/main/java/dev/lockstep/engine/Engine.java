@@ -233,6 +233,9 @@ public final class Engine implements AutoCloseable {
             for (int t : req.prompt())
                 if (t < 0 || t >= vocab) throw new RejectedException(RejectedException.Kind.INVALID, "prompt",
                         "token id " + t + " is outside the vocabulary [0, " + vocab + ")");
+            for (int t : req.tokenStops().ids())
+                if (t < 0 || t >= vocab) throw new RejectedException(RejectedException.Kind.INVALID, "stop_token_ids",
+                        "stop token id " + t + " is outside the vocabulary [0, " + vocab + ")");
             int biased = req.sampling().logitBias().maxId();
             if (biased >= vocab) throw new RejectedException(RejectedException.Kind.INVALID, "logit_bias",
                     "logit_bias token id " + biased + " is outside the vocabulary [0, " + vocab + ")");
@@ -271,6 +274,7 @@ public final class Engine implements AutoCloseable {
             Sequence s = new Sequence(id, req, h, n + maxTokens, config.blockSize(), new TextStream(tokenizer, req.stop()),
                     spec, config.spec().draftMax());
             s.arrivalNanos = System.nanoTime();
+            if (req.tokenStops().minTokens() > 0) s.bannedEarly = bannedEarly(req.tokenStops());
             incoming.add(s);
             LockSupport.unpark(thread);
             return h;
@@ -561,7 +565,8 @@ public final class Engine implements AutoCloseable {
                 return;
             }
         }
-        int tok = sampler.sample(logits, row * vocab, r.sampling(), s.tokens, s.promptLen, s.length, r.stream(), allowed);
+        int[] banned = s.generated() < r.tokenStops().minTokens() ? s.bannedEarly : null;
+        int tok = sampler.sample(logits, row * vocab, r.sampling(), s.tokens, s.promptLen, s.length, r.stream(), allowed, banned);
         Logprobs.Entry lp = r.logprobs() >= 0 ? logprobs.entry(logits, row * vocab, tok, r.logprobs()) : null;
         s.tokens[s.length++] = tok;
         generatedTokens.incrementAndGet();
@@ -580,10 +585,19 @@ public final class Engine implements AutoCloseable {
             closed = s.masks.automaton().isDone(s.grammarState);
             eog = false; // end-of-generation tokens have no bytes, so the mask never allows them
         }
+        eog |= r.tokenStops().stops(tok); // a stop token id ends the output as end-of-generation does
         String text = eog ? "" : s.text.push(tok);
         s.handle.emit(new GenerationEvent.Token(tok, lp, text));
         if (eog || closed || s.text.stopped()) finish(s, FinishReason.STOP, null);
         else if (s.length >= s.maxLength) finish(s, FinishReason.LENGTH, null);
+    }
+
+    /** min_tokens: the end-of-generation tokens and the request's stop token ids, which wait until it is reached. */
+    private int[] bannedEarly(TokenStops ts) {
+        java.util.TreeSet<Integer> ids = new java.util.TreeSet<>();
+        if (tokenizer != null) for (int t : tokenizer.endOfGenerationTokens()) if (t >= 0 && t < vocab) ids.add(t);
+        for (int t : ts.ids()) ids.add(t);
+        return ids.stream().mapToInt(Integer::intValue).toArray();
     }
 
     /**

@@ -15,16 +15,23 @@ import java.util.List;
  * @param stream         random stream index (choices of one prompt sampled with one seed differ by stream)
  * @param spec           speculation for this request (null: the engine's default); never changes the output
  * @param format         plain text, or constrained: JSON mode, a JSON schema ({@link ResponseFormat})
+ * @param tokenStops     token ids that end the output, and tokens to generate before any end may ({@link TokenStops})
  */
 public record GenerationRequest(int[] prompt, SamplingParams sampling, int maxTokens, List<String> stop, boolean ignoreEos,
                                 int logprobs, boolean promptLogprobs, long stream,
-                                SpecConfig.Mode spec, ResponseFormat format) {
+                                SpecConfig.Mode spec, ResponseFormat format, TokenStops tokenStops) {
 
     public GenerationRequest {
         prompt = prompt.clone();
         stop = stop == null ? List.of() : List.copyOf(stop);
         if (sampling == null) sampling = SamplingParams.GREEDY;
         if (format == null) format = ResponseFormat.TEXT;
+        if (tokenStops == null) tokenStops = TokenStops.NONE;
+    }
+
+    public GenerationRequest(int[] prompt, SamplingParams sampling, int maxTokens, List<String> stop, boolean ignoreEos,
+                             int logprobs, boolean promptLogprobs, long stream, SpecConfig.Mode spec, ResponseFormat format) {
+        this(prompt, sampling, maxTokens, stop, ignoreEos, logprobs, promptLogprobs, stream, spec, format, TokenStops.NONE);
     }
 
     public GenerationRequest(int[] prompt, SamplingParams sampling, int maxTokens, List<String> stop, boolean ignoreEos,
@@ -38,11 +45,15 @@ public record GenerationRequest(int[] prompt, SamplingParams sampling, int maxTo
     }
 
     public GenerationRequest withSpec(SpecConfig.Mode m) {
-        return new GenerationRequest(prompt, sampling, maxTokens, stop, ignoreEos, logprobs, promptLogprobs, stream, m, format);
+        return new GenerationRequest(prompt, sampling, maxTokens, stop, ignoreEos, logprobs, promptLogprobs, stream, m, format, tokenStops);
     }
 
     public GenerationRequest withFormat(ResponseFormat f) {
-        return new GenerationRequest(prompt, sampling, maxTokens, stop, ignoreEos, logprobs, promptLogprobs, stream, spec, f);
+        return new GenerationRequest(prompt, sampling, maxTokens, stop, ignoreEos, logprobs, promptLogprobs, stream, spec, f, tokenStops);
+    }
+
+    public GenerationRequest withTokenStops(TokenStops t) {
+        return new GenerationRequest(prompt, sampling, maxTokens, stop, ignoreEos, logprobs, promptLogprobs, stream, spec, format, t);
     }
 
     public static GenerationRequest greedy(int[] prompt, int maxTokens) {
@@ -50,22 +61,22 @@ public record GenerationRequest(int[] prompt, SamplingParams sampling, int maxTo
     }
 
     public GenerationRequest withLogprobs(int k) {
-        return new GenerationRequest(prompt, sampling, maxTokens, stop, ignoreEos, k, promptLogprobs, stream, spec, format);
+        return new GenerationRequest(prompt, sampling, maxTokens, stop, ignoreEos, k, promptLogprobs, stream, spec, format, tokenStops);
     }
 
     public GenerationRequest withPromptLogprobs(boolean on) {
-        return new GenerationRequest(prompt, sampling, maxTokens, stop, ignoreEos, logprobs, on, stream, spec, format);
+        return new GenerationRequest(prompt, sampling, maxTokens, stop, ignoreEos, logprobs, on, stream, spec, format, tokenStops);
     }
 
     public GenerationRequest withIgnoreEos(boolean on) {
-        return new GenerationRequest(prompt, sampling, maxTokens, stop, on, logprobs, promptLogprobs, stream, spec, format);
+        return new GenerationRequest(prompt, sampling, maxTokens, stop, on, logprobs, promptLogprobs, stream, spec, format, tokenStops);
     }
 
     public GenerationRequest withStop(List<String> s) {
-        return new GenerationRequest(prompt, sampling, maxTokens, s, ignoreEos, logprobs, promptLogprobs, stream, spec, format);
+        return new GenerationRequest(prompt, sampling, maxTokens, s, ignoreEos, logprobs, promptLogprobs, stream, spec, format, tokenStops);
     }
 
     public GenerationRequest withStream(long s) {
-        return new GenerationRequest(prompt, sampling, maxTokens, stop, ignoreEos, logprobs, promptLogprobs, s, spec, format);
+        return new GenerationRequest(prompt, sampling, maxTokens, stop, ignoreEos, logprobs, promptLogprobs, s, spec, format, tokenStops);
     }
 }

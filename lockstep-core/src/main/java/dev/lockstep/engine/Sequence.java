@@ -57,6 +57,8 @@ final class Sequence {
     // tokens emitted so far
     dev.lockstep.sampling.TokenMasks masks;
     long grammarState;
+    // min_tokens: the tokens that may not be generated before it (end-of-generation and stop token ids)
+    int[] bannedEarly;
 
     Sequence(long id, GenerationRequest request, RequestHandle handle, int maxLength, int blockSize, TextStream text,
              SpecConfig.Mode specMode, int draftMax) {

@@ -38,21 +38,23 @@ public final class Sampler {
      * (the first {@code promptLen} are the prompt); the new token will sit at position {@code len}.
      */
     public int sample(float[] logits, int off, SamplingParams p, int[] history, int promptLen, int len, long stream) {
-        return sample(logits, off, p, history, promptLen, len, stream, null);
+        return sample(logits, off, p, history, promptLen, len, stream, null, null);
     }
 
     /**
      * As {@link #sample(float[], int, SamplingParams, int[], int, int, long)}, over the tokens of
-     * {@code allowed} only (bit {@code id} of word {@code id / 64}; null: all), which must hold at least
-     * one token. The others' logits become -infinity before anything else, so every later step (bias,
-     * penalties, filters, the draw) sees only the allowed tokens.
+     * {@code allowed} only (bit {@code id} of word {@code id / 64}; null: all) and never one of
+     * {@code banned} (null: none); at least one token must remain. The others' logits become -infinity
+     * before anything else, so every later step (bias, penalties, filters, the draw) sees only the
+     * tokens left.
      */
     public int sample(float[] logits, int off, SamplingParams p, int[] history, int promptLen, int len, long stream,
-                      long[] allowed) {
+                      long[] allowed, int[] banned) {
         float[] l = work;
         System.arraycopy(logits, off, l, 0, vocab);
         if (allowed != null)
             for (int i = 0; i < vocab; i++) if ((allowed[i >>> 6] >>> i & 1) == 0) l[i] = Float.NEGATIVE_INFINITY;
+        if (banned != null) for (int t : banned) l[t] = Float.NEGATIVE_INFINITY;
         p.logitBias().apply(l);
         if (p.hasPenalties()) applyPenalties(l, p, history, promptLen, len);
         if (p.greedy()) return Ops.argmax(l, 0, vocab);

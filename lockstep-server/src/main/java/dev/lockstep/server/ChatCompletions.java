@@ -60,7 +60,7 @@ final class ChatCompletions {
         List<GenerationRequest> reqs = new ArrayList<>();
         for (int i = 0; i < sf.n(); i++)
             reqs.add(new GenerationRequest(prompt, sf.sampling(), sf.maxTokens(), sf.stop(), sf.ignoreEos(),
-                    logprobs ? top : -1, false, i, sf.spec(), format));
+                    logprobs ? top : -1, false, i, sf.spec(), format, sf.tokenStops()));
         String id = server.newId("chatcmpl-");
         long created = System.currentTimeMillis() / 1000;
         try (Runs runs = server.submit(reqs, "messages")) {

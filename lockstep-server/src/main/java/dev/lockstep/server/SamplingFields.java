@@ -3,6 +3,7 @@ package dev.lockstep.server;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.lockstep.LockstepException;
 import dev.lockstep.engine.SpecConfig;
+import dev.lockstep.engine.TokenStops;
 import dev.lockstep.sampling.SamplingParams;
 
 import java.util.HashSet;
@@ -15,17 +16,18 @@ import java.util.Set;
  * request always gets the same response (the server's promise; pass a seed to vary it).
  */
 record SamplingFields(SamplingParams sampling, int n, int maxTokens, List<String> stop, boolean stream,
-                      boolean includeUsage, boolean ignoreEos, SpecConfig.Mode spec) {
+                      boolean includeUsage, boolean ignoreEos, SpecConfig.Mode spec, TokenStops tokenStops) {
 
     static final int MAX_N = 16;
     static final int MAX_STOP = 16;
     static final int MAX_LOGIT_BIAS = 1024;
+    static final int MAX_STOP_TOKEN_IDS = 64;
 
     /** The fields {@link #parse} reads (and {@code model}); an endpoint adds its own ({@link #fields}). */
     private static final Set<String> FIELDS = Set.of("model", "temperature", "top_p", "top_k", "min_p",
             "presence_penalty", "frequency_penalty", "repetition_penalty", "seed", "n", "max_tokens",
             "max_completion_tokens", "stop", "stream", "stream_options", "user", "ignore_eos", "speculation",
-            "logit_bias");
+            "logit_bias", "min_tokens", "stop_token_ids");
 
     /** The shared fields plus an endpoint's own: everything else is refused ({@link Fields#only}). */
     static Set<String> fields(String... endpointOwn) {
@@ -43,6 +45,24 @@ record SamplingFields(SamplingParams sampling, int n, int maxTokens, List<String
         } catch (LockstepException e) {
             throw ApiException.badRequest("speculation", e.getMessage());
         }
+    }
+
+    /** vLLM's {@code stop_token_ids} (ids past the vocabulary are refused by the engine) and {@code min_tokens}. */
+    static TokenStops tokenStops(Fields f, int maxTokens) {
+        int min = f.integer("min_tokens", 0, 0, maxTokens > 0 ? maxTokens : Integer.MAX_VALUE);
+        JsonNode ids = f.node("stop_token_ids");
+        if (ids == null) return min == 0 ? TokenStops.NONE : new TokenStops(new int[0], min);
+        if (!ids.isArray()) throw Fields.wrongType("stop_token_ids", "a list of token ids", ids);
+        if (ids.size() > MAX_STOP_TOKEN_IDS)
+            throw ApiException.badRequest("stop_token_ids", "stop_token_ids has " + ids.size() + " entries; at most " + MAX_STOP_TOKEN_IDS + " are allowed");
+        int[] out = new int[ids.size()];
+        for (int i = 0; i < out.length; i++) {
+            JsonNode e = ids.get(i);
+            if (!e.isIntegralNumber() || !e.canConvertToInt() || e.intValue() < 0)
+                throw Fields.wrongType("stop_token_ids[" + i + "]", "a token id", e);
+            out[i] = e.intValue();
+        }
+        return new TokenStops(out, min);
     }
 
     static SamplingFields parse(Fields f, int defaultMaxTokens) {
@@ -74,6 +94,6 @@ record SamplingFields(SamplingParams sampling, int n, int maxTokens, List<String
         SpecConfig.Mode spec = speculation(f);
         SamplingParams p = new SamplingParams(temperature, topK, topP, minP, repetition, 64, frequency, presence, seed,
                 f.logitBias("logit_bias", MAX_LOGIT_BIAS));
-        return new SamplingFields(p, n, maxTokens, stop, stream, includeUsage, ignoreEos, spec);
+        return new SamplingFields(p, n, maxTokens, stop, stream, includeUsage, ignoreEos, spec, tokenStops(f, maxTokens));
     }
 }

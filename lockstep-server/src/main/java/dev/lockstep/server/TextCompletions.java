@@ -9,6 +9,7 @@ import dev.lockstep.engine.GenerationEvent;
 import dev.lockstep.engine.GenerationRequest;
 import dev.lockstep.engine.ResponseFormat;
 import dev.lockstep.engine.SpecConfig;
+import dev.lockstep.engine.TokenStops;
 import dev.lockstep.sampling.Logprobs;
 import io.javalin.http.Context;
 
@@ -60,7 +61,7 @@ final class TextCompletions {
         for (Prompt p : prompts)
             for (int i = 0; i < sf.n(); i++)
                 reqs.add(new GenerationRequest(p.ids(), sf.sampling(), scoreOnly ? 1 : sf.maxTokens(), sf.stop(), sf.ignoreEos(),
-                        logprobs, echo && logprobs >= 0, i, sf.spec(), scoreOnly ? ResponseFormat.TEXT : format));
+                        logprobs, echo && logprobs >= 0, i, sf.spec(), scoreOnly ? ResponseFormat.TEXT : format, sf.tokenStops()));
         String id = server.newId("cmpl-");
         long created = System.currentTimeMillis() / 1000;
         try (Runs runs = server.submit(reqs, "prompt")) {
@@ -74,7 +75,7 @@ final class TextCompletions {
         boolean stream = f.bool("stream", false);
         return new SamplingFields(dev.lockstep.sampling.SamplingParams.GREEDY, f.integer("n", 1, 1, SamplingFields.MAX_N),
                 1, List.of(), stream, stream && f.node("stream_options") != null
-                && new Fields(f.node("stream_options")).bool("include_usage", false), true, SpecConfig.Mode.OFF);
+                && new Fields(f.node("stream_options")).bool("include_usage", false), true, SpecConfig.Mode.OFF, TokenStops.NONE);
     }
 
     private static List<Prompt> prompts(Fields f, ServedModel m) {

@@ -420,4 +420,28 @@ class OpenAiSdkTest {
         assertEquals(400, bad.statusCode());
         assertTrue(bad.body().contains("'nope', which is not among the tools"), bad.body());
     }
+
+    /** vLLM's min_tokens and stop_token_ids, with their errors. */
+    @Test
+    void minTokensAndStopTokenIds() throws Exception {
+        String base = "{\"prompt\": \"Once upon a time\", \"max_tokens\": 12, \"temperature\": 0, \"return_token_ids\": true";
+        int eos = 2; // the llama-style vocabulary of the fixture model: </s>
+        JsonNode forced = fx.parse(fx.post("/v1/completions", base + ", \"logit_bias\": {\"" + eos + "\": 100}, \"min_tokens\": 4}").body()).at("/choices/0");
+        assertEquals("stop", forced.get("finish_reason").asText(), forced.toString());
+        assertEquals(5, forced.get("token_ids").size(), "four tokens, then the end of text: " + forced);
+        JsonNode plain = fx.parse(fx.post("/v1/completions", base + ", \"ignore_eos\": true}").body()).at("/choices/0");
+        int third = plain.at("/token_ids/2").asInt();
+        JsonNode stopped = fx.parse(fx.post("/v1/completions", base + ", \"ignore_eos\": true, \"stop_token_ids\": [" + third + "]}").body())
+                .at("/choices/0");
+        assertEquals("stop", stopped.get("finish_reason").asText());
+        assertEquals(third, stopped.at("/token_ids/" + (stopped.get("token_ids").size() - 1)).asInt());
+        assertTrue(stopped.get("token_ids").size() <= 3);
+
+        HttpResponse<String> r = fx.post("/v1/completions", base + ", \"stop_token_ids\": [999999]}");
+        assertEquals(400, r.statusCode());
+        assertEquals("stop_token_ids", fx.parse(r.body()).at("/error/param").asText());
+        r = fx.post("/v1/completions", base + ", \"min_tokens\": 13}");
+        assertEquals(400, r.statusCode());
+        assertEquals("min_tokens", fx.parse(r.body()).at("/error/param").asText());
+    }
 }
