@@ -88,7 +88,9 @@ public final class Engine implements AutoCloseable {
 
     private final Model model;
     private final Tokenizer tokenizer;
-    private TokenTrie tokenTrie; // constrained decoding: the vocabulary's bytes, built on first use (engine thread only)
+    private TokenTrie tokenTrie; // constrained decoding: the vocabulary's bytes, built on first use
+    /** Tries by tokenizer: read-only, so engines on one tokenizer build theirs once (weak: gone with the tokenizer). */
+    private static final java.util.Map<Tokenizer, TokenTrie> TRIES = java.util.Collections.synchronizedMap(new java.util.WeakHashMap<>());
     private TokenMasks jsonObjectMasks; // JSON mode's masks, shared by all its requests
     private final EngineConfig config;
     private final WorkerPool pool;
@@ -607,9 +609,14 @@ public final class Engine implements AutoCloseable {
      */
     private TokenMasks masksFor(ResponseFormat f) {
         if (tokenTrie == null) {
-            byte[][] pieces = new byte[vocab][];
-            for (int id = 0; id < vocab; id++) pieces[id] = id < tokenizer.size() ? tokenizer.piece(id, false) : new byte[0];
-            tokenTrie = new TokenTrie(pieces);
+            TokenTrie shared = TRIES.get(tokenizer);
+            if (shared == null || shared.vocabSize() != vocab) {
+                byte[][] pieces = new byte[vocab][];
+                for (int id = 0; id < vocab; id++) pieces[id] = id < tokenizer.size() ? tokenizer.piece(id, false) : new byte[0];
+                shared = new TokenTrie(pieces);
+                TRIES.put(tokenizer, shared);
+            }
+            tokenTrie = shared;
         }
         if (f.automaton() == JsonGrammar.OBJECT) {
             if (jsonObjectMasks == null) jsonObjectMasks = new TokenMasks(tokenTrie, JsonGrammar.OBJECT);

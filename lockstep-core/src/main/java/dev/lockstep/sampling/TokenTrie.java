@@ -6,8 +6,8 @@ import java.util.Arrays;
  * The vocabulary's tokens by their bytes, as a trie, for constrained decoding: {@link #allowed} walks
  * it depth first with a {@link ByteAutomaton}'s state, so a prefix shared by many tokens is stepped
  * once and a rejected byte prunes every token below it. Tokens without bytes (control tokens, end of
- * text) are never allowed: a constrained reply ends when its automaton is done. Built once per engine;
- * not thread-safe (the engine thread owns it).
+ * text) are never allowed: a constrained reply ends when its automaton is done. Built once per
+ * vocabulary; read-only after, so engines on the same tokenizer share it.
  */
 public final class TokenTrie {
     private final int vocab;
@@ -16,9 +16,6 @@ public final class TokenTrie {
     private byte[] label;
     private int nodes;
     private final int[] tokenNext; // tokens ending at the same node, as a list through this array
-    // depth-first walk: node and state per level
-    private int[] stackNode = new int[64];
-    private long[] stackState = new long[64];
 
     /** {@code pieces[id]}: the bytes token id adds to the output text (empty for control tokens). */
     public TokenTrie(byte[][] pieces) {
@@ -111,6 +108,8 @@ public final class TokenTrie {
     public long[] allowed(ByteAutomaton a, long state) {
         long[] m = new long[(vocab + 63) / 64];
         if (state == ByteAutomaton.REJECT) return m;
+        int[] stackNode = new int[64]; // the walk's own (the trie is read-only, so engines may share it)
+        long[] stackState = new long[64];
         int top = 0;
         stackNode[0] = 0;
         stackState[0] = state;

@@ -19,28 +19,35 @@ final class EngineHarness {
     static final int TOP = 2; // logprob alternatives compared in every test
 
     /** A request description, hashable, so that solo results can be cached. */
-    record Req(String model, int[] prompt, int maxTokens, float temperature, long seed) {
+    record Req(String model, int[] prompt, int maxTokens, float temperature, long seed, boolean json) {
+        Req(String model, int[] prompt, int maxTokens, float temperature, long seed) {
+            this(model, prompt, maxTokens, temperature, seed, false);
+        }
+
         GenerationRequest toRequest() {
             SamplingParams p = temperature == 0 ? SamplingParams.GREEDY
                     : new SamplingParams(temperature, 20, 0.95f, 0f, 1f, 64, 0f, 0f, seed);
-            return new GenerationRequest(prompt, p, maxTokens, List.of(), false, TOP, false, 0);
+            GenerationRequest r = new GenerationRequest(prompt, p, maxTokens, List.of(), false, TOP, false, 0);
+            return json ? r.withFormat(ResponseFormat.JSON_OBJECT) : r;
         }
 
         @Override
         public boolean equals(Object o) {
             return o instanceof Req r && r.model.equals(model) && Arrays.equals(r.prompt, prompt) && r.maxTokens == maxTokens
-                    && r.temperature == temperature && r.seed == seed;
+                    && r.temperature == temperature && r.seed == seed && r.json == json;
         }
 
         @Override
         public int hashCode() {
-            return Arrays.hashCode(prompt) * 31 + maxTokens * 7 + Float.hashCode(temperature) + Long.hashCode(seed) + model.hashCode();
+            return Arrays.hashCode(prompt) * 31 + maxTokens * 7 + Float.hashCode(temperature) + Long.hashCode(seed) + model.hashCode()
+                    + (json ? 1 : 0);
         }
 
         @Override
         public String toString() {
             return model + " prompt[" + prompt.length + "]=" + Arrays.toString(Arrays.copyOf(prompt, Math.min(6, prompt.length)))
-                    + "... max " + maxTokens + (temperature == 0 ? " greedy" : " T=" + temperature + " seed " + seed);
+                    + "... max " + maxTokens + (temperature == 0 ? " greedy" : " T=" + temperature + " seed " + seed)
+                    + (json ? " JSON mode" : "");
         }
     }
 
@@ -67,7 +74,7 @@ final class EngineHarness {
         });
     }
 
-    /** Random prompts that share prefixes of various lengths (to exercise the prefix cache). */
+    /** Random prompts that share prefixes of various lengths (to exercise the prefix cache); one in four in JSON mode. */
     static List<Req> randomRequests(String model, int vocab, int n, Random rnd) {
         int[] base = new int[80];
         for (int i = 0; i < base.length; i++) base[i] = 3 + rnd.nextInt(vocab - 3);
@@ -80,7 +87,7 @@ final class EngineHarness {
             System.arraycopy(base, 0, p, 0, k);
             for (int j = k; j < p.length; j++) p[j] = 3 + rnd.nextInt(vocab - 3);
             float t = rnd.nextBoolean() ? 0f : 0.9f;
-            out.add(new Req(model, p, 1 + rnd.nextInt(20), t, rnd.nextInt(1000)));
+            out.add(new Req(model, p, 1 + rnd.nextInt(20), t, rnd.nextInt(1000), rnd.nextInt(4) == 0));
         }
         return out;
     }
