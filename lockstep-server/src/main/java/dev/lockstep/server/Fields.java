@@ -48,7 +48,12 @@ final class Fields {
             Map.entry("modalities", "only text output is supported by this server"),
             Map.entry("prediction", "predicted outputs are not supported by this server (see the speculation extension)"),
             Map.entry("web_search_options", "web search is not supported by this server"),
-            Map.entry("reasoning_effort", "reasoning effort is not supported by this server"));
+            Map.entry("reasoning_effort", "reasoning effort is not supported by this server"),
+            Map.entry("reasoning", "reasoning options are not supported by this server"),
+            Map.entry("previous_response_id", "this server stores no responses: send the whole conversation as input"),
+            Map.entry("conversation", "this server stores no conversations: send the whole conversation as input"),
+            Map.entry("background", "background responses are not supported by this server"),
+            Map.entry("include", "include (extra output data) is not supported by this server"));
 
     /**
      * OpenAI's {@code logit_bias}: an object from token ids (as strings) to a bias in [-100, 100], at

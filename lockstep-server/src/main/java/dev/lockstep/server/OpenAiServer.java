@@ -102,6 +102,7 @@ public final class OpenAiServer implements AutoCloseable {
         this.options = options;
         ChatCompletions chat = new ChatCompletions(this, json);
         TextCompletions text = new TextCompletions(this, json);
+        Responses responses = new Responses(this, json);
         this.app = Javalin.create(cfg -> {
             cfg.concurrency.useVirtualThreads = true;
             cfg.startup.showJavalinBanner = false;
@@ -116,6 +117,7 @@ public final class OpenAiServer implements AutoCloseable {
             cfg.routes.get("/v1/models/{id}", this::modelInfo);
             cfg.routes.post("/v1/chat/completions", counted(chat::handle));
             cfg.routes.post("/v1/completions", counted(text::handle));
+            cfg.routes.post("/v1/responses", counted(responses::handle));
             cfg.routes.post("/tokenize", this::tokenize);
             cfg.routes.post("/detokenize", this::detokenize);
             cfg.routes.get("/metrics", ctx -> ctx.contentType("text/plain; version=0.0.4; charset=utf-8").result(metrics.scrape()));

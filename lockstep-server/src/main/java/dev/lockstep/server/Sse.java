@@ -41,6 +41,21 @@ final class Sse {
         out.flush();
     }
 
+    /** {@code event: <name>} then {@code data: <json>}: the Responses API's named events. */
+    void event(String name, JsonNode event) throws IOException {
+        out.write(("event: " + name + "\n").getBytes(StandardCharsets.UTF_8));
+        data(event);
+    }
+
+    /** The end of a stream that has no {@code [DONE]} (the Responses API ends with its last event). */
+    void close() {
+        try {
+            out.flush();
+        } catch (IOException gone) {
+            // the client went away after the last event
+        }
+    }
+
     void keepAlive() throws IOException {
         out.write(KEEP_ALIVE);
         out.flush();
