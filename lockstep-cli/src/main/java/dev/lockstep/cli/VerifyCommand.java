@@ -4,6 +4,7 @@ import dev.lockstep.engine.Engine;
 import dev.lockstep.engine.GenerationRequest;
 import dev.lockstep.engine.GenerationResult;
 import dev.lockstep.engine.RequestHandle;
+import dev.lockstep.engine.ResponseFormat;
 import dev.lockstep.sampling.Logprobs;
 import dev.lockstep.sampling.SamplingParams;
 import picocli.CommandLine.Command;
@@ -61,17 +62,19 @@ final class VerifyCommand implements Callable<Integer> {
                              .withMaxWaiting(Math.max(1024, 4 * concurrency)))) {
             int[] probe = lm.tokenizer().encode(prompt, true, false);
             int n = Math.min(maxTokens, lm.model().contextLength() - probe.length);
-            out.printf("verify: %s, probe of %d tokens, %d runs x 2 settings, %d in flight, %d tokens each%n",
+            out.printf("verify: %s, probe of %d tokens, %d runs x 3 settings, %d in flight, %d tokens each%n",
                     modelOptions.resolve().getFileName(), probe.length, runs, concurrency, n);
             out.flush();
             boolean ok = true;
             long t0 = System.nanoTime();
             AtomicLong tokens = new AtomicLong();
-            for (SamplingParams p : List.of(SamplingParams.GREEDY,
-                    new SamplingParams(0.8f, 0, 1f, 0f, 1f, 64, 0f, 0f, seed))) {
-                GenerationRequest probeReq = new GenerationRequest(probe, p, n, List.of(), true, 1, false, 0);
+            SamplingParams sampled = new SamplingParams(0.8f, 0, 1f, 0f, 1f, 64, 0f, 0f, seed);
+            for (GenerationRequest probeReq : List.of(
+                    new GenerationRequest(probe, SamplingParams.GREEDY, n, List.of(), true, 1, false, 0),
+                    new GenerationRequest(probe, sampled, n, List.of(), true, 1, false, 0),
+                    new GenerationRequest(probe, sampled, n, List.of(), true, 1, false, 0).withFormat(ResponseFormat.JSON_OBJECT))) {
                 List<GenerationResult> results = runWithLoad(engine, probeReq, lm.model().vocabSize(), tokens);
-                ok &= report(out, p, results);
+                ok &= report(out, probeReq, results);
             }
             double s = (System.nanoTime() - t0) / 1e9;
             var st = engine.stats();
@@ -117,10 +120,12 @@ final class VerifyCommand implements Callable<Integer> {
         for (int j = 0; j < len; j++) p[j] = rnd.nextInt(vocab);
         SamplingParams sp = rnd.nextBoolean() ? SamplingParams.GREEDY
                 : new SamplingParams(0.9f, 40, 0.95f, 0f, 1f, 64, 0f, 0f, rnd.nextLong());
-        return new GenerationRequest(p, sp, 1 + rnd.nextInt(Math.max(1, maxTokens)), List.of(), true, -1, false, 0);
+        GenerationRequest r = new GenerationRequest(p, sp, 1 + rnd.nextInt(Math.max(1, maxTokens)), List.of(), true, -1, false, 0);
+        return rnd.nextInt(4) == 0 ? r.withFormat(ResponseFormat.JSON_OBJECT) : r; // some of the load is constrained
     }
 
-    private boolean report(PrintWriter out, SamplingParams p, List<GenerationResult> results) {
+    private boolean report(PrintWriter out, GenerationRequest probe, List<GenerationResult> results) {
+        SamplingParams p = probe.sampling();
         Map<String, Integer> unique = new LinkedHashMap<>();
         List<GenerationResult> firstOf = new ArrayList<>();
         for (GenerationResult r : results) {
@@ -136,7 +141,8 @@ final class VerifyCommand implements Callable<Integer> {
                     && Float.floatToIntBits(a.logprobs().get(i).logprob()) == Float.floatToIntBits(b.logprobs().get(i).logprob())) i++;
             divergence = "token " + i;
         }
-        String setting = p.greedy() ? "greedy (temperature 0)" : "sampled (temperature 0.8, seed " + p.seed() + ")";
+        String setting = probe.format().constrained() ? "JSON mode (temperature 0.8, seed " + p.seed() + ")"
+                : p.greedy() ? "greedy (temperature 0)" : "sampled (temperature 0.8, seed " + p.seed() + ")";
         out.printf("%-38s %d runs: %d unique completion%s (token ids and logprob bits); first divergence: %s%n", setting,
                 results.size(), unique.size(), unique.size() == 1 ? "" : "s", divergence);
         out.flush();

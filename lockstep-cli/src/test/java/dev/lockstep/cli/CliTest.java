@@ -199,6 +199,16 @@ class CliTest {
     }
 
     @Test
+    void verifyFindsOneCompletionPerSettingUnderLoad() {
+        Result r = run(null, "verify", "--model", Fixtures.file("models/tiny-llama-q8_0.gguf").toString(), "--runs", "6",
+                "--concurrency", "4", "--max-tokens", "10");
+        assertEquals(0, r.code(), r.out() + r.err());
+        for (String setting : new String[]{"greedy (temperature 0)", "sampled (temperature 0.8", "JSON mode (temperature 0.8"})
+            assertTrue(r.out().lines().anyMatch(l -> l.startsWith(setting) && l.contains("6 runs: 1 unique completion")), r.out());
+        assertTrue(r.out().contains("KV blocks in use at the end: 0"), r.out());
+    }
+
+    @Test
     void badInputIsOneLineWithoutStackTrace(@TempDir Path tmp) throws Exception {
         Path bad = tmp.resolve("bad.gguf");
         Files.writeString(bad, "this is not a model");
