@@ -8,6 +8,7 @@ import dev.lockstep.kernels.WorkerPool;
 import dev.lockstep.model.ForwardBatch;
 import dev.lockstep.model.Model;
 import dev.lockstep.model.ModelRunner;
+import dev.lockstep.sampling.ByteAutomaton;
 import dev.lockstep.sampling.JsonGrammar;
 import dev.lockstep.sampling.Logprobs;
 import dev.lockstep.sampling.Sampler;
@@ -518,6 +519,61 @@ public final class Engine implements AutoCloseable {
             draft.propose(drafting, draftWant);
             for (Sequence s : drafting) if (s.numDraft < sc.draftMin()) s.numDraft = 0;
         }
+        for (Sequence s : scheduler.running)
+            if (s.masks != null && s.specMode != SpecConfig.Mode.OFF && s.decoding()) constrainProposal(s, sc);
+    }
+
+    /**
+     * A constrained sequence's proposal, cut at its first token the grammar would not allow, then
+     * extended with the text the grammar forces (a schema's keys and punctuation, the rest of a
+     * literal), as the longest tokens that spell it, as far as the budget goes. Verification samples
+     * every position as plain decoding would, so this changes how many tokens a step confirms, never
+     * which.
+     */
+    private void constrainProposal(Sequence s, SpecConfig sc) {
+        ByteAutomaton a = s.masks.automaton();
+        int k = Math.min(s.draft.length, Math.min(sc.draftMax(), s.maxLength - s.length - 1));
+        long state = s.grammarState;
+        int n = 0;
+        while (n < s.numDraft && n < k && !a.isDone(state) && allows(s.masks.allowed(state), s.draft[n])) {
+            state = a.run(state, tokenizer.piece(s.draft[n], false));
+            n++;
+        }
+        if (n < s.numDraft || s.numDraft == 0) { // the n-gram guess ran out or went astray: what does the grammar force?
+            byte[] forced = forcedBytes(a, state);
+            for (int at = 0; n < k && at < forced.length; ) {
+                int t = tokenTrie.longestToken(forced, at);
+                if (t < 0) break;
+                if (s.specMode == SpecConfig.Mode.DRAFT) s.draftValid = Math.min(s.draftValid, s.length + n);
+                s.draft[n++] = t;
+                at += tokenizer.piece(t, false).length;
+            }
+        }
+        // the draft model's K/V past what it proposed belongs to other tokens: it computes them again
+        if (s.specMode == SpecConfig.Mode.DRAFT && n < s.numDraft) s.draftValid = Math.min(s.draftValid, s.length + n);
+        s.numDraft = n >= sc.draftMin() ? n : 0;
+    }
+
+    private static boolean allows(long[] mask, int token) {
+        return (mask[token >>> 6] >>> token & 1) != 0;
+    }
+
+    /** The bytes that must come next from {@code state}: while exactly one byte is allowed (at most 64). */
+    private static byte[] forcedBytes(ByteAutomaton a, long state) {
+        byte[] out = new byte[64];
+        int n = 0;
+        while (n < out.length && !a.isDone(state)) {
+            int only = -1;
+            for (int b = 0; b < 256; b++) {
+                if (a.step(state, b) == ByteAutomaton.REJECT) continue;
+                if (only >= 0) return java.util.Arrays.copyOf(out, n);
+                only = b;
+            }
+            if (only < 0) break;
+            out[n++] = (byte) only;
+            state = a.step(state, only);
+        }
+        return java.util.Arrays.copyOf(out, n);
     }
 
     /**

@@ -100,6 +100,22 @@ public final class TokenTrie {
         return ids;
     }
 
+    /** The token with the longest bytes that {@code text[from..)} starts with (the lowest id of equals), or -1. */
+    public int longestToken(byte[] text, int from) {
+        int node = 0, best = -1;
+        for (int i = from; i < text.length; i++) {
+            int c = firstChild[node];
+            while (c >= 0 && label[c] != text[i]) c = nextSibling[c];
+            if (c < 0) break;
+            node = c;
+            for (int id = tokenAt[c], lowest = -1; id >= 0; id = tokenNext[id]) {
+                if (lowest < 0 || id < lowest) lowest = id;
+                best = lowest;
+            }
+        }
+        return best;
+    }
+
     public int vocabSize() {
         return vocab;
     }

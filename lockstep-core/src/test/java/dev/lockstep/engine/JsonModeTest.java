@@ -130,5 +130,16 @@ class JsonModeTest {
             for (GenerationRequest r : sharing) hs.add(e.submit(r));
             for (int i = 0; i < hs.size(); i++) assertNull(EngineHarness.difference(want.get(i), hs.get(i).await()), "request " + i);
         }
+        // with speculation, the text the schema forces (its keys) is proposed: fewer steps for the same bits
+        long[] steps = new long[2];
+        for (int mode = 0; mode < 2; mode++) {
+            EngineConfig cfg = EngineConfig.defaults().withThreads(2).withMaxSeqs(1);
+            if (mode == 1) cfg = cfg.withSpec(SpecConfig.OFF.withMode(SpecConfig.Mode.NGRAM).withDraft(6, 1));
+            try (Engine e = new Engine(m.model(), m.tokenizer(), cfg)) {
+                for (int i = 0; i < sharing.size(); i++) assertNull(EngineHarness.difference(want.get(i), e.generate(sharing.get(i))), "request " + i);
+                steps[mode] = e.stats().steps();
+            }
+        }
+        assertTrue(steps[1] < steps[0], "steps: " + steps[0] + " plain, " + steps[1] + " with speculation");
     }
 }
