@@ -44,11 +44,7 @@ final class ChatCompletions {
         server.checkModel(f, m);
         ResponseFormat format = responseFormat(f);
         ToolCalls tools = ToolCalls.parse(f, json, m.template().hermesToolCalls());
-        if (tools != null && !tools.auto()) {
-            if (format != ResponseFormat.TEXT)
-                throw ApiException.badRequest("response_format", "response_format cannot be combined with a tool call (tool_choice required or a named function)");
-            format = tools.format();
-        }
+        format = ToolCalls.decodeFormat(tools, format, "response_format");
         List<ChatTemplate.Message> messages = messages(f);
         SamplingFields sf = SamplingFields.parse(f, -1);
         boolean logprobs = f.bool("logprobs", false);

@@ -59,11 +59,7 @@ final class Responses {
         SamplingFields sf = SamplingFields.parse(cf, -1);
         ResponseFormat format = format(f);
         ToolCalls tools = ToolCalls.parse(cf, json, m.template().hermesToolCalls());
-        if (tools != null && !tools.auto()) {
-            if (format != ResponseFormat.TEXT)
-                throw ApiException.badRequest("text.format", "text.format cannot be combined with a tool call (tool_choice required or a named function)");
-            format = tools.format();
-        }
+        format = ToolCalls.decodeFormat(tools, format, "text.format");
         int[] prompt = m.tokenizer().encodeChat(m.template().render(msgs, true, tools == null ? null : tools.templateTools()));
         GenerationRequest req = new GenerationRequest(prompt, sf.sampling(), sf.maxTokens(), List.of(), false, -1, false, 0,
                 sf.spec(), format, sf.tokenStops());

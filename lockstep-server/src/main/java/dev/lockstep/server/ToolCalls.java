@@ -120,6 +120,17 @@ final class ToolCalls {
         return format == null ? ResponseFormat.TEXT : format;
     }
 
+    /**
+     * The format to decode with: a forced call's grammar, else the request's own {@code format}; a
+     * forced call and a constrained format at once is a 400 naming {@code formatParam}.
+     */
+    static ResponseFormat decodeFormat(ToolCalls tools, ResponseFormat format, String formatParam) {
+        if (tools == null || tools.auto()) return format;
+        if (format != ResponseFormat.TEXT)
+            throw ApiException.badRequest(formatParam, formatParam + " cannot be combined with a tool call (tool_choice required or a named function)");
+        return tools.format;
+    }
+
     /** {@code "auto"}: the model chose, and its calls are read out of its text. */
     boolean auto() {
         return format == null;
