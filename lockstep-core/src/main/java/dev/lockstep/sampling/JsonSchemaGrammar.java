@@ -35,9 +35,10 @@ import java.util.Set;
  */
 public final class JsonSchemaGrammar {
     public static final int MAX_ITEMS = 64;
+    public static final int MAX_LENGTH = 1024;
 
     private static final Set<String> KNOWN = Set.of("type", "properties", "required", "additionalProperties", "items",
-            "minItems", "maxItems", "enum", "const", "anyOf", "$ref", "$defs", "definitions",
+            "minItems", "maxItems", "minLength", "maxLength", "format", "enum", "const", "anyOf", "$ref", "$defs", "definitions",
             "title", "description", "default", "examples", "$schema", "$id", "$comment");
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -91,8 +92,14 @@ public final class JsonSchemaGrammar {
             String k = it.next();
             if (!KNOWN.contains(k))
                 throw new UnsupportedSchemaException("the keyword '" + k + "' at " + where(at) + " is not supported (supported: "
-                        + "type, properties, required, additionalProperties: false, items, minItems, maxItems, enum, const, anyOf, $ref)");
+                        + "type, properties, required, additionalProperties: false, items, minItems, maxItems, minLength, maxLength, "
+                        + "format (date, time, date-time, uuid), enum, const, anyOf, $ref)");
         }
+        boolean stringKeywords = s.has("minLength") || s.has("maxLength") || s.has("format");
+        if (stringKeywords && !("string".equals(s.path("type").asText(null)) && !s.has("enum") && !s.has("const")
+                && !s.has("anyOf") && !s.has("$ref")))
+            throw new UnsupportedSchemaException("minLength, maxLength and format at " + where(at)
+                    + " are supported on a schema of type \"string\" alone (not with enum, const, anyOf, $ref or other types)");
         if (s.has("$ref")) return ref(s.get("$ref"), at);
         if (s.has("const")) return literalRule(List.of(s.get("const")), at + "/const");
         if (s.has("enum")) {
@@ -129,7 +136,7 @@ public final class JsonSchemaGrammar {
         return switch (type) {
             case "object" -> object(s, at);
             case "array" -> array(s, at);
-            case "string" -> string();
+            case "string" -> stringSchema(s, at);
             case "number" -> number();
             case "integer" -> integer();
             case "boolean" -> literalRule(List.of(JSON.getNodeFactory().booleanNode(true), JSON.getNodeFactory().booleanNode(false)), at);
@@ -334,6 +341,18 @@ public final class JsonSchemaGrammar {
     /** A JSON string: valid UTF-8, no raw control characters, escapes with paired surrogates. */
     private int string() {
         return once("string", () -> {
+            int chars = g.rule("characters");
+            g.alt(chars);
+            g.alt(chars, character(), chars);
+            int r = g.rule("string");
+            g.alt(r, g.literal("\""), chars, g.literal("\""));
+            return r;
+        });
+    }
+
+    /** One character of a JSON string (one code point: a byte sequence of valid UTF-8, or an escape). */
+    private int character() {
+        return once("character", () -> {
             int cont = g.bytes(0x80, 0xBF), hex = hexDigit();
             int ch = g.rule("character");
             long[] plain = new long[4];
@@ -355,13 +374,124 @@ public final class JsonSchemaGrammar {
             g.alt(ch, g.literal("\\u"), d, g.bytes('0', '7'), hex, hex);
             g.alt(ch, g.literal("\\u"), d, g.anyOf('8', '9', 'A', 'B', 'a', 'b'), hex, hex,
                     g.literal("\\u"), d, g.anyOf('C', 'D', 'E', 'F', 'c', 'd', 'e', 'f'), hex, hex);
-            int chars = g.rule("characters");
-            g.alt(chars);
-            g.alt(chars, ch, chars);
-            int r = g.rule("string");
-            g.alt(r, g.literal("\""), chars, g.literal("\""));
+            return ch;
+        });
+    }
+
+    /**
+     * A string schema with {@code minLength} / {@code maxLength} (characters, as JSON schema counts
+     * them: code points) or a {@code format} (date, time, date-time, uuid).
+     */
+    private int stringSchema(JsonNode s, String at) {
+        boolean lengths = s.has("minLength") || s.has("maxLength");
+        JsonNode format = s.get("format");
+        if (format != null && lengths)
+            throw new UnsupportedSchemaException("format together with minLength/maxLength at " + where(at) + " is not supported");
+        if (format != null) {
+            String f = format.asText();
+            return switch (f) {
+                case "date" -> quotedRule("date " + at, date());
+                case "time" -> quotedRule("time " + at, time());
+                case "date-time" -> quotedRule("date-time " + at, Grammar.Builder.seq(date(), g.literal("T"), time()));
+                case "uuid" -> quotedRule("uuid " + at, uuid());
+                default -> throw new UnsupportedSchemaException("format '" + f + "' at " + where(at)
+                        + " is not supported (date, time, date-time and uuid are)");
+            };
+        }
+        if (!lengths) return string();
+        int min = count(s, "minLength", 0, at), max = s.has("maxLength") ? count(s, "maxLength", 0, at) : -1;
+        if (max >= 0 && max < min) throw new UnsupportedSchemaException("maxLength < minLength at " + where(at));
+        if (Math.max(min, max) > MAX_LENGTH)
+            throw new UnsupportedSchemaException("minLength/maxLength at " + where(at) + " above " + MAX_LENGTH + " are not supported");
+        int ch = character();
+        // up to (max - min) optional characters after min mandatory ones; no max: any number more
+        int tail;
+        if (max < 0) {
+            tail = g.rule("characters " + at);
+            g.alt(tail);
+            g.alt(tail, ch, tail);
+        } else {
+            tail = g.rule("no more characters " + at);
+            g.alt(tail);
+            for (int j = 1; j <= max - min; j++) {
+                int r = g.rule("up to " + j + " characters " + at);
+                g.alt(r);
+                g.alt(r, ch, tail);
+                tail = r;
+            }
+        }
+        for (int k = 1; k <= min; k++) {
+            int r = g.rule(k + " characters then the rest " + at);
+            g.alt(r, ch, tail);
+            tail = r;
+        }
+        int r = g.rule("string " + at);
+        g.alt(r, g.literal("\""), tail, g.literal("\""));
+        return r;
+    }
+
+    private int quotedRule(String name, int[] body) {
+        int r = g.rule(name);
+        g.alt(r, g.literal("\""), body, g.literal("\""));
+        return r;
+    }
+
+    /**
+     * RFC 3339 full-date. Days stop at each month's length, February at 28: a valid date always, though
+     * not every one (no 29 February), so that no validator refuses what the grammar lets through.
+     */
+    private int[] date() {
+        int digit = g.bytes('0', '9');
+        int monthDay = once("month and day", () -> {
+            int r = g.rule("month and day");
+            int d1 = g.bytes('1', '9'), d09 = g.bytes('0', '9');
+            int upTo28 = g.rule("day 01-28");
+            g.alt(upTo28, g.literal("0"), d1);
+            g.alt(upTo28, g.literal("1"), d09);
+            g.alt(upTo28, g.literal("2"), g.bytes('0', '8'));
+            int upTo30 = g.rule("day 01-30");
+            g.alt(upTo30, upTo28);
+            g.alt(upTo30, g.literal("29"));
+            g.alt(upTo30, g.literal("30"));
+            int upTo31 = g.rule("day 01-31");
+            g.alt(upTo31, upTo30);
+            g.alt(upTo31, g.literal("31"));
+            for (String m : new String[]{"01", "03", "05", "07", "08", "10", "12"}) g.alt(r, g.literal(m + "-"), upTo31);
+            for (String m : new String[]{"04", "06", "09", "11"}) g.alt(r, g.literal(m + "-"), upTo30);
+            g.alt(r, g.literal("02-"), upTo28);
             return r;
         });
+        return Grammar.Builder.seq(digit, digit, digit, digit, g.literal("-"), monthDay);
+    }
+
+    /** RFC 3339 full-time: hh:mm:ss, an optional fraction, then Z or an offset (a subset: see the offset's rule). */
+    private int[] time() {
+        int t = once("time", () -> {
+            int hour = g.rule("hour"), minute = g.rule("minute or second"), frac = g.rule("second fraction"), offset = g.rule("offset");
+            g.alt(hour, g.bytes('0', '1'), g.bytes('0', '9'));
+            g.alt(hour, g.literal("2"), g.bytes('0', '3'));
+            g.alt(minute, g.bytes('0', '5'), g.bytes('0', '9'));
+            g.alt(frac);
+            g.alt(frac, g.literal("."), g.bytes('0', '9'), digits(8));
+            // offsets within ±17:59 (java.time's range, which validators parse with), upper-case Z and T
+            int offsetHour = g.rule("offset hour");
+            g.alt(offsetHour, g.literal("0"), g.bytes('0', '9'));
+            g.alt(offsetHour, g.literal("1"), g.bytes('0', '7'));
+            g.alt(offset, g.literal("Z"));
+            g.alt(offset, g.anyOf('+', '-'), offsetHour, g.literal(":"), minute);
+            int r = g.rule("full time");
+            g.alt(r, hour, g.literal(":"), minute, g.literal(":"), minute, frac, offset);
+            return r;
+        });
+        return new int[]{t};
+    }
+
+    /** 8-4-4-4-12 hexadecimal digits. */
+    private int[] uuid() {
+        int h = hexDigit();
+        int[] out = new int[36];
+        for (int i = 0; i < 36; i++) out[i] = i == 8 || i == 13 || i == 18 || i == 23 ? g.literal("-")[0] : h;
+        return out;
     }
 
     private int hexDigit() {

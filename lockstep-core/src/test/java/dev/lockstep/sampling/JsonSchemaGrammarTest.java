@@ -184,4 +184,47 @@ class JsonSchemaGrammarTest {
         assertAccepted(b, "{\"a\":1}");
         assertEquals(ByteAutomaton.REJECT, b.run(b.start(), "{\"a\":1,".getBytes(StandardCharsets.UTF_8)));
     }
+
+    static final String STRINGS = "{\"type\": \"object\", \"properties\": {"
+            + "\"code\": {\"type\": \"string\", \"minLength\": 2, \"maxLength\": 4},"
+            + " \"day\": {\"type\": \"string\", \"format\": \"date\"},"
+            + " \"at\": {\"type\": \"string\", \"format\": \"date-time\"},"
+            + " \"id\": {\"type\": \"string\", \"format\": \"uuid\"},"
+            + " \"nick\": {\"anyOf\": [{\"type\": \"string\", \"maxLength\": 3}, {\"type\": \"null\"}]}},"
+            + " \"required\": [\"code\", \"day\", \"at\", \"id\", \"nick\"]}";
+
+    /** String lengths (in code points) and the date, time, date-time and uuid formats. */
+    @Test
+    void stringLengthsAndFormats() throws Exception {
+        ByteAutomaton a = automaton(STRINGS);
+        String rest = ",\"day\":\"2024-02-28\",\"at\":\"2024-01-02T03:04:05.123+01:00\",\"id\":\"123e4567-e89b-12d3-a456-426614174000\",\"nick\":null}";
+        for (String code : new String[]{"ab", "abcd", "a\u20ac\ud83d\ude00b", "\\n\\t"}) assertAccepted(a, "{\"code\":\"" + code + "\"" + rest);
+        for (String code : new String[]{"a", "abcde", "\u20ac\u20ac\u20ac\u20ac\u20ac"}) assertFalse(done(a, "{\"code\":\"" + code + "\"" + rest), code);
+        String head = "{\"code\":\"ab\",\"day\":\"";
+        for (String day : new String[]{"2024-02-29", "2024-13-01", "2024-04-31", "2024-00-10", "24-01-01"})
+            assertFalse(done(a, head + day + rest.substring(rest.indexOf("\",\"at"))), day);
+        assertAccepted(a, "{\"code\":\"ab\",\"day\":\"1999-12-31\",\"at\":\"2024-01-02T23:59:59Z\",\"id\":\"ABCDEF00-0000-0000-0000-000000000000\",\"nick\":\"abc\"}");
+        assertFalse(done(a, "{\"code\":\"ab\",\"day\":\"1999-12-31\",\"at\":\"2024-01-02T24:00:00Z\",\"id\":\"123e4567-e89b-12d3-a456-426614174000\",\"nick\":null}"));
+
+        // sound with the validator's format assertions on: every completed random walk is valid
+        Schema v = validator(STRINGS);
+        int completed = 0;
+        for (long seed = 0; seed < 60; seed++) {
+            String doc = walk(a, new Random(seed), 800);
+            if (doc == null) continue;
+            completed++;
+            var errors = v.validate(JsonGrammarTest.STRICT.readTree(doc), ctx -> ctx.executionConfig(b -> b.formatAssertionsEnabled(true)));
+            assertEquals(List.of(), errors, doc);
+        }
+        assertTrue(completed >= 20, "walks that completed: " + completed);
+
+        for (String[] c : new String[][]{
+                {"{\"type\": \"object\", \"properties\": {\"e\": {\"type\": \"string\", \"format\": \"email\"}}}", "format 'email'"},
+                {"{\"type\": \"object\", \"properties\": {\"n\": {\"type\": \"integer\", \"maxLength\": 3}}}", "type \"string\" alone"},
+                {"{\"type\": \"object\", \"properties\": {\"n\": {\"enum\": [\"a\"], \"format\": \"date\"}}}", "type \"string\" alone"},
+                {"{\"type\": \"object\", \"properties\": {\"n\": {\"type\": \"string\", \"maxLength\": 5000}}}", "above 1024"}}) {
+            var e = assertThrows(JsonSchemaGrammar.UnsupportedSchemaException.class, () -> JsonSchemaGrammar.compile(JSON.readTree(c[0])));
+            assertTrue(e.getMessage().contains(c[1]), e.getMessage());
+        }
+    }
 }

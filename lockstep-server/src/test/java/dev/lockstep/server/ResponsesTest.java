@@ -89,7 +89,7 @@ class ResponsesTest {
         assertEquals(400, bad.statusCode());
         assertEquals("tools[0].type", fx.parse(bad.body()).at("/error/param").asText());
         bad = fx.post("/v1/responses", "{\"input\": \"x\", \"text\": {\"format\": {\"type\": \"json_schema\", \"name\": \"a\", \"schema\": "
-                + "{\"type\": \"object\", \"properties\": {\"z\": {\"type\": \"string\", \"format\": \"date\"}}}}}}");
+                + "{\"type\": \"object\", \"properties\": {\"z\": {\"type\": \"string\", \"format\": \"email\"}}}}}}");
         assertEquals(400, bad.statusCode());
         assertEquals("text.format", fx.parse(bad.body()).at("/error/param").asText());
         bad = fx.post("/v1/responses", "{\"max_output_tokens\": 4}");
