@@ -38,7 +38,8 @@ public final class JsonSchemaGrammar {
     public static final int MAX_LENGTH = 1024;
 
     private static final Set<String> KNOWN = Set.of("type", "properties", "required", "additionalProperties", "items",
-            "minItems", "maxItems", "minLength", "maxLength", "format", "enum", "const", "anyOf", "$ref", "$defs", "definitions",
+            "minItems", "maxItems", "minLength", "maxLength", "format", "minimum", "maximum", "exclusiveMinimum",
+            "exclusiveMaximum", "enum", "const", "anyOf", "$ref", "$defs", "definitions",
             "title", "description", "default", "examples", "$schema", "$id", "$comment");
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -93,13 +94,18 @@ public final class JsonSchemaGrammar {
             if (!KNOWN.contains(k))
                 throw new UnsupportedSchemaException("the keyword '" + k + "' at " + where(at) + " is not supported (supported: "
                         + "type, properties, required, additionalProperties: false, items, minItems, maxItems, minLength, maxLength, "
-                        + "format (date, time, date-time, uuid), enum, const, anyOf, $ref)");
+                        + "format (date, time, date-time, uuid), integer minimum/maximum, enum, const, anyOf, $ref)");
         }
         boolean stringKeywords = s.has("minLength") || s.has("maxLength") || s.has("format");
         if (stringKeywords && !("string".equals(s.path("type").asText(null)) && !s.has("enum") && !s.has("const")
                 && !s.has("anyOf") && !s.has("$ref")))
             throw new UnsupportedSchemaException("minLength, maxLength and format at " + where(at)
                     + " are supported on a schema of type \"string\" alone (not with enum, const, anyOf, $ref or other types)");
+        boolean bounds = s.has("minimum") || s.has("maximum") || s.has("exclusiveMinimum") || s.has("exclusiveMaximum");
+        if (bounds && !("integer".equals(s.path("type").asText(null)) && !s.has("enum") && !s.has("const")
+                && !s.has("anyOf") && !s.has("$ref")))
+            throw new UnsupportedSchemaException("minimum/maximum at " + where(at)
+                    + " are supported on a schema of type \"integer\" alone (not on numbers, nor with enum, const, anyOf, $ref)");
         if (s.has("$ref")) return ref(s.get("$ref"), at);
         if (s.has("const")) return literalRule(List.of(s.get("const")), at + "/const");
         if (s.has("enum")) {
@@ -138,7 +144,7 @@ public final class JsonSchemaGrammar {
             case "array" -> array(s, at);
             case "string" -> stringSchema(s, at);
             case "number" -> number();
-            case "integer" -> integer();
+            case "integer" -> integerSchema(s, at);
             case "boolean" -> literalRule(List.of(JSON.getNodeFactory().booleanNode(true), JSON.getNodeFactory().booleanNode(false)), at);
             case "null" -> literalRule(List.of(JSON.getNodeFactory().nullNode()), at);
             default -> throw new UnsupportedSchemaException("type '" + type + "' at " + where(at) + " is not a JSON schema type");
@@ -428,6 +434,69 @@ public final class JsonSchemaGrammar {
         int r = g.rule("string " + at);
         g.alt(r, g.literal("\""), tail, g.literal("\""));
         return r;
+    }
+
+    /** The largest magnitude a bounded integer may have (16 digits, as every integer here). */
+    private static final long MAX_BOUND = 9_999_999_999_999_999L;
+
+    /** An integer schema, with its bounds ({@code minimum}, {@code maximum}, and the exclusive ones) as a grammar of digits. */
+    private int integerSchema(JsonNode s, String at) {
+        if (!(s.has("minimum") || s.has("maximum") || s.has("exclusiveMinimum") || s.has("exclusiveMaximum"))) return integer();
+        long lo = -MAX_BOUND, hi = MAX_BOUND;
+        if (s.has("minimum")) lo = Math.max(lo, (long) Math.ceil(bound(s, "minimum", at)));
+        if (s.has("exclusiveMinimum")) lo = Math.max(lo, (long) Math.floor(bound(s, "exclusiveMinimum", at)) + 1);
+        if (s.has("maximum")) hi = Math.min(hi, (long) Math.floor(bound(s, "maximum", at)));
+        if (s.has("exclusiveMaximum")) hi = Math.min(hi, (long) Math.ceil(bound(s, "exclusiveMaximum", at)) - 1);
+        if (lo > hi) throw new UnsupportedSchemaException("no integer lies within the bounds at " + where(at));
+        int r = g.rule("integer in [" + lo + ", " + hi + "] " + at);
+        if (hi >= 0) for (int[] alt : naturals(Math.max(lo, 0), hi)) g.alt(r, alt);
+        if (lo < 0) for (int[] alt : naturals(Math.max(1, -hi), -lo)) g.alt(r, g.literal("-"), alt);
+        return r;
+    }
+
+    private static double bound(JsonNode s, String key, String at) {
+        JsonNode n = s.get(key);
+        if (!n.isNumber()) throw new UnsupportedSchemaException(key + " at " + where(at) + " must be a number");
+        double v = n.doubleValue();
+        if (Math.abs(v) > MAX_BOUND) throw new UnsupportedSchemaException(key + " at " + where(at) + " is beyond 16 digits");
+        return v;
+    }
+
+    /** The decimal spellings (no leading zeros) of the integers in [a, b], both >= 0: one alternative per digit count and split. */
+    private List<int[]> naturals(long a, long b) {
+        List<int[]> out = new ArrayList<>();
+        for (int len = Long.toString(a).length(); len <= Long.toString(b).length(); len++) {
+            long from = Math.max(a, len == 1 ? 0 : pow10(len - 1)), to = Math.min(b, pow10(len) - 1);
+            if (from <= to) sameLength(Long.toString(from), Long.toString(to), new int[0], out);
+        }
+        return out;
+    }
+
+    private static long pow10(int n) {
+        long p = 1;
+        for (int i = 0; i < n; i++) p *= 10;
+        return p;
+    }
+
+    /** The digit strings between {@code lo} and {@code hi} (equal lengths), after {@code prefix}, as alternatives. */
+    private void sameLength(String lo, String hi, int[] prefix, List<int[]> out) {
+        if (lo.isEmpty()) {
+            out.add(prefix);
+            return;
+        }
+        char l = lo.charAt(0), h = hi.charAt(0);
+        String loRest = lo.substring(1), hiRest = hi.substring(1);
+        if (l == h) {
+            sameLength(loRest, hiRest, Grammar.Builder.seq(prefix, g.bytes(l, l)), out);
+            return;
+        }
+        sameLength(loRest, "9".repeat(loRest.length()), Grammar.Builder.seq(prefix, g.bytes(l, l)), out);
+        if (l + 1 <= h - 1) {
+            int[] any = new int[loRest.length()];
+            java.util.Arrays.fill(any, g.bytes('0', '9'));
+            out.add(Grammar.Builder.seq(prefix, g.bytes(l + 1, h - 1), any));
+        }
+        sameLength("0".repeat(hiRest.length()), hiRest, Grammar.Builder.seq(prefix, g.bytes(h, h)), out);
     }
 
     private int quotedRule(String name, int[] body) {

@@ -227,4 +227,29 @@ class JsonSchemaGrammarTest {
             assertTrue(e.getMessage().contains(c[1]), e.getMessage());
         }
     }
+
+    /** Integer bounds: exactly the integers in range, spelled without leading zeros; numbers with bounds are refused. */
+    @Test
+    void integerBounds() throws Exception {
+        String schema = "{\"type\": \"object\", \"properties\": {\"a\": {\"type\": \"integer\", \"minimum\": -5, \"maximum\": 120},"
+                + " \"b\": {\"type\": \"integer\", \"exclusiveMinimum\": 99, \"exclusiveMaximum\": 1000.5},"
+                + " \"c\": {\"type\": \"integer\", \"minimum\": -2000, \"maximum\": -1000}}, \"required\": [\"a\", \"b\", \"c\"]}";
+        ByteAutomaton a = automaton(schema);
+        java.util.function.IntFunction<String> docA = x -> "{\"a\":" + x + ",\"b\":100,\"c\":-1500}";
+        for (int x = -10; x <= 130; x++) assertEquals(x >= -5 && x <= 120, done(a, docA.apply(x)), "a = " + x);
+        for (int x = 95; x <= 1005; x++) assertEquals(x > 99 && x <= 1000, done(a, "{\"a\":0,\"b\":" + x + ",\"c\":-1500}"), "b = " + x);
+        for (int x = -2100; x <= -900; x += 7) assertEquals(x >= -2000 && x <= -1000, done(a, "{\"a\":0,\"b\":100,\"c\":" + x + "}"), "c = " + x);
+        for (String bad : new String[]{"007", "-0", "1.0", "1e2"}) assertFalse(done(a, docA.apply(0).replace("\"a\":0", "\"a\":" + bad)), bad);
+        Schema v = validator(schema);
+        for (long seed = 0; seed < 40; seed++) {
+            String doc = walk(a, new Random(seed), 400);
+            if (doc != null) assertEquals(List.of(), v.validate(JsonGrammarTest.STRICT.readTree(doc)), doc);
+        }
+        var e = assertThrows(JsonSchemaGrammar.UnsupportedSchemaException.class, () -> JsonSchemaGrammar.compile(JSON.readTree(
+                "{\"type\": \"object\", \"properties\": {\"x\": {\"type\": \"number\", \"minimum\": 0}}}")));
+        assertTrue(e.getMessage().contains("type \"integer\" alone"), e.getMessage());
+        e = assertThrows(JsonSchemaGrammar.UnsupportedSchemaException.class, () -> JsonSchemaGrammar.compile(JSON.readTree(
+                "{\"type\": \"object\", \"properties\": {\"x\": {\"type\": \"integer\", \"minimum\": 3, \"maximum\": 2}}}")));
+        assertTrue(e.getMessage().contains("no integer lies within"), e.getMessage());
+    }
 }
