@@ -21,7 +21,12 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeSet;
+import java.util.WeakHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
@@ -91,7 +96,7 @@ public final class Engine implements AutoCloseable {
     private final Tokenizer tokenizer;
     private TokenTrie tokenTrie; // constrained decoding: the vocabulary's bytes, built on first use
     /** Tries by tokenizer: read-only, so engines on one tokenizer build theirs once (weak: gone with the tokenizer). */
-    private static final java.util.Map<Tokenizer, TokenTrie> TRIES = java.util.Collections.synchronizedMap(new java.util.WeakHashMap<>());
+    private static final Map<Tokenizer, TokenTrie> TRIES = Collections.synchronizedMap(new WeakHashMap<>());
     private TokenMasks jsonObjectMasks; // JSON mode's masks, shared by all its requests
     private final EngineConfig config;
     private final WorkerPool pool;
@@ -535,8 +540,11 @@ public final class Engine implements AutoCloseable {
         int k = Math.min(s.draft.length, Math.min(sc.draftMax(), s.maxLength - s.length - 1));
         long state = s.grammarState;
         int n = 0;
-        while (n < s.numDraft && n < k && !a.isDone(state) && allows(s.masks.allowed(state), s.draft[n])) {
-            state = a.run(state, tokenizer.piece(s.draft[n], false));
+        while (n < s.numDraft && n < k && !a.isDone(state)) { // a token is allowed iff the automaton takes all its bytes
+            byte[] piece = tokenizer.piece(s.draft[n], false);
+            long next = piece.length == 0 ? ByteAutomaton.REJECT : a.run(state, piece);
+            if (next == ByteAutomaton.REJECT) break;
+            state = next;
             n++;
         }
         if (n < s.numDraft || s.numDraft == 0) { // the n-gram guess ran out or went astray: what does the grammar force?
@@ -554,10 +562,6 @@ public final class Engine implements AutoCloseable {
         s.numDraft = n >= sc.draftMin() ? n : 0;
     }
 
-    private static boolean allows(long[] mask, int token) {
-        return (mask[token >>> 6] >>> token & 1) != 0;
-    }
-
     /** The bytes that must come next from {@code state}: while exactly one byte is allowed (at most 64). */
     private static byte[] forcedBytes(ByteAutomaton a, long state) {
         byte[] out = new byte[64];
@@ -566,14 +570,14 @@ public final class Engine implements AutoCloseable {
             int only = -1;
             for (int b = 0; b < 256; b++) {
                 if (a.step(state, b) == ByteAutomaton.REJECT) continue;
-                if (only >= 0) return java.util.Arrays.copyOf(out, n);
+                if (only >= 0) return Arrays.copyOf(out, n);
                 only = b;
             }
             if (only < 0) break;
             out[n++] = (byte) only;
             state = a.step(state, only);
         }
-        return java.util.Arrays.copyOf(out, n);
+        return Arrays.copyOf(out, n);
     }
 
     /**
@@ -652,7 +656,7 @@ public final class Engine implements AutoCloseable {
 
     /** min_tokens: the end-of-generation tokens and the request's stop token ids, which wait until it is reached. */
     private int[] bannedEarly(TokenStops ts) {
-        java.util.TreeSet<Integer> ids = new java.util.TreeSet<>();
+        TreeSet<Integer> ids = new TreeSet<>();
         if (tokenizer != null) for (int t : tokenizer.endOfGenerationTokens()) if (t >= 0 && t < vocab) ids.add(t);
         for (int t : ts.ids()) ids.add(t);
         return ids.stream().mapToInt(Integer::intValue).toArray();

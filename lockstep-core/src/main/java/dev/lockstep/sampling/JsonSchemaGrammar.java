@@ -15,8 +15,9 @@ import java.util.Set;
 
 /**
  * A JSON schema compiled to a byte {@link Grammar} ("structured outputs"): what the model writes is
- * one JSON value the schema accepts. The subset is the one OpenAI's strict mode takes, and nothing
- * that would not be enforced is accepted silently: every other keyword is refused with its place.
+ * one JSON value the schema accepts. The subset is OpenAI strict mode's and what pydantic writes for
+ * common models, and nothing that would not be enforced is accepted silently: every other keyword is
+ * refused with its place.
  *
  * <ul>
  *   <li>{@code type} (one or a list): object, array, string, number, integer, boolean, null;</li>
@@ -24,6 +25,10 @@ import java.util.Set;
  *       always, the others may be left out; no other keys ({@code additionalProperties} may only be
  *       false; an object schema without properties takes any object);</li>
  *   <li>arrays: {@code items}, {@code minItems}, {@code maxItems} (at most {@link #MAX_ITEMS});</li>
+ *   <li>strings: {@code minLength}, {@code maxLength} (code points, at most {@link #MAX_LENGTH}), or a
+ *       {@code format}: date, time, date-time, uuid (a subset validators agree with: see {@link #date});</li>
+ *   <li>integers: {@code minimum}, {@code maximum}, {@code exclusiveMinimum}, {@code exclusiveMaximum}
+ *       (exactly the integers in range);</li>
  *   <li>{@code enum}, {@code const}, {@code anyOf}, {@code $ref} to {@code #}, {@code #/$defs/...} or
  *       {@code #/definitions/...} (recursion allowed);</li>
  *   <li>annotations (title, description, default, examples, $schema, $id, $comment) are ignored.</li>
