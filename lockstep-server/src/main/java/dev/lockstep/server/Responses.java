@@ -139,13 +139,13 @@ final class Responses {
             }
             if (tools.isEmpty()) chat.remove("tools");
         }
+        f.bool("parallel_tool_calls", true); // type-checked; one call per reply is always allowed
         JsonNode choice = f.node("tool_choice");
         if (choice == null) return;
         if (choice.isObject() && "function".equals(choice.path("type").asText()))
             chat.set("tool_choice", json.createObjectNode().put("type", "function").set("function",
                     json.createObjectNode().set("name", choice.get("name"))));
         else chat.set("tool_choice", choice);
-        f.bool("parallel_tool_calls", true);
     }
 
     /** {@code text.format}: text, json_object, or json_schema with its fields flattened (as the Responses API has it). */
