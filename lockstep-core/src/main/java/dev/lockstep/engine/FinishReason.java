@@ -11,6 +11,11 @@ public enum FinishReason {
     /** The engine failed or shut down before the request finished; see the message. */
     ERROR;
 
+    /** Ended without its answer: cancelled, or failed. */
+    public boolean failed() {
+        return this == CANCELLED || this == ERROR;
+    }
+
     /** The OpenAI API's spelling. */
     public String openAi() {
         return switch (this) {

@@ -46,7 +46,7 @@ final class ChatCompletions {
         ToolCalls tools = ToolCalls.parse(f, json, m.template().hermesToolCalls());
         format = ToolCalls.decodeFormat(tools, format, "response_format");
         List<ChatTemplate.Message> messages = messages(f);
-        SamplingFields sf = SamplingFields.parse(f, -1);
+        SamplingFields sf = SamplingFields.parse(f, -1, m.engine().model().vocabSize());
         boolean logprobs = f.bool("logprobs", false);
         int top = f.integer("top_logprobs", 0, 0, 20);
         boolean returnIds = f.bool("return_token_ids", false);
@@ -160,14 +160,22 @@ final class ChatCompletions {
 
     private static String content(JsonNode c, String p) {
         if (c == null || c.isNull()) return "";
+        return text(c, p, Set.of("text"), "({\"type\": \"text\", \"text\": ...})");
+    }
+
+    /**
+     * A message's text: a string, or content parts of the given types, joined; any other part is a
+     * 400 that says which are supported ({@code described}). The Responses API calls it with its own
+     * part types.
+     */
+    static String text(JsonNode c, String p, Set<String> types, String described) {
         if (c.isTextual()) return c.textValue();
         if (!c.isArray()) throw Fields.wrongType(p, "a string or a list of content parts", c);
         StringBuilder sb = new StringBuilder();
         for (int i = 0; i < c.size(); i++) {
             JsonNode part = c.get(i);
-            JsonNode type = part.get("type");
-            if (type == null || !"text".equals(type.asText()) || !part.path("text").isTextual())
-                throw ApiException.badRequest(p + "[" + i + "]", "only text content parts ({\"type\": \"text\", \"text\": ...}) are supported");
+            if (!types.contains(part.path("type").asText("")) || !part.path("text").isTextual())
+                throw ApiException.badRequest(p + "[" + i + "]", "only text content parts " + described + " are supported");
             sb.append(part.get("text").textValue());
         }
         return sb.toString();
@@ -219,14 +227,7 @@ final class ChatCompletions {
             }
         }, server.idleMillis());
         if (!ok) return; // the client is gone; its requests were cancelled
-        for (GenerationEvent.Finished done : fin) {
-            if (done.reason() == FinishReason.ERROR || done.reason() == FinishReason.CANCELLED) {
-                ApiException err = OpenAiServer.engineFailure(done);
-                if (reply.committed()) reply.send(server.errorBody(err));
-                else throw err;
-                return;
-            }
-        }
+        for (GenerationEvent.Finished done : fin) if (server.replyFailure(reply, done)) return;
         ObjectNode o = envelope("chat.completion", id, created, m);
         ArrayNode choices = o.putArray("choices");
         Usage usage = new Usage();
@@ -303,7 +304,7 @@ final class ChatCompletions {
                         sse.data(chunk);
                     }
                     case GenerationEvent.Finished done -> {
-                        if (done.reason() == FinishReason.ERROR || done.reason() == FinishReason.CANCELLED) {
+                        if (done.reason().failed()) {
                             failed[0] = true;
                             sse.data(server.errorBody(OpenAiServer.engineFailure(done)));
                             return;

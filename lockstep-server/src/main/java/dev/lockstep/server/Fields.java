@@ -152,6 +152,22 @@ final class Fields {
         return out;
     }
 
+    /**
+     * A JSON list of token ids ({@code arr}, already known to be a list) as ints, each inside the
+     * vocabulary; errors name {@code param} and the entry.
+     */
+    static int[] tokenIds(JsonNode arr, String param, int vocab) {
+        int[] ids = new int[arr.size()];
+        for (int i = 0; i < ids.length; i++) {
+            JsonNode t = arr.get(i);
+            if (!t.isIntegralNumber() || !t.canConvertToInt()) throw wrongType(param + "[" + i + "]", "a token id", t);
+            ids[i] = t.intValue();
+            if (ids[i] < 0 || ids[i] >= vocab)
+                throw ApiException.badRequest(param, param + "[" + i + "] = " + ids[i] + " is outside the vocabulary [0, " + vocab + ")");
+        }
+        return ids;
+    }
+
     static ApiException wrongType(String name, String expected, JsonNode got) {
         return ApiException.badRequest(name, name + " must be " + expected + ", got " + describe(got));
     }

@@ -300,6 +300,18 @@ public final class OpenAiServer implements AutoCloseable {
         }
     }
 
+    /**
+     * Ends a non-streamed reply with the error if {@code f} failed: a 503 while nothing is written yet,
+     * else the error body after the leading whitespace. True if it did.
+     */
+    boolean replyFailure(JsonReply reply, GenerationEvent.Finished f) throws IOException {
+        if (!f.reason().failed()) return false;
+        ApiException err = engineFailure(f);
+        if (reply.committed()) reply.send(errorBody(err));
+        else throw err;
+        return true;
+    }
+
     static ApiException engineFailure(GenerationEvent.Finished f) {
         String msg = f.message() != null ? f.message() : "the request was cancelled";
         return new ApiException(503, "service_unavailable", null, "engine_error", msg);
@@ -411,15 +423,7 @@ public final class OpenAiServer implements AutoCloseable {
         JsonNode t = f.node("tokens");
         if (t == null) throw ApiException.badRequest("tokens", "tokens is required");
         if (!t.isArray()) throw Fields.wrongType("tokens", "a list of token ids", t);
-        int vocab = m.engine().model().vocabSize();
-        int[] ids = new int[t.size()];
-        for (int i = 0; i < ids.length; i++) {
-            JsonNode e = t.get(i);
-            if (!e.isIntegralNumber() || !e.canConvertToInt()) throw Fields.wrongType("tokens[" + i + "]", "a token id", e);
-            ids[i] = e.intValue();
-            if (ids[i] < 0 || ids[i] >= vocab)
-                throw ApiException.badRequest("tokens", "tokens[" + i + "] = " + ids[i] + " is outside the vocabulary [0, " + vocab + ")");
-        }
+        int[] ids = Fields.tokenIds(t, "tokens", m.engine().model().vocabSize());
         String text = m.tokenizer().decode(ids);
         ObjectNode o = json.createObjectNode();
         o.put("prompt", text);

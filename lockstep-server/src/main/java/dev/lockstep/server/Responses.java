@@ -56,7 +56,7 @@ final class Responses {
         tools(f, chat);
         Fields cf = new Fields(chat);
         List<ChatTemplate.Message> msgs = ChatCompletions.messages(cf);
-        SamplingFields sf = SamplingFields.parse(cf, -1);
+        SamplingFields sf = SamplingFields.parse(cf, -1, m.engine().model().vocabSize());
         ResponseFormat format = format(f);
         ToolCalls tools = ToolCalls.parse(cf, json, m.template().hermesToolCalls());
         format = ToolCalls.decodeFormat(tools, format, "text.format");
@@ -110,17 +110,7 @@ final class Responses {
     /** A message's content: a string, or text parts ({@code input_text}, {@code output_text}). */
     private static String text(JsonNode c, String p) {
         if (c == null || c.isNull()) throw ApiException.badRequest(p, p + " is required");
-        if (c.isTextual()) return c.textValue();
-        if (!c.isArray()) throw Fields.wrongType(p, "a string or a list of content parts", c);
-        StringBuilder sb = new StringBuilder();
-        for (int i = 0; i < c.size(); i++) {
-            JsonNode part = c.get(i);
-            String type = part.path("type").asText("");
-            if (!(type.equals("input_text") || type.equals("output_text") || type.equals("text")) || !part.path("text").isTextual())
-                throw ApiException.badRequest(p + "[" + i + "]", "only text content parts (input_text, output_text) are supported");
-            sb.append(part.get("text").textValue());
-        }
-        return sb.toString();
+        return ChatCompletions.text(c, p, Set.of("input_text", "output_text", "text"), "(input_text, output_text)");
     }
 
     /** Function tools in the chat shape ({@code {"type": "function", "function": {...}}}); other tool types are refused. */
@@ -272,12 +262,7 @@ final class Responses {
             }
         }, server.idleMillis());
         if (!ok) return;
-        if (fin[0].reason() == FinishReason.ERROR || fin[0].reason() == FinishReason.CANCELLED) {
-            ApiException err = OpenAiServer.engineFailure(fin[0]);
-            if (reply.committed()) reply.send(server.errorBody(err));
-            else throw err;
-            return;
-        }
+        if (server.replyFailure(reply, fin[0])) return;
         finish(response, output(text.toString(), fin[0], tools), fin[0]);
         reply.send(response);
     }
@@ -300,22 +285,22 @@ final class Responses {
         emit.send("response.created", json.createObjectNode().set("response", response.deepCopy()));
         emit.send("response.in_progress", json.createObjectNode().set("response", response.deepCopy()));
         boolean live = tools == null; // text streams as it comes
-        if (live) openMessage(emit, msgId);
+        if (live) openMessage(emit, msgId, 0);
         boolean ok = runs.pump(new Runs.Sink() {
             @Override
             public void event(int c, GenerationEvent e) throws IOException {
                 if (e instanceof GenerationEvent.Token t) {
                     text.append(t.text());
-                    if (live && !t.text().isEmpty()) emit.send("response.output_text.delta", delta(msgId, t.text()));
+                    if (live && !t.text().isEmpty()) emit.send("response.output_text.delta", delta(msgId, 0, t.text()));
                 } else if (e instanceof GenerationEvent.Finished done) {
                     text.append(done.text());
-                    if (done.reason() == FinishReason.ERROR || done.reason() == FinishReason.CANCELLED) {
+                    if (done.reason().failed()) {
                         ObjectNode failed = response.deepCopy().put("status", "failed");
                         failed.set("error", json.createObjectNode().put("code", "server_error").put("message", OpenAiServer.engineFailure(done).getMessage()));
                         emit.send("response.failed", json.createObjectNode().set("response", failed));
                         return;
                     }
-                    if (live && !done.text().isEmpty()) emit.send("response.output_text.delta", delta(msgId, done.text()));
+                    if (live && !done.text().isEmpty()) emit.send("response.output_text.delta", delta(msgId, 0, done.text()));
                     ArrayNode output = live ? json.createArrayNode().add(message(msgId, text.toString(), "completed")) : output(text.toString(), done, tools);
                     if (live) closeMessage(emit, msgId, text.toString(), 0);
                     else sendItems(emit, output);
@@ -338,13 +323,14 @@ final class Responses {
         void send(String type, ObjectNode event) throws IOException;
     }
 
-    private ObjectNode delta(String itemId, String text) {
-        return json.createObjectNode().put("item_id", itemId).put("output_index", 0).put("content_index", 0).put("delta", text);
+    private ObjectNode delta(String itemId, int index, String text) {
+        return json.createObjectNode().put("item_id", itemId).put("output_index", index).put("content_index", 0).put("delta", text);
     }
 
-    private void openMessage(Emitter emit, String msgId) throws IOException {
-        emit.send("response.output_item.added", json.createObjectNode().put("output_index", 0).set("item", message(msgId, null, "in_progress")));
-        ObjectNode part = json.createObjectNode().put("item_id", msgId).put("output_index", 0).put("content_index", 0);
+    /** A message item begins: its added event, then its (empty) text part's. */
+    private void openMessage(Emitter emit, String msgId, int index) throws IOException {
+        emit.send("response.output_item.added", json.createObjectNode().put("output_index", index).set("item", message(msgId, null, "in_progress")));
+        ObjectNode part = json.createObjectNode().put("item_id", msgId).put("output_index", index).put("content_index", 0);
         part.set("part", outputText(""));
         emit.send("response.content_part.added", part);
     }
@@ -364,14 +350,8 @@ final class Responses {
             ObjectNode item = (ObjectNode) output.get(i);
             if (item.get("type").asText().equals("message")) {
                 String id = item.get("id").asText(), text = item.at("/content/0/text").asText();
-                ObjectNode added = json.createObjectNode().put("output_index", i);
-                added.set("item", message(id, null, "in_progress"));
-                emit.send("response.output_item.added", added);
-                ObjectNode part = json.createObjectNode().put("item_id", id).put("output_index", i).put("content_index", 0);
-                part.set("part", outputText(""));
-                emit.send("response.content_part.added", part);
-                emit.send("response.output_text.delta", json.createObjectNode().put("item_id", id).put("output_index", i)
-                        .put("content_index", 0).put("delta", text));
+                openMessage(emit, id, i);
+                emit.send("response.output_text.delta", delta(id, i, text));
                 closeMessage(emit, id, text, i);
             } else {
                 ObjectNode pending = item.deepCopy().put("status", "in_progress").put("arguments", "");

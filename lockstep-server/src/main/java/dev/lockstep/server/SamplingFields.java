@@ -47,25 +47,19 @@ record SamplingFields(SamplingParams sampling, int n, int maxTokens, List<String
         }
     }
 
-    /** vLLM's {@code stop_token_ids} (ids past the vocabulary are refused by the engine) and {@code min_tokens}. */
-    static TokenStops tokenStops(Fields f, int maxTokens) {
+    /** vLLM's {@code stop_token_ids} and {@code min_tokens}. */
+    static TokenStops tokenStops(Fields f, int maxTokens, int vocab) {
         int min = f.integer("min_tokens", 0, 0, maxTokens > 0 ? maxTokens : Integer.MAX_VALUE);
         JsonNode ids = f.node("stop_token_ids");
         if (ids == null) return min == 0 ? TokenStops.NONE : new TokenStops(new int[0], min);
         if (!ids.isArray()) throw Fields.wrongType("stop_token_ids", "a list of token ids", ids);
         if (ids.size() > MAX_STOP_TOKEN_IDS)
             throw ApiException.badRequest("stop_token_ids", "stop_token_ids has " + ids.size() + " entries; at most " + MAX_STOP_TOKEN_IDS + " are allowed");
-        int[] out = new int[ids.size()];
-        for (int i = 0; i < out.length; i++) {
-            JsonNode e = ids.get(i);
-            if (!e.isIntegralNumber() || !e.canConvertToInt() || e.intValue() < 0)
-                throw Fields.wrongType("stop_token_ids[" + i + "]", "a token id", e);
-            out[i] = e.intValue();
-        }
-        return new TokenStops(out, min);
+        return new TokenStops(Fields.tokenIds(ids, "stop_token_ids", vocab), min);
     }
 
-    static SamplingFields parse(Fields f, int defaultMaxTokens) {
+    /** The shared fields; {@code vocab}: the model's, for the token ids a request names. */
+    static SamplingFields parse(Fields f, int defaultMaxTokens, int vocab) {
         float temperature = f.number("temperature", 1f, 0, 2);
         float topP = f.number("top_p", 1f, 0, 1);
         if (topP == 0f) throw ApiException.badRequest("top_p", "top_p must be greater than 0, got 0");
@@ -94,6 +88,6 @@ record SamplingFields(SamplingParams sampling, int n, int maxTokens, List<String
         SpecConfig.Mode spec = speculation(f);
         SamplingParams p = new SamplingParams(temperature, topK, topP, minP, repetition, 64, frequency, presence, seed,
                 f.logitBias("logit_bias", MAX_LOGIT_BIAS));
-        return new SamplingFields(p, n, maxTokens, stop, stream, includeUsage, ignoreEos, spec, tokenStops(f, maxTokens));
+        return new SamplingFields(p, n, maxTokens, stop, stream, includeUsage, ignoreEos, spec, tokenStops(f, maxTokens, vocab));
     }
 }

@@ -50,7 +50,7 @@ final class TextCompletions {
         boolean scoreOnly = f.has("max_tokens") && f.node("max_tokens").isIntegralNumber() && f.node("max_tokens").asLong() == 0;
         if (scoreOnly && !echo)
             throw ApiException.badRequest("max_tokens", "max_tokens = 0 is only allowed with echo = true (scoring the prompt)");
-        SamplingFields sf = scoreOnly ? scoreFields(f) : SamplingFields.parse(f, 16);
+        SamplingFields sf = scoreOnly ? scoreFields(f) : SamplingFields.parse(f, 16, m.engine().model().vocabSize());
         int logprobs = f.integer("logprobs", -1, 0, 20);
         ResponseFormat format = ChatCompletions.responseFormat(f); // vLLM's extension of this endpoint
         boolean returnIds = f.bool("return_token_ids", false);
@@ -107,16 +107,7 @@ final class TextCompletions {
     }
 
     private static Prompt ids(ServedModel m, JsonNode arr, String param) {
-        int[] ids = new int[arr.size()];
-        int vocab = m.engine().model().vocabSize();
-        for (int i = 0; i < ids.length; i++) {
-            JsonNode t = arr.get(i);
-            if (!t.isIntegralNumber() || !t.canConvertToInt())
-                throw Fields.wrongType(param + "[" + i + "]", "a token id", t);
-            ids[i] = t.intValue();
-            if (ids[i] < 0 || ids[i] >= vocab)
-                throw ApiException.badRequest(param, param + "[" + i + "] = " + ids[i] + " is outside the vocabulary [0, " + vocab + ")");
-        }
+        int[] ids = Fields.tokenIds(arr, param, m.engine().model().vocabSize());
         return new Prompt(m.tokenizer().decode(ids), ids);
     }
 
@@ -180,14 +171,7 @@ final class TextCompletions {
             }
         }, server.idleMillis());
         if (!ok) return;
-        for (Choice c : cs) {
-            if (c.finished.reason() == FinishReason.ERROR || c.finished.reason() == FinishReason.CANCELLED) {
-                ApiException err = OpenAiServer.engineFailure(c.finished);
-                if (reply.committed()) reply.send(server.errorBody(err));
-                else throw err;
-                return;
-            }
-        }
+        for (Choice c : cs) if (server.replyFailure(reply, c.finished)) return;
         ObjectNode o = envelope(id, created, m);
         ArrayNode choices = o.putArray("choices");
         Usage usage = new Usage();
@@ -240,7 +224,7 @@ final class TextCompletions {
                         sse.data(chunk(m, id, created, i, t.text(), lp, null));
                     }
                     case GenerationEvent.Finished done -> {
-                        if (done.reason() == FinishReason.ERROR || done.reason() == FinishReason.CANCELLED) {
+                        if (done.reason().failed()) {
                             failed[0] = true;
                             sse.data(server.errorBody(OpenAiServer.engineFailure(done)));
                             return;
