@@ -541,7 +541,7 @@ public final class Engine implements AutoCloseable {
         long state = s.grammarState;
         int n = 0;
         while (n < s.numDraft && n < k && !a.isDone(state)) { // a token is allowed iff the automaton takes all its bytes
-            byte[] piece = tokenizer.piece(s.draft[n], false);
+            byte[] piece = tokenTrie.bytes(s.draft[n]);
             long next = piece.length == 0 ? ByteAutomaton.REJECT : a.run(state, piece);
             if (next == ByteAutomaton.REJECT) break;
             state = next;
@@ -554,7 +554,7 @@ public final class Engine implements AutoCloseable {
                 if (t < 0) break;
                 if (s.specMode == SpecConfig.Mode.DRAFT) s.draftValid = Math.min(s.draftValid, s.length + n);
                 s.draft[n++] = t;
-                at += tokenizer.piece(t, false).length;
+                at += tokenTrie.bytes(t).length;
             }
         }
         // the draft model's K/V past what it proposed belongs to other tokens: it computes them again
@@ -643,7 +643,7 @@ public final class Engine implements AutoCloseable {
         boolean eog = tokenizer != null && tokenizer.isEndOfGeneration(tok) && !r.ignoreEos();
         boolean closed = false; // a constrained format: its value just ended
         if (allowed != null) {
-            s.grammarState = s.masks.automaton().run(s.grammarState, tokenizer.piece(tok, false));
+            s.grammarState = s.masks.automaton().run(s.grammarState, tokenTrie.bytes(tok));
             closed = s.masks.automaton().isDone(s.grammarState);
             eog = false; // end-of-generation tokens have no bytes, so the mask never allows them
         }

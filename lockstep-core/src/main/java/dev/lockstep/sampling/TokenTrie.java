@@ -11,6 +11,7 @@ import java.util.Arrays;
  */
 public final class TokenTrie {
     private final int vocab;
+    private final byte[][] pieces; // kept: the engine reads a sampled token's bytes here instead of decoding it again
     // the trie: node 0 is the root; children as first-child / next-sibling lists with their byte
     private int[] firstChild, nextSibling, tokenAt;
     private byte[] label;
@@ -20,6 +21,7 @@ public final class TokenTrie {
     /** {@code pieces[id]}: the bytes token id adds to the output text (empty for control tokens). */
     public TokenTrie(byte[][] pieces) {
         vocab = pieces.length;
+        this.pieces = pieces;
         tokenNext = new int[vocab];
         // insert the tokens in the unsigned order of their bytes: a token shares its path with the one
         // before it up to their common prefix, and a new node is always its parent's last child, so no
@@ -114,6 +116,11 @@ public final class TokenTrie {
             }
         }
         return best;
+    }
+
+    /** The bytes token {@code id} adds to the output text (the trie's own; do not modify). */
+    public byte[] bytes(int id) {
+        return pieces[id];
     }
 
     public int vocabSize() {
