@@ -351,13 +351,16 @@ public final class JsonSchemaGrammar {
 
     /** A JSON string: valid UTF-8, no raw control characters, escapes with paired surrogates. */
     private int string() {
-        return once("string", () -> {
+        return once("string", () -> quotedRule("string", new int[]{characters()}));
+    }
+
+    /** Any number of characters. */
+    private int characters() {
+        return once("characters", () -> {
             int chars = g.rule("characters");
             g.alt(chars);
             g.alt(chars, character(), chars);
-            int r = g.rule("string");
-            g.alt(r, g.literal("\""), chars, g.literal("\""));
-            return r;
+            return chars;
         });
     }
 
@@ -418,9 +421,7 @@ public final class JsonSchemaGrammar {
         // up to (max - min) optional characters after min mandatory ones; no max: any number more
         int tail;
         if (max < 0) {
-            tail = g.rule("characters " + at);
-            g.alt(tail);
-            g.alt(tail, ch, tail);
+            tail = characters();
         } else {
             tail = g.rule("no more characters " + at);
             g.alt(tail);
@@ -436,9 +437,7 @@ public final class JsonSchemaGrammar {
             g.alt(r, ch, tail);
             tail = r;
         }
-        int r = g.rule("string " + at);
-        g.alt(r, g.literal("\""), tail, g.literal("\""));
-        return r;
+        return quotedRule("string " + at, new int[]{tail});
     }
 
     /** The largest magnitude a bounded integer may have (16 digits, as every integer here). */
