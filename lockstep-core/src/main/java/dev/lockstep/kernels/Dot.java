@@ -63,7 +63,7 @@ public final class Dot {
 
     /** Canonical dot of {@code n} little-endian floats at byte {@code off} of {@code seg} with {@code x[xo..)}. */
     public static float segment(MemorySegment seg, long off, int n, float[] x, int xo) {
-        if (Canonical.SIMD512) return f32(seg, off, n, x, xo);
+        if (Canonical.SIMD512) return f32(seg, off, n, x, xo, new float[Canonical.LANES]);
         if (Canonical.SIMD256) return Dot256.f32(seg, off, n, x, xo);
         float[] acc = new float[Canonical.LANES];
         for (int k = 0; k < n; k++)
@@ -88,12 +88,12 @@ public final class Dot {
     /** The 512-bit row kernels; {@code off} is the row's byte offset. */
     static float row512(GgmlType type, MemorySegment w, long off, int n, float[] x, int xo, float[] scratch) {
         return switch (type) {
-            case F32 -> f32(w, off, n, x, xo);
-            case Q8_0 -> q8_0(w, off, n, x, xo);
-            case Q4_0 -> q4_0(w, off, n, x, xo);
-            case Q4_K -> q4K(w, off, n, x, xo);
-            case Q5_K -> q5K(w, off, n, x, xo);
-            case Q6_K -> q6K(w, off, n, x, xo);
+            case F32 -> f32(w, off, n, x, xo, scratch);
+            case Q8_0 -> q8_0(w, off, n, x, xo, scratch);
+            case Q4_0 -> q4_0(w, off, n, x, xo, scratch);
+            case Q4_K -> q4K(w, off, n, x, xo, scratch);
+            case Q5_K -> q5K(w, off, n, x, xo, scratch);
+            case Q6_K -> q6K(w, off, n, x, xo, scratch);
             default -> viaDequant(type, w, off, n, x, xo, scratch);
         };
     }
@@ -122,10 +122,11 @@ public final class Dot {
                 acc = acc.blend(FloatVector.fromArray(F512, scratch, j, m).fma(FloatVector.fromArray(F512, x, xo + k + j, m), acc), m);
             }
         }
-        return Canonical.tree(acc);
+        acc.intoArray(scratch, 0); // through memory: a vector crossing a call C2 did not inline is boxed
+        return Canonical.treeOf(scratch, 0);
     }
 
-    static float f32(MemorySegment w, long off, int n, float[] x, int xo) {
+    static float f32(MemorySegment w, long off, int n, float[] x, int xo, float[] lanes) {
         FloatVector acc = FloatVector.zero(F512);
         int k = 0;
         for (; k + 16 <= n; k += 16)
@@ -134,10 +135,11 @@ public final class Dot {
             VectorMask<Float> m = F512.indexInRange(k, n);
             acc = acc.blend(FloatVector.fromMemorySegment(F512, w, off + 4L * k, LE, m).fma(FloatVector.fromArray(F512, x, xo + k, m), acc), m);
         }
-        return Canonical.tree(acc);
+        acc.intoArray(lanes, 0); // through memory: a vector crossing a call C2 did not inline is boxed
+        return Canonical.treeOf(lanes, 0);
     }
 
-    static float q8_0(MemorySegment w, long off, int n, float[] x, int xo) {
+    static float q8_0(MemorySegment w, long off, int n, float[] x, int xo, float[] lanes) {
         FloatVector acc = FloatVector.zero(F512);
         for (int k = 0; k < n; k += 32, off += 34) {
             float d = Dequant.f16(w, off);
@@ -146,7 +148,8 @@ public final class Dot {
             acc = ((FloatVector) ByteVector.fromMemorySegment(B128, w, off + 18, LE).convertShape(VectorOperators.B2F, F512, 0))
                     .mul(d).fma(FloatVector.fromArray(F512, x, xo + k + 16), acc);
         }
-        return Canonical.tree(acc);
+        acc.intoArray(lanes, 0); // through memory: a vector crossing a call C2 did not inline is boxed
+        return Canonical.treeOf(lanes, 0);
     }
 
     /**
@@ -157,7 +160,7 @@ public final class Dot {
      * and scale it replaced: 0.27 vs 0.41 us per 2048-value row, Q4_0 decode of the 1B model 7.6 ->
      * 11-12 tok/s.
      */
-    static float q4_0(MemorySegment w, long off, int n, float[] x, int xo) {
+    static float q4_0(MemorySegment w, long off, int n, float[] x, int xo, float[] lanes) {
         FloatVector acc = FloatVector.zero(F512);
         for (int k = 0; k < n; k += 32, off += 18) {
             IntVector tab = Q4_0_LEVELS.mul(Dequant.f16(w, off)).reinterpretAsInts();
@@ -166,7 +169,8 @@ public final class Dot {
             acc = q.lanewise(VectorOperators.LSHR, 4).selectFrom(tab, tab).reinterpretAsFloats()
                     .fma(FloatVector.fromArray(F512, x, xo + k + 16), acc);
         }
-        return Canonical.tree(acc);
+        acc.intoArray(lanes, 0); // through memory: a vector crossing a call C2 did not inline is boxed
+        return Canonical.treeOf(lanes, 0);
     }
 
     /** Byte {@code j} (0..11) of a K-quant's 12 packed scale bytes, given as three little-endian ints. */
@@ -193,7 +197,7 @@ public final class Dot {
      * product is exact, one rounding), then fma'd into the accumulator in element order. (Q4_K and Q5_K,
      * and the four quarters of Q6_K, are written out separately: a vector chosen by a branch is boxed.)
      */
-    static float q4K(MemorySegment w, long off, int n, float[] x, int xo) {
+    static float q4K(MemorySegment w, long off, int n, float[] x, int xo, float[] lanes) {
         FloatVector acc = FloatVector.zero(F512);
         for (int k = 0; k < n; k += 256, off += 144) {
             float d = Dequant.f16(w, off), dmin = Dequant.f16(w, off + 2);
@@ -214,11 +218,12 @@ public final class Dot {
                         .convertShape(VectorOperators.B2F, F512, 0)).fma(d2, m2).fma(FloatVector.fromArray(F512, x, k0 + 48), acc);
             }
         }
-        return Canonical.tree(acc);
+        acc.intoArray(lanes, 0); // through memory: a vector crossing a call C2 did not inline is boxed
+        return Canonical.treeOf(lanes, 0);
     }
 
     /** Q5_K, fused: as Q4_K with the fifth bit of value l of sub-block j in bit j of qh[l]. */
-    static float q5K(MemorySegment w, long off, int n, float[] x, int xo) {
+    static float q5K(MemorySegment w, long off, int n, float[] x, int xo, float[] lanes) {
         FloatVector acc = FloatVector.zero(F512);
         for (int k = 0; k < n; k += 256, off += 176) {
             float d = Dequant.f16(w, off), dmin = Dequant.f16(w, off + 2);
@@ -247,11 +252,12 @@ public final class Dot {
                         .fma(FloatVector.fromArray(F512, x, k0 + 48), acc);
             }
         }
-        return Canonical.tree(acc);
+        acc.intoArray(lanes, 0); // through memory: a vector crossing a call C2 did not inline is boxed
+        return Canonical.treeOf(lanes, 0);
     }
 
     /** Q6_K, fused: each weight is {@code (d * scale) * (q - 32)} as in the reference. */
-    static float q6K(MemorySegment w, long off, int n, float[] x, int xo) {
+    static float q6K(MemorySegment w, long off, int n, float[] x, int xo, float[] lanes) {
         FloatVector acc = FloatVector.zero(F512);
         for (int k = 0; k < n; k += 256, off += 210) {
             float d = Dequant.f16(w, off + 208);
@@ -301,7 +307,8 @@ public final class Dot {
                         .fma(FloatVector.fromArray(F512, x, kb + 112), acc);
             }
         }
-        return Canonical.tree(acc);
+        acc.intoArray(lanes, 0); // through memory: a vector crossing a call C2 did not inline is boxed
+        return Canonical.treeOf(lanes, 0);
     }
 
     // ------------------------------------------------------------------ two rows at once (decode)

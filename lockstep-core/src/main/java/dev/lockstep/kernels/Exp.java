@@ -92,4 +92,42 @@ public final class Exp {
     public static FloatVector silu(FloatVector x) {
         return x.div(exp(x.neg()).add(1f));
     }
+
+    /**
+     * SwiGLU in place: {@code gate[i] = silu(gate[i]) * up[i]}, the same bits as {@link #silu(float)}
+     * lane by lane. The loop calls no method of ours that takes or returns a vector: {@link #exp(FloatVector)}
+     * is written out in it, on the constant species {@link Canonical#FV}. Called through {@code silu(FloatVector)}, C2 sometimes left {@code exp} or a
+     * {@code blend} in it a call (inlining budget) and boxed the vectors, 0.4-0.8 MB per decode step of
+     * the allocation test's model on an AVX-512 machine.
+     */
+    static void siluTimes(float[] gate, int go, float[] up, int uo, int n) {
+        VectorSpecies<Float> sp = Canonical.FV; // a constant: C2 intrinsifies only vectors of a species it knows
+        int i = 0;
+        FloatVector minX = FloatVector.broadcast(sp, MIN_X), maxX = FloatVector.broadcast(sp, MAX_X);
+        for (int step = sp.length(); i + step <= n; i += step) {
+            FloatVector g = FloatVector.fromArray(sp, gate, go + i);
+            FloatVector x = g.neg();
+            VectorMask<Float> under = x.compare(VectorOperators.LT, minX);
+            VectorMask<Float> over = x.compare(VectorOperators.GT, maxX);
+            VectorMask<Float> nan = x.test(VectorOperators.IS_NAN);
+            FloatVector n0 = x.mul(LOG2E).add(ROUND_MAGIC).sub(ROUND_MAGIC);
+            FloatVector r = n0.fma(FloatVector.broadcast(sp, -LN2_HI), x);
+            r = n0.fma(FloatVector.broadcast(sp, -LN2_LO), r);
+            FloatVector p = FloatVector.broadcast(sp, P0);
+            p = p.fma(r, FloatVector.broadcast(sp, P1));
+            p = p.fma(r, FloatVector.broadcast(sp, P2));
+            p = p.fma(r, FloatVector.broadcast(sp, P3));
+            p = p.fma(r, FloatVector.broadcast(sp, P4));
+            p = p.fma(r, FloatVector.broadcast(sp, P5));
+            FloatVector y = p.fma(r.mul(r), r).add(1f);
+            IntVector ni = (IntVector) n0.convert(VectorOperators.F2I, 0);
+            IntVector n1 = ni.lanewise(VectorOperators.ASHR, 1);
+            IntVector n2 = ni.sub(n1);
+            FloatVector e = y.mul(n1.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats())
+                    .mul(n2.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats());
+            e = e.blend(0f, under).blend(Float.POSITIVE_INFINITY, over).blend(x, nan);
+            g.div(e.add(1f)).mul(FloatVector.fromArray(sp, up, uo + i)).intoArray(gate, go + i);
+        }
+        for (; i < n; i++) gate[go + i] = silu(gate[go + i]) * up[uo + i];
+    }
 }

@@ -41,13 +41,11 @@ public final class Ops {
 
     /** SwiGLU: {@code gate[i] = silu(gate[i]) * up[i]}. */
     public static void swiglu(float[] gate, int go, float[] up, int uo, int n) {
-        int i = 0;
-        if (Canonical.SIMD)
-            for (int step = FV.length(); i + step <= n; i += step) {
-                FloatVector g = FloatVector.fromArray(FV, gate, go + i);
-                Exp.silu(g).mul(FloatVector.fromArray(FV, up, uo + i)).intoArray(gate, go + i);
-            }
-        for (; i < n; i++) gate[go + i] = Exp.silu(gate[go + i]) * up[uo + i];
+        if (Canonical.SIMD) {
+            Exp.siluTimes(gate, go, up, uo, n);
+            return;
+        }
+        for (int i = 0; i < n; i++) gate[go + i] = Exp.silu(gate[go + i]) * up[uo + i];
     }
 
     /** The largest of {@code x[off..off+n)} (order-independent). */

@@ -21,7 +21,8 @@ import static org.junit.jupiter.api.Assertions.fail;
  * one sequence, and of eight (the batched kernels), allocates not a byte on the calling thread or on
  * the pool's workers. The model is the synthesizer's 512-wide "small" shape, big enough that the
  * kernels run the paths of real models (a C2 inlining cut-off inside a row kernel once boxed a vector
- * per matrix row there: 32 MB per step of a 1B model; a softmax, 0.5 MB per step here).
+ * per matrix row there: 32 MB per step of a 1B model; a softmax, 0.5 MB per step here; on AVX-512, the
+ * 512-bit Q6_K row kernel's final tree and the SwiGLU's exp, 0.8 MB per step).
  *
  * <p>Compilation takes its time, so the test decodes windows of steps until three in a row allocate
  * nothing, for at most {@link #MAX_WINDOWS} windows; code that allocates per step never gets there.
@@ -40,6 +41,12 @@ class DecodeAllocationTest {
     @Test
     void q4_0DecodingWithInt8ActivationsAllocatesNothing() throws Exception {
         check("Q4_0", Activations.INT8);
+    }
+
+    /** The K-quant row kernels (Q4_K, and Q6_K for ffn_down, attn_v and the output matrix). */
+    @Test
+    void q4_K_MDecodingAllocatesNothing() throws Exception {
+        check("Q4_K_M", Activations.F32);
     }
 
     private static void check(String type, Activations activations) throws Exception {
