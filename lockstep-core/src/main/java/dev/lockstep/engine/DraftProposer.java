@@ -26,12 +26,14 @@ final class DraftProposer implements AutoCloseable {
     private final float[] logits;
     private final int vocab, maxTokens;
     private final int[] slot, fed;
+    private final Model model;
 
     DraftProposer(Model draft, Model target, WorkerPool pool, int blockSize, int numBlocks, int maxBatchTokens, int maxSeqs,
                   Activations activations) {
         if (draft.vocabSize() != target.vocabSize())
             throw new LockstepException(draft.file().path() + ": the draft model's vocabulary (" + draft.vocabSize()
                     + " tokens) differs from the target's (" + target.vocabSize() + "); they must share a tokenizer");
+        this.model = draft;
         this.vocab = draft.vocabSize();
         this.maxTokens = maxBatchTokens;
         this.kv = new KvCache(draft.kvLayers(), draft.kvDim(), draft.kvHeadDim(), blockSize, numBlocks);
@@ -130,6 +132,11 @@ final class DraftProposer implements AutoCloseable {
         blocks.release(s.draftBlockTable, 0, s.draftNumBlocks);
         s.draftNumBlocks = 0;
         s.draftValid = 0;
+    }
+
+    /** Why the draft model's file can no longer be read, or null (see {@link dev.lockstep.gguf.GgufFile#damage}). */
+    String damage() {
+        return model.file().damage();
     }
 
     @Override

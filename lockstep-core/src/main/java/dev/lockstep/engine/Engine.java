@@ -49,7 +49,7 @@ public final class Engine implements AutoCloseable {
 
     /** A request the engine refuses; {@code kind} says why, {@code param} which field (for HTTP 400s). */
     public static final class RejectedException extends LockstepException {
-        public enum Kind { INVALID, TOO_LONG, QUEUE_FULL, SHUTTING_DOWN }
+        public enum Kind { INVALID, TOO_LONG, QUEUE_FULL, SHUTTING_DOWN, UNAVAILABLE }
 
         private final Kind kind;
         private final String param;
@@ -118,6 +118,9 @@ public final class Engine implements AutoCloseable {
     private final AtomicLong nextId = new AtomicLong(1);
     private volatile boolean accepting = true;
     private volatile boolean stopping;
+    /** Why the engine can serve nothing any more (the model's mapped file is damaged); null while it can. */
+    private volatile String failure;
+    private static final System.Logger LOG = System.getLogger(Engine.class.getName());
     private volatile Observer observer = new Observer() {};
     private volatile int statWaiting, statRunning;
     private final AtomicLong promptTokens = new AtomicLong(), generatedTokens = new AtomicLong(),
@@ -237,6 +240,8 @@ public final class Engine implements AutoCloseable {
             int ctx = model.contextLength();
             int n = req.prompt().length;
             if (!accepting) throw new RejectedException(RejectedException.Kind.SHUTTING_DOWN, null, "the engine is shutting down");
+            String failed = failure;
+            if (failed != null) throw new RejectedException(RejectedException.Kind.UNAVAILABLE, null, "the engine cannot serve: " + failed);
             if (n == 0) throw new RejectedException(RejectedException.Kind.INVALID, "prompt", "the prompt is empty");
             for (int t : req.prompt())
                 if (t < 0 || t >= vocab) throw new RejectedException(RejectedException.Kind.INVALID, "prompt",
@@ -301,6 +306,14 @@ public final class Engine implements AutoCloseable {
     void cancel(RequestHandle h) {
         cancels.add(h.id());
         LockSupport.unpark(thread);
+    }
+
+    /**
+     * Why the engine can serve nothing any more (for a health check), or null while it can. A failure
+     * of one step is no such thing: it fails that step's requests and the engine goes on.
+     */
+    public String failure() {
+        return failure;
     }
 
     public Stats stats() {
@@ -380,30 +393,72 @@ public final class Engine implements AutoCloseable {
 
     // ------------------------------------------------------------------ engine thread
 
+    /**
+     * The engine thread. Nothing thrown ends it: a failure while computing a step fails the requests of
+     * that step and the loop goes on with the others ({@link #stepFailed}); a failure it cannot survive
+     * (the model's file damaged under its mapping) fails every request and makes {@link #submit} refuse
+     * new ones at once, with the reason ({@link #failure()}).
+     */
     private void loop() {
         while (true) {
-            Runnable task;
-            while ((task = tasks.poll()) != null) task.run();
-            drainIncoming();
-            drainCancels();
-            if (stopping) {
-                failAll("the engine shut down before this request finished");
+            try {
+                Runnable task;
                 while ((task = tasks.poll()) != null) task.run();
+                drainIncoming();
+                drainCancels();
+                if (stopping) {
+                    failAll(FinishReason.ABORTED, "the engine shut down before this request finished");
+                    while ((task = tasks.poll()) != null) task.run();
+                    return;
+                }
+                statWaiting = scheduler.waiting.size();
+                statRunning = scheduler.running.size();
+                if (!scheduler.hasWork()) {
+                    LockSupport.park(this);
+                    continue;
+                }
+                step();
+            } catch (Throwable e) {
+                stepFailed(e);
+            }
+        }
+    }
+
+    /**
+     * A step threw. The requests it was computing end with an error (they may have half-written K/V,
+     * which is freed with them; blocks are registered in the prefix cache only after a complete step,
+     * so nothing half-written is ever shared). Recursion, memory and bugs are per step; a fault reading
+     * the model's mapped file (an {@link InternalError} from the memory access, or the file shorter than
+     * its mapping) is for good: every request fails and new ones are refused with the reason.
+     */
+    private void stepFailed(Throwable e) {
+        try {
+            String damage = model.file().damage();
+            if (damage == null && draft != null) damage = draft.damage();
+            if (damage == null && e instanceof VirtualMachineError && !(e instanceof StackOverflowError) && !(e instanceof OutOfMemoryError))
+                damage = "the engine hit a fault it cannot recover from (" + e.getClass().getSimpleName()
+                        + "); restart the server; its log has the details";
+            LOG.log(System.Logger.Level.ERROR, damage != null ? "engine stopped: " + damage : "a step failed; its requests end with an error", e);
+            if (damage != null) {
+                failure = damage;
+                failAll(FinishReason.ABORTED, "the engine cannot serve: " + damage);
                 return;
             }
-            statWaiting = scheduler.waiting.size();
-            statRunning = scheduler.running.size();
-            if (!scheduler.hasWork()) {
-                LockSupport.park(this);
-                continue;
+            String message = "internal error while computing this request; the server log has the details";
+            if (scheduler.numScheduled > 0) {
+                for (int i = 0; i < scheduler.numScheduled; i++) finish(scheduler.scheduled[i], FinishReason.ERROR, message);
+            } else { // before scheduling: proposing for speculation
+                for (Sequence s : new ArrayList<>(scheduler.running))
+                    if (s.specMode != SpecConfig.Mode.OFF) finish(s, FinishReason.ERROR, message);
             }
+            scheduler.numScheduled = 0;
+        } catch (Throwable again) {
+            // failing the requests failed too (out of memory, most likely): stop serving rather than hang them
+            failure = "the engine failed while recovering from an error; restart the server";
             try {
-                step();
-            } catch (RuntimeException | Error e) {
-                // a bug or resource failure: end what was in this step with an error, keep serving
-                for (int i = 0; i < scheduler.numScheduled; i++)
-                    finish(scheduler.scheduled[i], FinishReason.ERROR, "internal error: " + e);
-                if (e instanceof Error err && !(e instanceof OutOfMemoryError)) throw err;
+                failAll(FinishReason.ABORTED, "the engine cannot serve: " + failure);
+            } catch (Throwable ignored) {
+                // nothing more can be done on this thread; submit() refuses new requests from now on
             }
         }
     }
@@ -427,13 +482,14 @@ public final class Engine implements AutoCloseable {
         return null;
     }
 
-    private void failAll(String message) {
+    private void failAll(FinishReason reason, String message) {
         drainIncoming();
-        for (Sequence s : new ArrayList<>(scheduler.running)) finish(s, FinishReason.ERROR, message);
-        for (Sequence s : new ArrayList<>(scheduler.waiting)) finish(s, FinishReason.ERROR, message);
+        for (Sequence s : new ArrayList<>(scheduler.running)) finish(s, reason, message);
+        for (Sequence s : new ArrayList<>(scheduler.waiting)) finish(s, reason, message);
     }
 
     private void step() {
+        scheduler.numScheduled = 0; // what a failure in this step fails (see stepFailed)
         long t0 = System.nanoTime();
         propose();
         long t1 = System.nanoTime();
@@ -448,7 +504,7 @@ public final class Engine implements AutoCloseable {
             // nothing fits: only possible when the head of the queue needs more blocks than exist now
             Sequence head = scheduler.waiting.peekFirst();
             if (head != null && scheduler.running.isEmpty())
-                finish(head, FinishReason.ERROR, "not enough KV cache memory for this request");
+                finish(head, FinishReason.ABORTED, "not enough KV cache memory for this request");
             return;
         }
         steps.incrementAndGet();
@@ -489,13 +545,19 @@ public final class Engine implements AutoCloseable {
                 if (p == s.length - 1) lastRow = row;
                 row++;
             }
-            if (s.numDraft > 0) {
-                verify(s, lastRow);
-                continue;
+            try {
+                if (s.numDraft > 0) {
+                    verify(s, lastRow);
+                    continue;
+                }
+                s.computed += n;
+                scheduler.registerFullBlocks(s);
+                if (s.computed == s.length && lastRow >= 0) emitNext(s, lastRow);
+            } catch (RuntimeException | StackOverflowError | OutOfMemoryError e) {
+                // sampling, grammar or detokenizing one sequence failed: that sequence alone ends
+                LOG.log(System.Logger.Level.ERROR, "request " + s.id + " failed after its forward pass", e);
+                finish(s, FinishReason.ERROR, "internal error while computing this request; the server log has the details");
             }
-            s.computed += n;
-            scheduler.registerFullBlocks(s);
-            if (s.computed == s.length && lastRow >= 0) emitNext(s, lastRow);
         }
         profAfter += System.nanoTime() - t3;
     }

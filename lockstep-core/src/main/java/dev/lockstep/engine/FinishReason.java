@@ -8,12 +8,17 @@ public enum FinishReason {
     LENGTH,
     /** The client cancelled (or disconnected). */
     CANCELLED,
-    /** The engine failed or shut down before the request finished; see the message. */
-    ERROR;
+    /** Computing this request failed (a bug, a resource exhausted, a grammar limit); see the message. */
+    ERROR,
+    /**
+     * The engine stopped before the request finished, through no fault of the request: it shut down, or
+     * it can serve nothing any more (the model file was damaged); see the message.
+     */
+    ABORTED;
 
-    /** Ended without its answer: cancelled, or failed. */
+    /** Ended without its answer: cancelled, failed or aborted. */
     public boolean failed() {
-        return this == CANCELLED || this == ERROR;
+        return this == CANCELLED || this == ERROR || this == ABORTED;
     }
 
     /** The OpenAI API's spelling. */
@@ -22,7 +27,7 @@ public enum FinishReason {
             case STOP -> "stop";
             case LENGTH -> "length";
             case CANCELLED -> "cancelled";
-            case ERROR -> "error";
+            case ERROR, ABORTED -> "error";
         };
     }
 }

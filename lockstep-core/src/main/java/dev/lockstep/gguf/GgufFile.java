@@ -81,6 +81,23 @@ public final class GgufFile implements AutoCloseable {
     public long dataStart() { return dataStart; }
     public long fileSize() { return file.byteSize(); }
     public Map<String, GgufValue> metadata() { return metadata; }
+
+    /**
+     * Why the mapped bytes can no longer be read, or null while they can: the file on disk is shorter
+     * than the mapping (truncated or rewritten in place while in use), so touching the pages past its
+     * end faults. A file deleted or replaced by a rename is no damage: the mapping keeps the old inode.
+     */
+    public String damage() {
+        try {
+            long now = java.nio.file.Files.size(path);
+            if (now < file.byteSize())
+                return "the model file " + path + " has " + now + " bytes now but had " + file.byteSize()
+                        + " when it was loaded (truncated or rewritten while in use); restart the server with an intact file";
+        } catch (IOException gone) {
+            // deleted or moved: the mapping still holds the old file
+        }
+        return null;
+    }
     public Map<String, TensorInfo> tensors() { return tensors; }
 
     /** The whole mapped file. */

@@ -1,5 +1,6 @@
 package dev.lockstep.sampling;
 
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -126,23 +127,31 @@ public final class GrammarAutomaton implements ByteAutomaton {
      * rules at its top are expanded, so that each top frame points at a byte set. {@code seen} holds the
      * frames this expansion has visited: a cycle of rules that reads no byte (A ::= B, B ::= A) ends
      * there, and left recursion ends at {@link #MAX_DEPTH}, as a bounded number of repetitions.
+     *
+     * <p>Iterative, with its own work stack: the recursive form overflowed the thread's stack on a
+     * schema of 10,000 optional properties (each may be skipped, so one expansion walks through all).
+     * The result is a set, so the order frames are visited in does not matter.
      */
     private void expand(int rule, int alt, int pos, Stack rest, Set<Stack> out, Set<Stack> seen) {
-        Stack here = new Stack(rule, alt, pos, rest);
-        if (here.depth > MAX_DEPTH || !seen.add(here)) return;
-        int[] elems = g.rules[rule][alt];
-        if (pos == elems.length) { // this alternative is done: continue with the frame below
-            if (rest == null) out.add(ACCEPT);
-            else expand(rest.rule, rest.alt, rest.pos, rest.next, out, seen);
-            return;
+        ArrayDeque<Stack> work = new ArrayDeque<>();
+        work.push(new Stack(rule, alt, pos, rest));
+        while (!work.isEmpty()) {
+            Stack here = work.pop();
+            if (here.depth > MAX_DEPTH || !seen.add(here)) continue;
+            int[] elems = g.rules[here.rule][here.alt];
+            if (here.pos == elems.length) { // this alternative is done: continue with the frame below
+                if (here.next == null) out.add(ACCEPT);
+                else work.push(here.next);
+                continue;
+            }
+            int e = elems[here.pos];
+            if (e < 0) {
+                out.add(here);
+                continue;
+            }
+            // a rule: its alternatives, then where this one continues (nothing to come back to if e is last)
+            Stack back = here.pos + 1 == elems.length ? here.next : new Stack(here.rule, here.alt, here.pos + 1, here.next);
+            for (int a = g.rules[e].length - 1; a >= 0; a--) work.push(new Stack(e, a, 0, back));
         }
-        int e = elems[pos];
-        if (e < 0) {
-            out.add(here);
-            return;
-        }
-        // a rule: its alternatives, then where this one continues (nothing to come back to if e is last)
-        Stack back = pos + 1 == elems.length ? rest : new Stack(rule, alt, pos + 1, rest);
-        for (int a = 0; a < g.rules[e].length; a++) expand(e, a, 0, back, out, seen);
     }
 }

@@ -240,7 +240,11 @@ public final class OpenAiServer implements AutoCloseable {
 
     ServedModel readyModel() {
         return switch (state) {
-            case READY -> model;
+            case READY -> {
+                String broken = model.engine().failure();
+                if (broken != null) throw ApiException.unavailable("the engine cannot serve: " + broken);
+                yield model;
+            }
             case LOADING -> throw ApiException.unavailable("the model is still loading; retry when GET /health answers 200");
             case FAILED -> throw ApiException.unavailable("the model failed to load: " + failure);
             case DRAINING, STOPPED -> throw ApiException.unavailable("the server is shutting down");
@@ -312,9 +316,15 @@ public final class OpenAiServer implements AutoCloseable {
         return true;
     }
 
+    /**
+     * The HTTP error of a request the engine ended without its answer: 500 {@code server_error} when
+     * computing it failed, 503 when the engine stopped (shut down, or can serve nothing any more).
+     */
     static ApiException engineFailure(GenerationEvent.Finished f) {
         String msg = f.message() != null ? f.message() : "the request was cancelled";
-        return new ApiException(503, "service_unavailable", null, "engine_error", msg);
+        if (f.reason() == dev.lockstep.engine.FinishReason.ERROR)
+            return new ApiException(500, "server_error", null, "engine_error", msg);
+        return new ApiException(503, "service_unavailable", null, "engine_unavailable", msg);
     }
 
     ObjectNode errorBody(ApiException e) {
@@ -356,6 +366,11 @@ public final class OpenAiServer implements AutoCloseable {
     private void health(Context ctx) {
         State s = state;
         ObjectNode o = json.createObjectNode();
+        String broken = s == State.READY ? model.engine().failure() : null;
+        if (broken != null) {
+            send(ctx, 503, o.put("status", "failed").put("error", "the engine cannot serve: " + broken));
+            return;
+        }
         switch (s) {
             case READY -> o.put("status", "ok");
             case LOADING -> o.put("status", "loading");
@@ -440,7 +455,7 @@ public final class OpenAiServer implements AutoCloseable {
                 case INVALID -> ApiException.badRequest(r.param(), r.getMessage());
                 case TOO_LONG -> new ApiException(400, "invalid_request_error", r.param(), "context_length_exceeded", r.getMessage());
                 case QUEUE_FULL -> new ApiException(429, "rate_limit_error", null, "queue_full", r.getMessage());
-                case SHUTTING_DOWN -> ApiException.unavailable(r.getMessage());
+                case SHUTTING_DOWN, UNAVAILABLE -> ApiException.unavailable(r.getMessage());
             };
             case SamplingParams.InvalidParameterException p -> ApiException.badRequest(p.param(), p.getMessage());
             case ChatTemplate.ChatTemplateException t -> ApiException.badRequest("messages", t.getMessage());

@@ -35,7 +35,7 @@ final class ServerMetrics implements Engine.Observer {
                 .publishPercentileHistogram().minimumExpectedValue(Duration.ofMillis(1))
                 .maximumExpectedValue(Duration.ofSeconds(30)).register(registry);
         for (FinishReason r : FinishReason.values())
-            finished.put(r, Counter.builder("lockstep.requests.finished").tag("reason", r.openAi())
+            finished.put(r, Counter.builder("lockstep.requests.finished").tag("reason", r.name().toLowerCase(java.util.Locale.ROOT))
                     .description("engine requests that ended, by finish reason").register(registry));
         for (Engine.RejectedException.Kind k : Engine.RejectedException.Kind.values())
             rejected.put(k, Counter.builder("lockstep.requests.rejected").tag("kind", k.name().toLowerCase(java.util.Locale.ROOT))
