@@ -91,7 +91,7 @@ final class ChatCommand implements Callable<Integer> {
                     else if (e instanceof GenerationEvent.Finished f) out.print(f.text());
                 });
                 out.println();
-                if (r.reason() == FinishReason.ERROR || r.reason() == FinishReason.ABORTED) spec.commandLine().getErr().println("lockstep: " + r.finish().message());
+                if (r.reason().failed() && r.reason() != FinishReason.CANCELLED) spec.commandLine().getErr().println("lockstep: " + r.finish().message());
                 messages.add(new ChatTemplate.Message("assistant", r.text()));
             }
         }

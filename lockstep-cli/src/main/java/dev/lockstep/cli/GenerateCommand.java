@@ -155,7 +155,7 @@ final class GenerateCommand implements Callable<Integer> {
                 int generated = r.tokens().length;
                 double promptTps = promptMs > 0 ? ids.length / (promptMs / 1000) : 0;
                 double decodeTps = decodeMs > 0 && generated > 1 ? (generated - 1) / (decodeMs / 1000) : 0;
-                if (r.finish().message() != null && (r.reason() == dev.lockstep.engine.FinishReason.ERROR || r.reason() == dev.lockstep.engine.FinishReason.ABORTED))
+                if (r.finish().message() != null && r.reason().failed())
                     throw new LockstepException(r.finish().message());
                 if (json) {
                     Map<String, Object> o = new LinkedHashMap<>();

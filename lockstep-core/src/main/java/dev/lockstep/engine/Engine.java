@@ -8,12 +8,9 @@ import dev.lockstep.kernels.WorkerPool;
 import dev.lockstep.model.ForwardBatch;
 import dev.lockstep.model.Model;
 import dev.lockstep.model.ModelRunner;
-import dev.lockstep.sampling.ByteAutomaton;
-import dev.lockstep.sampling.JsonGrammar;
+import dev.lockstep.sampling.GrammarLimitException;
 import dev.lockstep.sampling.Logprobs;
 import dev.lockstep.sampling.Sampler;
-import dev.lockstep.sampling.TokenMasks;
-import dev.lockstep.sampling.TokenTrie;
 import dev.lockstep.tokenizer.Tokenizer;
 
 import java.io.IOException;
@@ -22,11 +19,8 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Collections;
 import java.util.List;
-import java.util.Map;
 import java.util.TreeSet;
-import java.util.WeakHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
@@ -94,10 +88,17 @@ public final class Engine implements AutoCloseable {
 
     private final Model model;
     private final Tokenizer tokenizer;
-    private TokenTrie tokenTrie; // constrained decoding: the vocabulary's bytes, built on first use
-    /** Tries by tokenizer: read-only, so engines on one tokenizer build theirs once (weak: gone with the tokenizer). */
-    private static final Map<Tokenizer, TokenTrie> TRIES = Collections.synchronizedMap(new WeakHashMap<>());
-    private TokenMasks jsonObjectMasks; // JSON mode's masks, shared by all its requests
+    /** Constrained decoding's grammar work, off this engine's thread (null without a tokenizer). */
+    private final GrammarWorker grammar;
+    /**
+     * How long a step may wait for grammar results: before proposing (speculation needs the point a
+     * sequence stands at) and after the forward pass (sampling needs its mask). Past it, a sequence
+     * proposes nothing, or sets its logits row aside ({@link #park}), and the others go on.
+     */
+    static final long PROPOSE_WAIT_NANOS = 1_000_000, SAMPLE_WAIT_NANOS = 2_000_000;
+    private long grammarDeadline;
+    /** Sequences waiting for their grammar: a logits row set aside until its mask is known, or a finish until it says how. */
+    private final List<Sequence> parked = new ArrayList<>();
     private final EngineConfig config;
     private final WorkerPool pool;
     private final KvCache kv;
@@ -185,6 +186,7 @@ public final class Engine implements AutoCloseable {
         this.rowPos = new int[config.maxLogitRows()];
         this.thread = new Thread(this::loop, "lockstep-engine");
         this.thread.setDaemon(true);
+        this.grammar = tokenizer == null ? null : new GrammarWorker(tokenizer, vocab, thread);
         this.thread.start();
     }
 
@@ -288,6 +290,10 @@ public final class Engine implements AutoCloseable {
                     spec, config.spec().draftMax());
             s.arrivalNanos = System.nanoTime();
             if (req.tokenStops().minTokens() > 0) s.bannedEarly = bannedEarly(req.tokenStops());
+            if (req.format().constrained()) { // its first mask is computed while it waits and prefills
+                s.constraint = new Constraint(req.format().automaton());
+                s.constraint.pending = grammar.start(s.constraint, 0);
+            }
             incoming.add(s);
             LockSupport.unpark(thread);
             return h;
@@ -384,6 +390,7 @@ public final class Engine implements AutoCloseable {
         pool.close();
         kv.close();
         if (draft != null) draft.close();
+        if (grammar != null) grammar.close();
     }
 
     @Override
@@ -413,11 +420,14 @@ public final class Engine implements AutoCloseable {
                 }
                 statWaiting = scheduler.waiting.size();
                 statRunning = scheduler.running.size();
-                if (!scheduler.hasWork()) {
+                if (!scheduler.hasWork() && parked.isEmpty()) {
                     LockSupport.park(this);
                     continue;
                 }
-                step();
+                resumeParked();
+                // nothing to compute while every running sequence waits for its grammar: wait for a job
+                // (the grammar thread unparks this one) or for new requests
+                if (!step()) LockSupport.parkNanos(this, 1_000_000);
             } catch (Throwable e) {
                 stepFailed(e);
             }
@@ -479,6 +489,7 @@ public final class Engine implements AutoCloseable {
     private Sequence find(long id) {
         for (Sequence s : scheduler.running) if (s.id == id) return s;
         for (Sequence s : scheduler.waiting) if (s.id == id) return s;
+        for (Sequence s : parked) if (s.id == id) return s;
         return null;
     }
 
@@ -486,11 +497,14 @@ public final class Engine implements AutoCloseable {
         drainIncoming();
         for (Sequence s : new ArrayList<>(scheduler.running)) finish(s, reason, message);
         for (Sequence s : new ArrayList<>(scheduler.waiting)) finish(s, reason, message);
+        for (Sequence s : new ArrayList<>(parked)) finish(s, reason, message);
     }
 
-    private void step() {
+    /** One step; false if it computed nothing (every running sequence waits for its grammar). */
+    private boolean step() {
         scheduler.numScheduled = 0; // what a failure in this step fails (see stepFailed)
         long t0 = System.nanoTime();
+        grammarDeadline = t0 + PROPOSE_WAIT_NANOS;
         propose();
         long t1 = System.nanoTime();
         profPropose += t1 - t0;
@@ -501,11 +515,12 @@ public final class Engine implements AutoCloseable {
         }
         int ns = scheduler.numScheduled;
         if (ns == 0) {
-            // nothing fits: only possible when the head of the queue needs more blocks than exist now
+            // nothing fits: the head of the queue needs more blocks than exist now, or every running
+            // sequence waits for its grammar
             Sequence head = scheduler.waiting.peekFirst();
             if (head != null && scheduler.running.isEmpty())
                 finish(head, FinishReason.ABORTED, "not enough KV cache memory for this request");
-            return;
+            return false;
         }
         steps.incrementAndGet();
         batch.clear();
@@ -532,6 +547,7 @@ public final class Engine implements AutoCloseable {
         profForward += t3 - t2;
         profMatmul = runner.matmulNanos();
         profAttention = runner.attentionNanos();
+        grammarDeadline = t3 + SAMPLE_WAIT_NANOS;
 
         int row = 0;
         for (int i = 0; i < ns; i++) {
@@ -552,7 +568,7 @@ public final class Engine implements AutoCloseable {
                 }
                 s.computed += n;
                 scheduler.registerFullBlocks(s);
-                if (s.computed == s.length && lastRow >= 0) emitNext(s, lastRow);
+                if (s.computed == s.length && lastRow >= 0) sampleOrPark(s, lastRow);
             } catch (RuntimeException | StackOverflowError | OutOfMemoryError e) {
                 // sampling, grammar or detokenizing one sequence failed: that sequence alone ends
                 LOG.log(System.Logger.Level.ERROR, "request " + s.id + " failed after its forward pass", e);
@@ -560,94 +576,150 @@ public final class Engine implements AutoCloseable {
             }
         }
         profAfter += System.nanoTime() - t3;
+        return true;
     }
 
     /**
      * Speculation: asks the proposers for tokens continuing each decoding sequence that speculates.
-     * The scheduler may trim a proposal to the step's budgets (or drop it rather than preempt anyone).
+     * A constrained sequence proposes what its grammar job found at the point it stands (the text the
+     * grammar forces, an n-gram guess cut where the grammar refuses it), if that job is done in time;
+     * a draft model's proposal for it is checked by a job of its own while the forward pass runs. The
+     * scheduler may trim a proposal to the step's budgets (or drop it rather than preempt anyone).
      */
     private void propose() {
         SpecConfig sc = config.spec();
         drafting.clear();
         for (Sequence s : scheduler.running) {
             s.numDraft = 0;
-            if (s.specMode == SpecConfig.Mode.OFF || !s.decoding()) continue;
+            s.proposalPoints = null;
+            if (s.specMode == SpecConfig.Mode.OFF || !s.decoding() || s.parked) continue;
             int k = Math.min(sc.draftMax(), s.maxLength - s.length - 1);
             if (k < sc.draftMin()) continue;
-            if (s.specMode == SpecConfig.Mode.NGRAM) {
+            Constraint c = s.constraint;
+            if (c != null) {
+                GrammarWorker.Point p = await(s, grammarDeadline);
+                if (p == null || p.done()) continue; // not known in time (or the value is complete): no proposal this step
+                GrammarWorker.Result known = c.latest;
+                int n = known == null ? 0 : Math.min(known.proposal().length, k);
+                if (n > 0) {
+                    if (n >= sc.draftMin()) {
+                        System.arraycopy(known.proposal(), 0, s.draft, 0, n);
+                        s.numDraft = n;
+                        s.proposalPoints = known.after();
+                    }
+                    continue;
+                }
+                if (s.specMode == SpecConfig.Mode.NGRAM) continue; // the grammar refused the guess and forces nothing
+            } else if (s.specMode == SpecConfig.Mode.NGRAM) {
                 int got = NgramProposer.propose(s.tokens, s.length, k, sc.ngramMin(), sc.ngramMax(), s.draft);
                 s.numDraft = got >= sc.draftMin() ? got : 0;
-            } else if (drafting.size() < draftWant.length) {
+                continue;
+            }
+            if (drafting.size() < draftWant.length) {
                 draftWant[drafting.size()] = k;
                 drafting.add(s);
             }
         }
         if (!drafting.isEmpty()) {
             draft.propose(drafting, draftWant);
-            for (Sequence s : drafting) if (s.numDraft < sc.draftMin()) s.numDraft = 0;
+            for (Sequence s : drafting) {
+                if (s.numDraft < sc.draftMin()) {
+                    s.numDraft = 0;
+                    continue;
+                }
+                Constraint c = s.constraint;
+                if (c != null) c.path = grammar.path(c, c.current.state(), Arrays.copyOf(s.draft, s.numDraft));
+            }
         }
-        for (Sequence s : scheduler.running)
-            if (s.masks != null && s.specMode != SpecConfig.Mode.OFF && s.decoding()) constrainProposal(s, sc);
     }
 
     /**
-     * A constrained sequence's proposal, cut at its first token the grammar would not allow, then
-     * extended with the text the grammar forces (a schema's keys and punctuation, the rest of a
-     * literal), as the longest tokens that spell it, as far as the budget goes. Verification samples
-     * every position as plain decoding would, so this changes how many tokens a step confirms, never
-     * which.
+     * The grammar point a constrained sequence stands at, waiting until {@code deadline}; null if not
+     * known by then, or if its grammar failed (the sequence is then finished, saying why).
      */
-    private void constrainProposal(Sequence s, SpecConfig sc) {
-        ByteAutomaton a = s.masks.automaton();
-        int k = Math.min(s.draft.length, Math.min(sc.draftMax(), s.maxLength - s.length - 1));
-        long state = s.grammarState;
-        int n = 0;
-        while (n < s.numDraft && n < k && !a.isDone(state)) { // a token is allowed iff the automaton takes all its bytes
-            byte[] piece = tokenTrie.bytes(s.draft[n]);
-            long next = piece.length == 0 ? ByteAutomaton.REJECT : a.run(state, piece);
-            if (next == ByteAutomaton.REJECT) break;
-            state = next;
-            n++;
+    private GrammarWorker.Point await(Sequence s, long deadline) {
+        try {
+            return s.constraint.await(deadline);
+        } catch (GrammarLimitException.Cancelled e) {
+            return null; // the request is ending anyway
+        } catch (GrammarLimitException e) {
+            finish(s, FinishReason.REFUSED, "the response format cannot be enforced: " + e.getMessage() + ", after "
+                    + s.generated() + " generated tokens (" + s.request.format().describe() + ")");
+            return null;
         }
-        if (n < s.numDraft || s.numDraft == 0) { // the n-gram guess ran out or went astray: what does the grammar force?
-            byte[] forced = forcedBytes(a, state);
-            for (int at = 0; n < k && at < forced.length; ) {
-                int t = tokenTrie.longestToken(forced, at);
-                if (t < 0) break;
-                if (s.specMode == SpecConfig.Mode.DRAFT) s.draftValid = Math.min(s.draftValid, s.length + n);
-                s.draft[n++] = t;
-                at += tokenTrie.bytes(t).length;
-            }
-        }
-        // the draft model's K/V past what it proposed belongs to other tokens: it computes them again
-        if (s.specMode == SpecConfig.Mode.DRAFT && n < s.numDraft) s.draftValid = Math.min(s.draftValid, s.length + n);
-        s.numDraft = n >= sc.draftMin() ? n : 0;
     }
 
-    /** The bytes that must come next from {@code state}: while exactly one byte is allowed (at most 64). */
-    private static byte[] forcedBytes(ByteAutomaton a, long state) {
-        byte[] out = new byte[64];
-        int n = 0;
-        while (n < out.length && !a.isDone(state)) {
-            int only = -1;
-            for (int b = 0; b < 256; b++) {
-                if (a.step(state, b) == ByteAutomaton.REJECT) continue;
-                if (only >= 0) return Arrays.copyOf(out, n);
-                only = b;
+    /**
+     * Samples the next token of {@code s} from logits row {@code row}, or, for a constrained sequence
+     * whose grammar point is not known yet, sets the row aside until it is ({@link #park}). A value
+     * the grammar says is complete ends the request here.
+     */
+    private void sampleOrPark(Sequence s, int row) {
+        if (s.constraint != null) {
+            GrammarWorker.Point p = await(s, grammarDeadline);
+            if (s.reported) return;
+            if (p == null) {
+                park(s, row);
+                return;
             }
-            if (only < 0) break;
-            out[n++] = (byte) only;
-            state = a.step(state, only);
+            if (p.done()) {
+                finish(s, FinishReason.STOP, null);
+                return;
+            }
         }
-        return Arrays.copyOf(out, n);
+        emitNext(s, logits, row * vocab, -1, null);
+    }
+
+    /**
+     * Sets a sequence's logits row aside until its grammar point is known; the scheduler skips it
+     * meanwhile. Sampling it later from the same bits and the same mask gives the token it would have
+     * got at once.
+     */
+    private void park(Sequence s, int row) {
+        if (s.deferredLogits == null) s.deferredLogits = new float[vocab];
+        System.arraycopy(logits, row * vocab, s.deferredLogits, 0, vocab);
+        s.parked = true;
+        parked.add(s);
+    }
+
+    /**
+     * Sequences that were waiting for their grammar and whose job is done: sample the row they set
+     * aside, or finish the ones that reached their length with the reason the grammar gives.
+     */
+    private void resumeParked() {
+        for (int i = 0; i < parked.size(); ) {
+            Sequence s = parked.get(i);
+            if (!s.parked && !s.retired) { // preempted meanwhile: it recomputes that row
+                parked.remove(i);
+                continue;
+            }
+            if (!s.constraint.known()) {
+                i++;
+                continue;
+            }
+            parked.remove(i);
+            s.parked = false;
+            try {
+                GrammarWorker.Point p = await(s, 0);
+                if (s.reported && !s.retired) continue;
+                if (s.retired) finish(s, p != null && p.done() ? FinishReason.STOP : FinishReason.LENGTH, null);
+                else if (p.done()) finish(s, FinishReason.STOP, null);
+                else emitNext(s, s.deferredLogits, 0, -1, null);
+            } catch (RuntimeException | StackOverflowError | OutOfMemoryError e) {
+                LOG.log(System.Logger.Level.ERROR, "request " + s.id + " failed while sampling", e);
+                finish(s, FinishReason.ERROR, "internal error while computing this request; the server log has the details");
+            }
+        }
     }
 
     /**
      * Verifies a proposal: the logits rows from {@code firstRow} are those of the last confirmed token
      * and of each proposed token. Each row's token is sampled exactly as plain decoding samples it
-     * (same logits bits, same counter-based random number, same history); a proposed token counts only
-     * while it equals the sampled one. K/V of rejected positions is dropped (blocks past the confirmed
-     * tokens are freed; the rest is overwritten when those positions are computed again).
+     * (same logits bits, same counter-based random number, same history, same grammar mask); a
+     * proposed token counts only while it equals the sampled one. K/V of rejected positions is dropped
+     * (blocks past the confirmed tokens are freed; the rest is overwritten when those positions are
+     * computed again). A constrained sequence goes on only while the grammar point after an accepted
+     * token is known; the rest is plain decoding next step.
      */
     private void verify(Sequence s, int firstRow) {
         int d = s.numDraft;
@@ -657,41 +729,42 @@ public final class Engine implements AutoCloseable {
         s.specProposed += d;
         specSteps.incrementAndGet();
         specProposed.addAndGet(d);
+        GrammarWorker.Point[] points = null;
+        if (s.constraint != null) points = s.proposalPoints != null ? s.proposalPoints : s.constraint.pathPoints(grammarDeadline);
+        s.proposalPoints = null;
         for (int j = 0; j <= d; j++) {
-            emitNext(s, firstRow + j);
-            if (s.state == Sequence.State.FINISHED) return;
+            GrammarWorker.Point next = points != null && j < d && j < points.length ? points[j] : null;
+            emitNext(s, logits, (firstRow + j) * vocab, j < d ? s.draft[j] : -1, next);
+            if (s.reported || s.retired) return;
             if (j == d || s.tokens[s.length - 1] != s.draft[j]) break;
-            s.computed++; // proposal j was right: its K/V (computed from the right token) stays
             s.specAccepted++;
             specAccepted.incrementAndGet();
+            // the point after this token is being computed: its K/V is recomputed next step, and sampled then
+            if (s.constraint != null && s.constraint.current == null) break;
+            s.computed++; // proposal j was right: its K/V (computed from the right token) stays
         }
         scheduler.truncate(s, s.length);
         scheduler.registerFullBlocks(s);
         if (s.specMode == SpecConfig.Mode.DRAFT) DraftProposer.rollBack(s);
     }
 
-    /** Samples the next token of {@code s} from logits row {@code row}, emits it, and finishes if it ends. */
-    private void emitNext(Sequence s, int row) {
+    /**
+     * Samples the next token of {@code s} from the logits at {@code src[off..off+vocab)}, emits it, and
+     * finishes if it ends. A constrained sequence samples among its current point's allowed tokens
+     * and moves on: to {@code expectNext} if the token is {@code expect} (a proposal's token whose
+     * point a job found), else to a point its grammar job computes while the next step runs.
+     */
+    private void emitNext(Sequence s, float[] src, int off, int expect, GrammarWorker.Point expectNext) {
         GenerationRequest r = s.request;
         if (s.generated() == 0 && s.wantsPromptLogprobs() && !s.promptLogprobsSent) {
             s.handle.emit(new GenerationEvent.PromptLogprobs(List.copyOf(s.promptLogprobs)));
             s.promptLogprobsSent = true;
         }
-        long[] allowed = null;
-        if (r.format().constrained()) {
-            if (s.masks == null) {
-                s.masks = masksFor(r.format());
-                s.grammarState = s.masks.automaton().start();
-            }
-            allowed = s.masks.allowed(s.grammarState);
-            if (!TokenMasks.any(allowed)) { // a vocabulary without the bytes the format needs next
-                finish(s, FinishReason.ERROR, "no token of this model's vocabulary continues the " + r.format().describe());
-                return;
-            }
-        }
+        Constraint c = s.constraint;
+        long[] allowed = c == null ? null : c.current.mask();
         int[] banned = s.generated() < r.tokenStops().minTokens() ? s.bannedEarly : null;
-        int tok = sampler.sample(logits, row * vocab, r.sampling(), s.tokens, s.promptLen, s.length, r.stream(), allowed, banned);
-        Logprobs.Entry lp = r.logprobs() >= 0 ? logprobs.entry(logits, row * vocab, tok, r.logprobs()) : null;
+        int tok = sampler.sample(src, off, r.sampling(), s.tokens, s.promptLen, s.length, r.stream(), allowed, banned);
+        Logprobs.Entry lp = r.logprobs() >= 0 ? logprobs.entry(src, off, tok, r.logprobs()) : null;
         s.tokens[s.length++] = tok;
         generatedTokens.incrementAndGet();
         long now = System.nanoTime();
@@ -703,17 +776,52 @@ public final class Engine implements AutoCloseable {
         }
         s.lastTokenNanos = now;
         boolean eog = tokenizer != null && tokenizer.isEndOfGeneration(tok) && !r.ignoreEos();
-        boolean closed = false; // a constrained format: its value just ended
-        if (allowed != null) {
-            s.grammarState = s.masks.automaton().run(s.grammarState, tokenTrie.bytes(tok));
-            closed = s.masks.automaton().isDone(s.grammarState);
+        boolean closed = false, closing = false; // the value is complete / may be: its grammar job will say
+        if (c != null) {
             eog = false; // end-of-generation tokens have no bytes, so the mask never allows them
+            if (tok == expect && expectNext != null) {
+                c.moveTo(expectNext);
+                closed = expectNext.done();
+            } else {
+                c.moveTo(advance(s, c.current.state(), tok));
+                closing = true;
+            }
         }
         eog |= r.tokenStops().stops(tok); // a stop token id ends the output as end-of-generation does
         String text = eog ? "" : s.text.push(tok);
         s.handle.emit(new GenerationEvent.Token(tok, lp, text));
         if (eog || closed || s.text.stopped()) finish(s, FinishReason.STOP, null);
-        else if (s.length >= s.maxLength) finish(s, FinishReason.LENGTH, null);
+        else if (s.length >= s.maxLength) {
+            if (closing) retire(s); // stop or length: whether this token completed the value decides
+            else finish(s, FinishReason.LENGTH, null);
+        }
+    }
+
+    /**
+     * The grammar job after {@code tok} from {@code from}; a speculating sequence's job also prepares
+     * its next proposal: an n-gram guess (made now, from the tokens so far) cut to what the grammar
+     * takes, and lengthened with the text the grammar forces (for a draft model: that text alone).
+     */
+    private GrammarWorker.Job advance(Sequence s, long from, int tok) {
+        SpecConfig sc = config.spec();
+        int k = s.specMode == SpecConfig.Mode.OFF ? 0 : Math.min(sc.draftMax(), s.maxLength - s.length - 1);
+        if (k < sc.draftMin()) k = 0;
+        int[] guess = new int[0];
+        if (k > 0 && s.specMode == SpecConfig.Mode.NGRAM) {
+            int got = NgramProposer.propose(s.tokens, s.length, k, sc.ngramMin(), sc.ngramMax(), s.draft);
+            guess = Arrays.copyOf(s.draft, got);
+        }
+        return grammar.advance(s.constraint, from, tok, guess, k, k > 0);
+    }
+
+    /**
+     * A sequence at its length whose last token may have completed its value: out of the scheduler
+     * (its blocks freed) at once, reported when its grammar job says how it ended.
+     */
+    private void retire(Sequence s) {
+        scheduler.remove(s);
+        s.retired = true;
+        parked.add(s);
     }
 
     /** min_tokens: the end-of-generation tokens and the request's stop token ids, which wait until it is reached. */
@@ -724,35 +832,17 @@ public final class Engine implements AutoCloseable {
         return ids.stream().mapToInt(Integer::intValue).toArray();
     }
 
-    /**
-     * The masks of a constrained format: JSON mode shares one cache among all its requests; a JSON
-     * schema's among the requests of its format (the choices of one HTTP request). The trie of the
-     * vocabulary's bytes is built on first use.
-     */
-    private TokenMasks masksFor(ResponseFormat f) {
-        if (tokenTrie == null) {
-            TokenTrie shared = TRIES.get(tokenizer);
-            if (shared == null || shared.vocabSize() != vocab) {
-                byte[][] pieces = new byte[vocab][];
-                for (int id = 0; id < vocab; id++) pieces[id] = id < tokenizer.size() ? tokenizer.piece(id, false) : new byte[0];
-                shared = new TokenTrie(pieces);
-                TRIES.put(tokenizer, shared);
-            }
-            tokenTrie = shared;
-        }
-        if (f.automaton() == JsonGrammar.OBJECT) {
-            if (jsonObjectMasks == null) jsonObjectMasks = new TokenMasks(tokenTrie, JsonGrammar.OBJECT);
-            return jsonObjectMasks;
-        }
-        if (f.masks == null || f.masks.trie() != tokenTrie) f.masks = new TokenMasks(tokenTrie, f.automaton());
-        return f.masks;
-    }
-
     private void finish(Sequence s, FinishReason reason, String message) {
-        if (s.state == Sequence.State.FINISHED) return;
+        if (s.reported) return;
+        s.reported = true;
         if (!s.admitted) queued.decrementAndGet();
         inFlight.decrementAndGet();
-        scheduler.remove(s);
+        scheduler.remove(s); // nothing to remove if it was retired
+        if (s.parked || s.retired) {
+            parked.remove(s);
+            s.parked = s.retired = false;
+        }
+        if (s.constraint != null) s.constraint.cancelled = true; // its grammar work stops
         promptTokens.addAndGet(s.promptLen);
         String tail = reason == FinishReason.STOP || reason == FinishReason.LENGTH ? s.text.flush() : "";
         // counters first: whoever wakes up on the Finished event sees them already updated

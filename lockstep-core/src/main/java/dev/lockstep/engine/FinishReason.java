@@ -14,11 +14,16 @@ public enum FinishReason {
      * The engine stopped before the request finished, through no fault of the request: it shut down, or
      * it can serve nothing any more (the model file was damaged); see the message.
      */
-    ABORTED;
+    ABORTED,
+    /**
+     * The request asked for more than the engine's bounds allow, found while computing it (a response
+     * format whose grammar grew past its limits); see the message.
+     */
+    REFUSED;
 
     /** Ended without its answer: cancelled, failed or aborted. */
     public boolean failed() {
-        return this == CANCELLED || this == ERROR || this == ABORTED;
+        return this == CANCELLED || this == ERROR || this == ABORTED || this == REFUSED;
     }
 
     /** The OpenAI API's spelling. */
@@ -27,7 +32,7 @@ public enum FinishReason {
             case STOP -> "stop";
             case LENGTH -> "length";
             case CANCELLED -> "cancelled";
-            case ERROR, ABORTED -> "error";
+            case ERROR, ABORTED, REFUSED -> "error";
         };
     }
 }

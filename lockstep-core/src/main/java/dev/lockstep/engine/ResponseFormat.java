@@ -3,9 +3,10 @@ package dev.lockstep.engine;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.lockstep.sampling.ByteAutomaton;
 import dev.lockstep.sampling.GrammarAutomaton;
+import dev.lockstep.sampling.GrammarLimitException;
+import dev.lockstep.sampling.GrammarMeter;
 import dev.lockstep.sampling.JsonGrammar;
 import dev.lockstep.sampling.JsonSchemaGrammar;
-import dev.lockstep.sampling.TokenMasks;
 
 /**
  * What shape the generated text must have. A constrained format is decoded with a byte automaton
@@ -21,17 +22,25 @@ import dev.lockstep.sampling.TokenMasks;
  *       {@link JsonSchemaGrammar}); its automaton is this format's own, so one format serves one
  *       request's choices.</li>
  * </ul>
+ *
+ * <p>A schema is compiled where the request arrives, not on the engine's threads, and refused there
+ * (with the limit and where) if its grammar is too big or its parse paths blow up within the first
+ * bytes of output ({@link GrammarAutomaton#probe}). What it costs later is bounded per computation
+ * on the engine's grammar thread ({@link GrammarWorker}).
  */
 public final class ResponseFormat {
     public static final ResponseFormat TEXT = new ResponseFormat("text", null);
     public static final ResponseFormat JSON_OBJECT = new ResponseFormat("JSON object", JsonGrammar.OBJECT);
 
+    /** States the compile-time probe explores, and the work it may do (a few milliseconds). */
+    static final int PROBE_STATES = 2_000;
+    static final long PROBE_WORK = 2_000_000;
+
     private final String description;
     private final ByteAutomaton automaton;
-    /** The engine's masks of this format's automaton, shared by the requests that share the format (engine thread only). */
-    TokenMasks masks;
 
-    private ResponseFormat(String description, ByteAutomaton automaton) {
+    /** A format of any automaton (package-private: tests use automata of their own). */
+    ResponseFormat(String description, ByteAutomaton automaton) {
         this.description = description;
         this.automaton = automaton;
     }
@@ -41,8 +50,15 @@ public final class ResponseFormat {
      * {@link JsonSchemaGrammar.UnsupportedSchemaException} naming what it cannot enforce.
      */
     public static ResponseFormat jsonSchema(String name, JsonNode schema) {
-        return new ResponseFormat("JSON schema" + (name == null ? "" : " '" + name + "'"),
-                new GrammarAutomaton(JsonSchemaGrammar.compile(schema)));
+        GrammarAutomaton a = new GrammarAutomaton(JsonSchemaGrammar.compile(schema));
+        try {
+            a.probe(PROBE_STATES, GrammarMeter.of(PROBE_WORK));
+        } catch (GrammarLimitException.OverBudget probeDone) {
+            // the probe's own budget ran out before it found anything wrong: the grammar thread's bounds hold later
+        } catch (GrammarLimitException e) {
+            throw new JsonSchemaGrammar.UnsupportedSchemaException("the schema is too ambiguous to enforce: " + e.getMessage());
+        }
+        return new ResponseFormat("JSON schema" + (name == null ? "" : " '" + name + "'"), a);
     }
 
     public boolean constrained() {

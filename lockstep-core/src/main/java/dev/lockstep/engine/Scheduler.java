@@ -90,6 +90,7 @@ final class Scheduler {
         boolean preempted = false;
         for (int i = 0; i < running.size() && budget > 0; i++) {
             Sequence s = running.get(i);
+            if (s.parked) continue; // waiting for its grammar, a logits row set aside
             // a prompt chunk leaves one token of budget for each running sequence after it (their decodes)
             int room = Math.max(1, budget - (running.size() - 1 - i));
             int n = fitLogits(s, s.computed, Math.min(s.length - s.computed + s.numDraft, room), logitBudget);
@@ -177,8 +178,8 @@ final class Scheduler {
         s.state = Sequence.State.WAITING;
         s.prefixLooked = false;
         s.computed = 0;
+        s.parked = false; // a row it set aside is recomputed with the rest
         if (s.promptLogprobs != null) s.promptLogprobs.clear();
-        s.preemptions++;
         preemptions++;
         waiting.addFirst(s);
     }

@@ -37,10 +37,10 @@ final class Sequence {
     boolean promptLogprobsSent;
     int cachedPromptTokens;
     long arrivalNanos, firstTokenNanos, lastTokenNanos;
-    int preemptions;
     final TextStream text;
     List<Logprobs.Entry> promptLogprobs;
-    volatile boolean cancelRequested;
+    /** Its Finished event was sent (nothing more happens to it). */
+    boolean reported;
 
     // speculative decoding: proposed tokens for positions length .. length+numDraft-1 (not yet confirmed)
     final SpecConfig.Mode specMode;
@@ -53,10 +53,15 @@ final class Sequence {
     int draftValid;
     /** Recurrent models: the state slot while running (-1 otherwise). */
     int stateSlot = -1;
-    // a constrained format (JSON mode, a JSON schema): its masks, and its automaton's state after the
-    // tokens emitted so far
-    dev.lockstep.sampling.TokenMasks masks;
-    long grammarState;
+    // a constrained format (JSON mode, a JSON schema): its grammar's point after the tokens emitted so far
+    Constraint constraint;
+    /** The grammar points after each token of the proposal in {@code draft} (its job found them), or null. */
+    GrammarWorker.Point[] proposalPoints;
+    /** Waiting for its grammar with this logits row set aside; the scheduler skips it meanwhile. */
+    boolean parked;
+    float[] deferredLogits;
+    /** At its length, out of the scheduler, to be reported when its grammar says whether its value closed. */
+    boolean retired;
     // min_tokens: the tokens that may not be generated before it (end-of-generation and stop token ids)
     int[] bannedEarly;
 

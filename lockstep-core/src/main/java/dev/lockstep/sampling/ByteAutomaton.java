@@ -18,9 +18,23 @@ public interface ByteAutomaton {
     /** A whole word of the language has been read, and nothing may follow it. */
     boolean isDone(long state);
 
+    /**
+     * {@link #step(long, int)}, charging {@code meter} for the work: automata whose transitions can be
+     * expensive ({@link GrammarAutomaton}) charge what they do; others one unit.
+     */
+    default long step(long state, int b, GrammarMeter meter) {
+        meter.charge(1);
+        return step(state, b);
+    }
+
     /** The state after all of {@code bytes}. */
     default long run(long state, byte[] bytes) {
-        for (int i = 0; i < bytes.length && state != REJECT; i++) state = step(state, bytes[i] & 0xFF);
+        return run(state, bytes, GrammarMeter.UNLIMITED);
+    }
+
+    /** The state after all of {@code bytes}, charging {@code meter}. */
+    default long run(long state, byte[] bytes, GrammarMeter meter) {
+        for (int i = 0; i < bytes.length && state != REJECT; i++) state = step(state, bytes[i] & 0xFF, meter);
         return state;
     }
 }

@@ -18,12 +18,20 @@ import java.util.Set;
  *
  * <p>States are interned: the {@code long} is an index into a table of states, and each (state, byte)
  * transition is computed once. A state's index depends on the order states were met, but nothing
- * else does: what a state allows is a pure function of its stacks, so masks are too. Not thread-safe
- * (the engine thread owns it).
+ * else does: what a state allows is a pure function of its stacks, so masks are too. Not thread-safe:
+ * one thread at a time uses it (the request's HTTP thread while it {@linkplain #probe probes}, then the
+ * engine's grammar thread). Every transition is bounded: at most {@link #MAX_PATHS} parse paths, and
+ * the work a {@link GrammarMeter} allows.
  */
 public final class GrammarAutomaton implements ByteAutomaton {
     /** Stacks deeper than this are dropped (nesting deeper than any reply should need). */
     public static final int MAX_DEPTH = 512;
+    /**
+     * Parse paths (stacks) one state may hold. A schema whose alternatives overlap keeps them all open
+     * while the output fits several (8 overlapping objects nested 6 deep: 8^6 paths); past this bound a
+     * transition stops with a {@link GrammarLimitException} instead of growing without end.
+     */
+    public static final int MAX_PATHS = 4096;
 
     private final Grammar g;
     private final List<Stack[]> states = new ArrayList<>();
@@ -73,7 +81,7 @@ public final class GrammarAutomaton implements ByteAutomaton {
         this.g = g;
         Set<Stack> s = new HashSet<>();
         Set<Stack> seen = new HashSet<>();
-        for (int a = 0; a < g.rules[g.root].length; a++) expand(g.root, a, 0, null, s, seen);
+        for (int a = 0; a < g.rules[g.root].length; a++) expand(g.root, a, 0, null, s, seen, GrammarMeter.UNLIMITED);
         if (s.isEmpty()) throw new IllegalArgumentException("the grammar accepts nothing: rule " + g.names[g.root] + " never reaches a byte");
         start = intern(s);
     }
@@ -85,15 +93,24 @@ public final class GrammarAutomaton implements ByteAutomaton {
 
     @Override
     public long step(long state, int b) {
+        return step(state, b, GrammarMeter.UNLIMITED);
+    }
+
+    /** A known transition costs one unit; a new one the stacks it advances and every frame it expands. */
+    @Override
+    public long step(long state, int b, GrammarMeter meter) {
+        meter.charge(1);
         if (state == REJECT) return REJECT;
         long key = state << 8 | b;
         Long known = transitions.get(key);
         if (known != null) return known;
         Set<Stack> next = new HashSet<>();
-        for (Stack s : states.get((int) state)) {
+        Stack[] from = states.get((int) state);
+        meter.charge(from.length);
+        for (Stack s : from) {
             if (s == ACCEPT) continue;
             int e = g.rules[s.rule][s.alt][s.pos];
-            if (Grammar.contains(g.sets[-1 - e], b)) expand(s.rule, s.alt, s.pos + 1, s.next, next, new HashSet<>());
+            if (Grammar.contains(g.sets[-1 - e], b)) expand(s.rule, s.alt, s.pos + 1, s.next, next, new HashSet<>(), meter);
         }
         long t = next.isEmpty() ? REJECT : intern(next);
         transitions.put(key, t);
@@ -105,6 +122,64 @@ public final class GrammarAutomaton implements ByteAutomaton {
         if (state == REJECT) return false;
         Stack[] ss = states.get((int) state);
         return ss.length == 1 && ss[0] == ACCEPT;
+    }
+
+    /**
+     * Explores the automaton from its start, breadth first over every byte, through at most
+     * {@code maxStates} states, so that a grammar whose parse paths blow up within its first bytes is
+     * refused before any request runs on it. Throws {@link GrammarLimitException} naming the limit and
+     * the output at which it was reached (the first such output met).
+     */
+    public void probe(int maxStates, GrammarMeter meter) {
+        Map<Long, byte[]> reached = new HashMap<>(); // state -> the shortest output found that leads to it
+        ArrayDeque<Long> frontier = new ArrayDeque<>();
+        reached.put(start, new byte[0]);
+        frontier.add(start);
+        while (!frontier.isEmpty() && reached.size() < maxStates) {
+            long s = frontier.poll();
+            byte[] path = reached.get(s);
+            long[] next = nextBytes(s);
+            for (int b = 0; b < 256 && reached.size() < maxStates; b++) {
+                if (!Grammar.contains(next, b)) continue; // no parse path takes it: a step would only find that out
+                long t;
+                try {
+                    t = step(s, b, meter);
+                } catch (GrammarLimitException.Cancelled | GrammarLimitException.OverBudget e) {
+                    throw e;
+                } catch (GrammarLimitException e) {
+                    byte[] out = java.util.Arrays.copyOf(path, path.length + 1);
+                    out[path.length] = (byte) b;
+                    throw new GrammarLimitException(e.getMessage() + " after the output "
+                            + quote(new String(out, java.nio.charset.StandardCharsets.UTF_8)));
+                }
+                if (t == REJECT || reached.containsKey(t)) continue;
+                byte[] out = java.util.Arrays.copyOf(path, path.length + 1);
+                out[path.length] = (byte) b;
+                reached.put(t, out);
+                frontier.add(t);
+            }
+        }
+    }
+
+    /** The bytes some parse path of {@code state} can take next (the union of their byte sets). */
+    private long[] nextBytes(long state) {
+        long[] u = new long[4];
+        for (Stack st : states.get((int) state)) {
+            if (st == ACCEPT) continue;
+            long[] set = g.sets[-1 - g.rules[st.rule][st.alt][st.pos]];
+            for (int w = 0; w < 4; w++) u[w] |= set[w];
+        }
+        return u;
+    }
+
+    private static String quote(String s) {
+        StringBuilder b = new StringBuilder("`");
+        for (char c : s.toCharArray()) {
+            if (c == '\n') b.append("\\n");
+            else if (c < 0x20 || c == 0xFFFD) b.append(String.format("\\x%02x", (int) c));
+            else b.append(c);
+        }
+        return b.append('`').toString();
     }
 
     /** Distinct states met so far (for tests and the curious). */
@@ -132,11 +207,14 @@ public final class GrammarAutomaton implements ByteAutomaton {
      * schema of 10,000 optional properties (each may be skipped, so one expansion walks through all).
      * The result is a set, so the order frames are visited in does not matter.
      */
-    private void expand(int rule, int alt, int pos, Stack rest, Set<Stack> out, Set<Stack> seen) {
+    private void expand(int rule, int alt, int pos, Stack rest, Set<Stack> out, Set<Stack> seen, GrammarMeter meter) {
         ArrayDeque<Stack> work = new ArrayDeque<>();
         work.push(new Stack(rule, alt, pos, rest));
         while (!work.isEmpty()) {
             Stack here = work.pop();
+            meter.charge(1);
+            if (out.size() > MAX_PATHS)
+                throw new GrammarLimitException("more than " + MAX_PATHS + " parse paths are open at once (the limit)");
             if (here.depth > MAX_DEPTH || !seen.add(here)) continue;
             int[] elems = g.rules[here.rule][here.alt];
             if (here.pos == elems.length) { // this alternative is done: continue with the frame below

@@ -41,6 +41,10 @@ import java.util.Set;
 public final class JsonSchemaGrammar {
     public static final int MAX_ITEMS = 64;
     public static final int MAX_LENGTH = 1024;
+    /** Schemas nested deeper than this (through properties, items, anyOf) are refused. */
+    public static final int MAX_NESTING = 64;
+    /** The largest grammar a schema may compile to ({@link Grammar.Builder#size}: elements and alternatives). */
+    public static final long MAX_GRAMMAR_SIZE = 1_000_000;
 
     private static final Set<String> KNOWN = Set.of("type", "properties", "required", "additionalProperties", "items",
             "minItems", "maxItems", "minLength", "maxLength", "format", "minimum", "maximum", "exclusiveMinimum",
@@ -59,6 +63,7 @@ public final class JsonSchemaGrammar {
     private final JsonNode root;
     private final Map<String, Integer> refs = new HashMap<>();
     private final Map<String, Integer> shared = new HashMap<>();
+    private int nesting;
 
     private JsonSchemaGrammar(JsonNode root) {
         this.root = root;
@@ -87,8 +92,22 @@ public final class JsonSchemaGrammar {
         return "object".equals(s.path("type").asText(null)) || !s.has("type") && s.has("properties");
     }
 
-    /** The rule of the values {@code s} (at JSON pointer {@code at}) accepts. */
+    /** The rule of the values {@code s} (at JSON pointer {@code at}) accepts, within the compiler's limits. */
     private int value(JsonNode s, String at) {
+        if (++nesting > MAX_NESTING)
+            throw new UnsupportedSchemaException("the schema nests deeper than " + MAX_NESTING + " levels at " + where(at) + " (the limit)");
+        try {
+            int r = valueRule(s, at);
+            if (g.size() > MAX_GRAMMAR_SIZE)
+                throw new UnsupportedSchemaException("the schema compiles to a grammar of more than " + MAX_GRAMMAR_SIZE
+                        + " elements (the limit), reached at " + where(at));
+            return r;
+        } finally {
+            nesting--;
+        }
+    }
+
+    private int valueRule(JsonNode s, String at) {
         if (s.isBoolean()) {
             if (s.booleanValue()) return any();
             throw new UnsupportedSchemaException("the schema at " + where(at) + " is false: no value can match it");
@@ -124,7 +143,10 @@ public final class JsonSchemaGrammar {
             JsonNode a = s.get("anyOf");
             if (!a.isArray() || a.isEmpty()) throw new UnsupportedSchemaException("anyOf at " + where(at) + " must be a non-empty list");
             int r = g.rule("anyOf " + at);
-            for (int i = 0; i < a.size(); i++) g.alt(r, value(a.get(i), at + "/anyOf/" + i));
+            // identical branches match the same values: one is enough (each kept would be a parse path
+            // the automaton carries along, and nested copies multiply)
+            Set<JsonNode> seen = new HashSet<>();
+            for (int i = 0; i < a.size(); i++) if (seen.add(a.get(i))) g.alt(r, value(a.get(i), at + "/anyOf/" + i));
             return r;
         }
         JsonNode type = s.get("type");
@@ -268,10 +290,14 @@ public final class JsonSchemaGrammar {
 
     // ------------------------------------------------------------------ literals and scalars
 
-    /** One of the given JSON values, each exactly as Jackson writes it compactly. */
+    /**
+     * One of the given JSON values, each exactly as Jackson writes it compactly, as a trie of their
+     * bytes: values that share a prefix share its rules, so however many values an enum has, one parse
+     * path follows the output (a rule per value would keep every value matching so far open at once).
+     */
     private int literalRule(List<JsonNode> values, String at) {
-        int r = g.rule("literal " + at);
-        Set<String> seen = new HashSet<>();
+        TrieNode root = new TrieNode();
+        long bytes = 0;
         for (JsonNode v : values) {
             String text;
             try {
@@ -279,7 +305,39 @@ public final class JsonSchemaGrammar {
             } catch (JsonProcessingException e) {
                 throw new UnsupportedSchemaException("a value at " + where(at) + " cannot be written: " + e.getOriginalMessage());
             }
-            if (seen.add(text)) g.alt(r, g.literal(text));
+            TrieNode n = root;
+            for (byte b : text.getBytes(java.nio.charset.StandardCharsets.UTF_8)) n = n.children.computeIfAbsent(b & 0xFF, k -> new TrieNode());
+            n.end = true;
+            bytes += text.length();
+            if (g.size() + bytes > MAX_GRAMMAR_SIZE) // the trie's rules come later: check the text's size now
+                throw new UnsupportedSchemaException("the values at " + where(at) + " compile to a grammar of more than "
+                        + MAX_GRAMMAR_SIZE + " elements (the limit)");
+        }
+        return trieRule(root, "literal " + at);
+    }
+
+    /** The bytes of a {@link #literalRule}'s trie: children by byte, in byte order; whether a value ends here. */
+    private static final class TrieNode {
+        final java.util.TreeMap<Integer, TrieNode> children = new java.util.TreeMap<>();
+        boolean end;
+    }
+
+    /** A rule for the strings of the trie below {@code node}: a chain of bytes is one alternative (no rule per byte). */
+    private int trieRule(TrieNode node, String name) {
+        int r = g.rule(name);
+        if (node.end) g.alt(r);
+        for (var child : node.children.entrySet()) {
+            List<Integer> chain = new ArrayList<>();
+            chain.add(g.bytes(child.getKey(), child.getKey()));
+            TrieNode n = child.getValue();
+            while (!n.end && n.children.size() == 1) {
+                var only = n.children.firstEntry();
+                chain.add(g.bytes(only.getKey(), only.getKey()));
+                n = only.getValue();
+            }
+            int[] seq = chain.stream().mapToInt(Integer::intValue).toArray();
+            if (n.children.isEmpty()) g.alt(r, seq); // a leaf: the chain ends a value
+            else g.alt(r, seq, trieRule(n, name));
         }
         return r;
     }
@@ -482,7 +540,12 @@ public final class JsonSchemaGrammar {
         return p;
     }
 
-    /** The digit strings between {@code lo} and {@code hi} (equal lengths), after {@code prefix}, as alternatives. */
+    /**
+     * The digit strings between {@code lo} and {@code hi} (equal lengths), after {@code prefix}, as
+     * alternatives. A range whose bounds are all zeros and all nines past the first digit is one
+     * alternative of digit sets, so the split recurses down one side only: O(digits^2) alternatives
+     * (splitting both sides every time gave 2^digits: a million elements and 30 s for +-10^16).
+     */
     private void sameLength(String lo, String hi, int[] prefix, List<int[]> out) {
         if (lo.isEmpty()) {
             out.add(prefix);
@@ -494,13 +557,15 @@ public final class JsonSchemaGrammar {
             sameLength(loRest, hiRest, Grammar.Builder.seq(prefix, g.bytes(l, l)), out);
             return;
         }
-        sameLength(loRest, "9".repeat(loRest.length()), Grammar.Builder.seq(prefix, g.bytes(l, l)), out);
-        if (l + 1 <= h - 1) {
+        boolean loFull = loRest.chars().allMatch(c -> c == '0'), hiFull = hiRest.chars().allMatch(c -> c == '9');
+        if (!loFull) sameLength(loRest, "9".repeat(loRest.length()), Grammar.Builder.seq(prefix, g.bytes(l, l)), out);
+        int from = loFull ? l : l + 1, to = hiFull ? h : h - 1;
+        if (from <= to) {
             int[] any = new int[loRest.length()];
             java.util.Arrays.fill(any, g.bytes('0', '9'));
-            out.add(Grammar.Builder.seq(prefix, g.bytes(l + 1, h - 1), any));
+            out.add(Grammar.Builder.seq(prefix, g.bytes(from, to), any));
         }
-        sameLength("0".repeat(hiRest.length()), hiRest, Grammar.Builder.seq(prefix, g.bytes(h, h)), out);
+        if (!hiFull) sameLength("0".repeat(hiRest.length()), hiRest, Grammar.Builder.seq(prefix, g.bytes(h, h)), out);
     }
 
     private int quotedRule(String name, int[] body) {

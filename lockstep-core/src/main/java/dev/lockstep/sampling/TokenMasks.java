@@ -6,7 +6,7 @@ import java.util.Map;
 /**
  * The tokens an automaton allows next, per state, cached. A mask is a pure function of the state, so
  * it may be cached and shared by every request with the same automaton: what one request computed
- * never changes what another gets. Not thread-safe: the engine thread owns it.
+ * never changes what another gets. Not thread-safe: one thread (the engine's grammar thread) owns it.
  */
 public final class TokenMasks {
     private static final int CACHE = 256;
@@ -35,9 +35,14 @@ public final class TokenMasks {
 
     /** The tokens allowed after {@code state}: bit {@code id} of word {@code id / 64}. Do not modify. */
     public long[] allowed(long state) {
+        return allowed(state, GrammarMeter.UNLIMITED);
+    }
+
+    /** As {@link #allowed(long)}, charging {@code meter} (a computation it stops caches nothing). */
+    public long[] allowed(long state, GrammarMeter meter) {
         long[] m = cache.get(state);
         if (m == null) {
-            m = trie.allowed(automaton, state);
+            m = trie.allowed(automaton, state, meter);
             cache.put(state, m);
         }
         return m;

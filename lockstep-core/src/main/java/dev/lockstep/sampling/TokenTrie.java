@@ -129,6 +129,11 @@ public final class TokenTrie {
 
     /** The tokens all of whose bytes {@code a} accepts from {@code state}: bit {@code id} of word {@code id / 64}. */
     public long[] allowed(ByteAutomaton a, long state) {
+        return allowed(a, state, GrammarMeter.UNLIMITED);
+    }
+
+    /** As {@link #allowed(ByteAutomaton, long)}, charging {@code meter} for every trie node and transition. */
+    public long[] allowed(ByteAutomaton a, long state, GrammarMeter meter) {
         long[] m = new long[(vocab + 63) / 64];
         if (state == ByteAutomaton.REJECT) return m;
         int[] stackNode = new int[64]; // the walk's own (the trie is read-only, so engines may share it)
@@ -140,7 +145,7 @@ public final class TokenTrie {
             int node = stackNode[top];
             long s = stackState[top--];
             for (int c = firstChild[node]; c >= 0; c = nextSibling[c]) {
-                long t = a.step(s, label[c] & 0xFF);
+                long t = a.step(s, label[c] & 0xFF, meter);
                 if (t == ByteAutomaton.REJECT) continue;
                 for (int id = tokenAt[c]; id >= 0; id = tokenNext[id]) m[id >>> 6] |= 1L << id;
                 if (firstChild[c] >= 0) {

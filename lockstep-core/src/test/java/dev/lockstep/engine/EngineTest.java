@@ -142,7 +142,7 @@ class EngineTest {
         for (RequestHandle h : hs) {
             GenerationResult r = h.await();
             assertNotNull(r.finish());
-            assertEquals(FinishReason.ERROR, r.reason());
+            assertEquals(FinishReason.ABORTED, r.reason(), "the engine stopped: no fault of the request");
             assertTrue(r.finish().message().contains("shut down"), r.finish().message());
         }
         var ex = assertThrows(Engine.RejectedException.class, () -> e.submit(GenerationRequest.greedy(new int[]{1}, 1)));

@@ -249,4 +249,99 @@ class JsonSchemaGrammarTest {
         assertRefused("{\"type\": \"object\", \"properties\": {\"x\": {\"type\": \"integer\", \"minimum\": 3, \"maximum\": 2}}}",
                 "no integer lies within");
     }
+
+    /** Integer ranges of 16 digits: exactly the integers in range, from a grammar of a few thousand elements. */
+    @Test
+    void wideIntegerRangesAreExactAndSmall() throws Exception {
+        long lo = -9_007_199_254_740_991L, hi = 1_234_567_890_123_456L;
+        String schema = "{\"type\": \"object\", \"properties\": {\"n\": {\"type\": \"integer\", \"minimum\": " + lo
+                + ", \"maximum\": " + hi + "}}, \"required\": [\"n\"]}";
+        Grammar g = JsonSchemaGrammar.compile(JSON.readTree(schema));
+        ByteAutomaton a = new GrammarAutomaton(g);
+        Random rnd = new Random(11);
+        for (int i = 0; i < 3000; i++) {
+            long x = switch (i % 4) {
+                case 0 -> lo + rnd.nextInt(1000) - 500;
+                case 1 -> hi + rnd.nextInt(1000) - 500;
+                case 2 -> rnd.nextLong() % 10_000_000_000_000_000L;
+                default -> (long) (rnd.nextGaussian() * Math.pow(10, rnd.nextInt(17)));
+            };
+            assertEquals(x >= lo && x <= hi, done(a, "{\"n\":" + x + "}"), "n = " + x);
+        }
+    }
+
+    /**
+     * The hostile schemas of the hardening issue: each compiles in well under a second and is then
+     * cheap to enforce, or is refused naming the limit and where (never a stack overflow, never
+     * minutes of work).
+     */
+    @Test
+    void hostileSchemasAreRefusedByNameOrCheap() throws Exception {
+        // 10,000 optional properties: any may come first, so 10,000 parse paths after "{"
+        JsonNode optional = JSON.readTree(properties(10_000, false));
+        GrammarAutomaton many = new GrammarAutomaton(JsonSchemaGrammar.compile(optional));
+        var e = assertThrows(GrammarLimitException.class, () -> many.probe(2_000, GrammarMeter.of(2_000_000)));
+        assertTrue(e.getMessage().contains(GrammarAutomaton.MAX_PATHS + " parse paths") && e.getMessage().contains("after the output `{`"),
+                e.getMessage());
+        // 10,000 required properties: compiles (a chain of 10,000 rules) and walks without recursion
+        ByteAutomaton required = new GrammarAutomaton(JsonSchemaGrammar.compile(JSON.readTree(properties(10_000, true))));
+        StringBuilder doc = new StringBuilder("{");
+        for (int i = 0; i < 10_000; i++) doc.append(i == 0 ? "" : ",").append("\"p").append(i).append("\":").append(i);
+        assertAccepted(required, doc.append('}').toString());
+        // anyOf of 8 identical objects nested 6 deep: one branch is enough
+        GrammarAutomaton nested = new GrammarAutomaton(JsonSchemaGrammar.compile(JSON.readTree(nestedAnyOf(6, true))));
+        nested.probe(2_000, GrammarMeter.of(2_000_000));
+        assertAccepted(nested, "{\"a\":".repeat(6) + "7" + "}".repeat(6));
+        // 8 overlapping objects nested 6 deep: 8^k parse paths after k levels; the probe finds the limit
+        GrammarAutomaton overlapping = new GrammarAutomaton(JsonSchemaGrammar.compile(JSON.readTree(nestedAnyOf(6, false))));
+        var paths = assertThrows(GrammarLimitException.class, () -> overlapping.probe(2_000, GrammarMeter.of(2_000_000)));
+        assertTrue(paths.getMessage().contains("parse paths") && paths.getMessage().contains("after the output `{\"a\""), paths.getMessage());
+        // an enum of 20,000 strings is a trie (one parse path); one of 200,000 (2 MB) is over the size limit
+        GrammarAutomaton enum20k = new GrammarAutomaton(JsonSchemaGrammar.compile(JSON.readTree(enumSchema(20_000))));
+        enum20k.probe(2_000, GrammarMeter.of(2_000_000));
+        assertAccepted(enum20k, "{\"e\":\"value-" + 19_999 + "\"}");
+        assertFalse(done(enum20k, "{\"e\":\"value-20000\"}"));
+        assertRefused(enumSchema(200_000), "/properties/e/enum compile to a grammar of more than");
+        // nesting past the limit
+        String deep = "{\"type\": \"object\", \"properties\": {\"a\": ".repeat(100) + "{\"type\": \"integer\"}" + "}}".repeat(100);
+        assertRefused(deep, "nests deeper than " + JsonSchemaGrammar.MAX_NESTING + " levels");
+    }
+
+    private static String properties(int n, boolean required) {
+        StringBuilder b = new StringBuilder("{\"type\": \"object\", \"properties\": {");
+        for (int i = 0; i < n; i++) b.append(i == 0 ? "" : ", ").append("\"p").append(i).append("\": {\"type\": \"integer\"}");
+        b.append("}");
+        if (required) {
+            b.append(", \"required\": [");
+            for (int i = 0; i < n; i++) b.append(i == 0 ? "" : ", ").append("\"p").append(i).append('"');
+            b.append("]");
+        }
+        return b.append("}").toString();
+    }
+
+    /**
+     * anyOf of 8 objects, each holding the next level under "a", {@code depth} levels through $defs (a
+     * few kilobytes): identical objects, or objects that differ only in an optional second property
+     * (so all 8 stay open while the output goes down "a").
+     */
+    private static String nestedAnyOf(int depth, boolean identical) {
+        StringBuilder defs = new StringBuilder();
+        for (int d = 0; d < depth; d++) {
+            String inner = d == depth - 1 ? "{\"type\": \"integer\"}" : "{\"$ref\": \"#/$defs/L" + (d + 1) + "\"}";
+            defs.append(d == 0 ? "" : ", ").append("\"L").append(d).append("\": {\"anyOf\": [");
+            for (int i = 0; i < 8; i++) {
+                defs.append(i == 0 ? "" : ", ").append("{\"type\": \"object\", \"properties\": {\"a\": ").append(inner);
+                if (!identical) defs.append(", \"b").append(i).append("\": {\"type\": \"string\"}");
+                defs.append("}, \"required\": [\"a\"]}");
+            }
+            defs.append("]}");
+        }
+        return "{\"$ref\": \"#/$defs/L0\", \"$defs\": {" + defs + "}}";
+    }
+
+    private static String enumSchema(int n) {
+        StringBuilder b = new StringBuilder("{\"type\": \"object\", \"properties\": {\"e\": {\"enum\": [");
+        for (int i = 0; i < n; i++) b.append(i == 0 ? "" : ", ").append("\"value-").append(i).append('"');
+        return b.append("]}}, \"required\": [\"e\"]}").toString();
+    }
 }

@@ -318,12 +318,15 @@ public final class OpenAiServer implements AutoCloseable {
 
     /**
      * The HTTP error of a request the engine ended without its answer: 500 {@code server_error} when
-     * computing it failed, 503 when the engine stopped (shut down, or can serve nothing any more).
+     * computing it failed, 400 when it went past a bound while computed (its response format's grammar),
+     * 503 when the engine stopped (shut down, or can serve nothing any more).
      */
     static ApiException engineFailure(GenerationEvent.Finished f) {
         String msg = f.message() != null ? f.message() : "the request was cancelled";
         if (f.reason() == dev.lockstep.engine.FinishReason.ERROR)
             return new ApiException(500, "server_error", null, "engine_error", msg);
+        if (f.reason() == dev.lockstep.engine.FinishReason.REFUSED)
+            return new ApiException(400, "invalid_request_error", "response_format", "limit_exceeded", msg);
         return new ApiException(503, "service_unavailable", null, "engine_unavailable", msg);
     }
 
