@@ -20,6 +20,14 @@ final class EngineOptions {
     @Option(names = "--max-seqs", paramLabel = "N", description = "sequences decoded together at most (default: ${DEFAULT-VALUE})")
     int maxSeqs = 32;
 
+    @Option(names = "--max-request-tokens", paramLabel = "N", description = "what one request may hold: its sequences "
+            + "(prompts times n) times their prompt plus max_tokens; a request above it is refused (default: ${DEFAULT-VALUE})")
+    long maxRequestTokens = EngineConfig.DEFAULT_MAX_REQUEST_TOKENS;
+
+    @Option(names = "--max-queued-requests", paramLabel = "N", description = "requests waiting for the engine at most; "
+            + "more get 429 (default: ${DEFAULT-VALUE})")
+    int maxQueued = 1024;
+
     @Option(names = "--block-size", paramLabel = "N", description = "tokens per KV block (default: ${DEFAULT-VALUE})")
     int blockSize = 16;
 
@@ -70,7 +78,7 @@ final class EngineOptions {
     EngineConfig toConfig(int threads) {
         return EngineConfig.defaults().withThreads(threads).withKvCacheBytes(kvCacheMemory == null ? 0 : kvCacheMemory)
                 .withMaxBatchTokens(maxBatchTokens).withMaxSeqs(maxSeqs).withBlockSize(blockSize)
-                .withPrefixCaching(!noPrefixCache)
+                .withPrefixCaching(!noPrefixCache).withMaxRequestTokens(maxRequestTokens).withMaxWaiting(maxQueued)
                 .withSpec(new SpecConfig(specMode(), draftMax, draftMin, 3, 1)).withActivations(activationMode());
     }
 

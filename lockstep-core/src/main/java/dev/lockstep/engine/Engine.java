@@ -114,7 +114,7 @@ public final class Engine implements AutoCloseable {
     private final Thread thread;
     private final ConcurrentLinkedQueue<Sequence> incoming = new ConcurrentLinkedQueue<>();
     private final ConcurrentLinkedQueue<Long> cancels = new ConcurrentLinkedQueue<>();
-    private final AtomicInteger queued = new AtomicInteger();   // accepted, never admitted yet
+    private final AtomicInteger queued = new AtomicInteger();   // request groups with a sequence never admitted yet
     private final AtomicInteger inFlight = new AtomicInteger(); // accepted, not finished
     private final AtomicLong nextId = new AtomicLong(1);
     private volatile boolean accepting = true;
@@ -238,70 +238,108 @@ public final class Engine implements AutoCloseable {
      * the engine is shutting down.
      */
     public RequestHandle submit(GenerationRequest req) {
+        return submitAll(List.of(req)).getFirst();
+    }
+
+    /**
+     * Queues requests that belong together (the prompts and choices of one HTTP request), all or none:
+     * the scheduler shares steps and running slots fairly between such groups, not between sequences,
+     * and the group counts once against the queue limit. Throws {@link RejectedException} as
+     * {@link #submit} does, and when the group would cost more than {@link EngineConfig#maxRequestTokens}
+     * (its sequences times the tokens each may hold).
+     */
+    public List<RequestHandle> submitAll(List<GenerationRequest> reqs) {
         try {
-            int ctx = model.contextLength();
-            int n = req.prompt().length;
             if (!accepting) throw new RejectedException(RejectedException.Kind.SHUTTING_DOWN, null, "the engine is shutting down");
             String failed = failure;
             if (failed != null) throw new RejectedException(RejectedException.Kind.UNAVAILABLE, null, "the engine cannot serve: " + failed);
-            if (n == 0) throw new RejectedException(RejectedException.Kind.INVALID, "prompt", "the prompt is empty");
-            for (int t : req.prompt())
-                if (t < 0 || t >= vocab) throw new RejectedException(RejectedException.Kind.INVALID, "prompt",
-                        "token id " + t + " is outside the vocabulary [0, " + vocab + ")");
-            for (int t : req.tokenStops().ids())
-                if (t < 0 || t >= vocab) throw new RejectedException(RejectedException.Kind.INVALID, "stop_token_ids",
-                        "stop token id " + t + " is outside the vocabulary [0, " + vocab + ")");
-            int biased = req.sampling().logitBias().maxId();
-            if (biased >= vocab) throw new RejectedException(RejectedException.Kind.INVALID, "logit_bias",
-                    "logit_bias token id " + biased + " is outside the vocabulary [0, " + vocab + ")");
-            if (n >= ctx) throw new RejectedException(RejectedException.Kind.TOO_LONG, "prompt", "the prompt has " + n
-                    + " tokens but the model's context length is " + ctx + " (at least one token must be left to generate)");
-            int maxTokens = req.maxTokens() < 0 ? ctx - n : req.maxTokens();
-            if (maxTokens < 1) throw new RejectedException(RejectedException.Kind.INVALID, "max_tokens",
-                    "max_tokens must be at least 1, got " + req.maxTokens());
-            if ((long) n + maxTokens > ctx) throw new RejectedException(RejectedException.Kind.TOO_LONG, "max_tokens",
-                    "the prompt (" + n + " tokens) plus max_tokens (" + maxTokens + ") exceeds the model's context length "
-                            + ctx);
-            int blocksNeeded = blocks.blocksFor(n + maxTokens);
-            if (blocksNeeded > blocks.numBlocks()) throw new RejectedException(RejectedException.Kind.TOO_LONG, "max_tokens",
-                    "the request needs " + blocksNeeded + " KV blocks (" + (n + maxTokens) + " tokens) but the cache holds only "
-                            + blocks.numBlocks() + " blocks (" + (long) blocks.numBlocks() * config.blockSize()
-                            + " tokens); raise --kv-cache-memory or lower max_tokens");
+            if (reqs.isEmpty()) throw new RejectedException(RejectedException.Kind.INVALID, "prompt", "no prompt to generate from");
+            int[] maxLength = new int[reqs.size()];
+            SpecConfig.Mode[] spec = new SpecConfig.Mode[reqs.size()];
+            long cost = 0;
+            for (int i = 0; i < reqs.size(); i++) {
+                maxLength[i] = validate(reqs.get(i));
+                cost += maxLength[i];
+                spec[i] = specMode(reqs.get(i));
+            }
+            if (cost > config.maxRequestTokens())
+                throw new RejectedException(RejectedException.Kind.INVALID, reqs.size() > 1 ? "n" : "max_tokens", "the request asks for "
+                        + reqs.size() + (reqs.size() == 1 ? " sequence" : " sequences") + " holding up to " + cost
+                        + " tokens in all (prompts plus max_tokens), more than this engine's limit of " + config.maxRequestTokens()
+                        + " per request (--max-request-tokens); lower n, the number of prompts or max_tokens");
             if (queued.incrementAndGet() > config.maxWaiting()) {
                 queued.decrementAndGet();
                 throw new RejectedException(RejectedException.Kind.QUEUE_FULL, null, "the engine's queue is full ("
                         + config.maxWaiting() + " waiting requests)");
             }
-            if (req.format().constrained() && tokenizer == null) {
-                queued.decrementAndGet();
-                throw new RejectedException(RejectedException.Kind.INVALID, "response_format",
-                        "a constrained response format needs the model's tokenizer, and this engine has none");
+            RequestGroup group = new RequestGroup();
+            group.neverAdmitted = reqs.size();
+            List<RequestHandle> handles = new ArrayList<>(reqs.size());
+            List<Sequence> seqs = new ArrayList<>(reqs.size());
+            for (int i = 0; i < reqs.size(); i++) {
+                GenerationRequest req = reqs.get(i);
+                long id = nextId.getAndIncrement();
+                RequestHandle h = new RequestHandle(id, this);
+                Sequence s = new Sequence(id, req, h, maxLength[i], config.blockSize(), new TextStream(tokenizer, req.stop()),
+                        spec[i], config.spec().draftMax());
+                s.group = group;
+                s.arrivalNanos = System.nanoTime();
+                if (req.tokenStops().minTokens() > 0) s.bannedEarly = bannedEarly(req.tokenStops());
+                if (req.format().constrained()) { // its first mask is computed while it waits and prefills
+                    s.constraint = new Constraint(req.format().automaton());
+                    s.constraint.pending = grammar.start(s.constraint, 0);
+                }
+                handles.add(h);
+                seqs.add(s);
             }
-            SpecConfig.Mode spec = recurrent ? SpecConfig.Mode.OFF : req.spec() != null ? req.spec() : config.spec().mode();
-            if (spec == SpecConfig.Mode.DRAFT && draft == null) {
-                queued.decrementAndGet();
-                throw new RejectedException(RejectedException.Kind.INVALID, "speculation",
-                        "speculation 'draft' was asked for but this engine has no draft model");
-            }
-            inFlight.incrementAndGet();
-            long id = nextId.getAndIncrement();
-            RequestHandle h = new RequestHandle(id, this);
-            Sequence s = new Sequence(id, req, h, n + maxTokens, config.blockSize(), new TextStream(tokenizer, req.stop()),
-                    spec, config.spec().draftMax());
-            s.arrivalNanos = System.nanoTime();
-            if (req.tokenStops().minTokens() > 0) s.bannedEarly = bannedEarly(req.tokenStops());
-            if (req.format().constrained()) { // its first mask is computed while it waits and prefills
-                s.constraint = new Constraint(req.format().automaton());
-                s.constraint.pending = grammar.start(s.constraint, 0);
-            }
-            incoming.add(s);
+            inFlight.addAndGet(seqs.size());
+            incoming.addAll(seqs);
             LockSupport.unpark(thread);
-            return h;
+            return handles;
         } catch (RejectedException e) {
             rejected.incrementAndGet();
             observer.onRejected(e.kind());
             throw e;
         }
+    }
+
+    /** Checks one request against the model and the cache; returns the tokens its sequence may hold (prompt + max_tokens). */
+    private int validate(GenerationRequest req) {
+        int ctx = model.contextLength();
+        int n = req.prompt().length;
+        if (n == 0) throw new RejectedException(RejectedException.Kind.INVALID, "prompt", "the prompt is empty");
+        for (int t : req.prompt())
+            if (t < 0 || t >= vocab) throw new RejectedException(RejectedException.Kind.INVALID, "prompt",
+                    "token id " + t + " is outside the vocabulary [0, " + vocab + ")");
+        for (int t : req.tokenStops().ids())
+            if (t < 0 || t >= vocab) throw new RejectedException(RejectedException.Kind.INVALID, "stop_token_ids",
+                    "stop token id " + t + " is outside the vocabulary [0, " + vocab + ")");
+        int biased = req.sampling().logitBias().maxId();
+        if (biased >= vocab) throw new RejectedException(RejectedException.Kind.INVALID, "logit_bias",
+                "logit_bias token id " + biased + " is outside the vocabulary [0, " + vocab + ")");
+        if (n >= ctx) throw new RejectedException(RejectedException.Kind.TOO_LONG, "prompt", "the prompt has " + n
+                + " tokens but the model's context length is " + ctx + " (at least one token must be left to generate)");
+        int maxTokens = req.maxTokens() < 0 ? ctx - n : req.maxTokens();
+        if (maxTokens < 1) throw new RejectedException(RejectedException.Kind.INVALID, "max_tokens",
+                "max_tokens must be at least 1, got " + req.maxTokens());
+        if ((long) n + maxTokens > ctx) throw new RejectedException(RejectedException.Kind.TOO_LONG, "max_tokens",
+                "the prompt (" + n + " tokens) plus max_tokens (" + maxTokens + ") exceeds the model's context length " + ctx);
+        int blocksNeeded = blocks.blocksFor(n + maxTokens);
+        if (blocksNeeded > blocks.numBlocks()) throw new RejectedException(RejectedException.Kind.TOO_LONG, "max_tokens",
+                "the request needs " + blocksNeeded + " KV blocks (" + (n + maxTokens) + " tokens) but the cache holds only "
+                        + blocks.numBlocks() + " blocks (" + (long) blocks.numBlocks() * config.blockSize()
+                        + " tokens); raise --kv-cache-memory or lower max_tokens");
+        if (req.format().constrained() && tokenizer == null)
+            throw new RejectedException(RejectedException.Kind.INVALID, "response_format",
+                    "a constrained response format needs the model's tokenizer, and this engine has none");
+        if (specMode(req) == SpecConfig.Mode.DRAFT && draft == null)
+            throw new RejectedException(RejectedException.Kind.INVALID, "speculation",
+                    "speculation 'draft' was asked for but this engine has no draft model");
+        return n + maxTokens;
+    }
+
+    private SpecConfig.Mode specMode(GenerationRequest req) {
+        return recurrent ? SpecConfig.Mode.OFF : req.spec() != null ? req.spec() : config.spec().mode();
     }
 
     /** Submits and waits for the whole result. */
@@ -509,9 +547,9 @@ public final class Engine implements AutoCloseable {
         long t1 = System.nanoTime();
         profPropose += t1 - t0;
         scheduler.schedule();
-        if (scheduler.newlyAdmitted > 0) {
-            queued.addAndGet(-scheduler.newlyAdmitted);
-            scheduler.newlyAdmitted = 0;
+        if (scheduler.groupsAdmitted > 0) { // groups whose last sequence was admitted for the first time
+            queued.addAndGet(-scheduler.groupsAdmitted);
+            scheduler.groupsAdmitted = 0;
         }
         int ns = scheduler.numScheduled;
         if (ns == 0) {
@@ -835,7 +873,7 @@ public final class Engine implements AutoCloseable {
     private void finish(Sequence s, FinishReason reason, String message) {
         if (s.reported) return;
         s.reported = true;
-        if (!s.admitted) queued.decrementAndGet();
+        if (!s.admitted && --s.group.neverAdmitted == 0) queued.decrementAndGet();
         inFlight.decrementAndGet();
         scheduler.remove(s); // nothing to remove if it was retired
         if (s.parked || s.retired) {

@@ -4,18 +4,33 @@ import dev.lockstep.cache.BlockManager;
 
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 
 /**
  * Continuous batching: decides, every step, which tokens of which sequences the next forward pass
  * computes, under a token budget ({@code maxBatchTokens}), a sequence budget ({@code maxSeqs}) and
- * a logits-row budget. Running sequences first, in admission order (their next decode token, or the
- * next chunk of their prompt); then waiting ones, first come first served, each taking whatever
- * prefix of its prompt the prefix cache already holds and a chunk of the rest.
+ * a logits-row budget.
+ *
+ * <p><b>Fair shares between requests</b>, not first come first served between sequences (a request:
+ * the sequences submitted together, one HTTP request's prompts times its choices, {@link RequestGroup}):
+ * <ol>
+ *   <li>The step's token budget goes to running sequences in the order of their request's service so
+ *       far (tokens computed for it), least first, so a request that just arrived is served before
+ *       one that has computed for a while; each prompt chunk leaves a token for every sequence after
+ *       it (their decodes).</li>
+ *   <li>Waiting sequences are admitted whose request has the fewest running sequences first (then
+ *       the least served, then the earliest), each taking whatever prefix of its prompt the prefix
+ *       cache holds and a chunk of the rest.</li>
+ *   <li>While a request waits for a running slot and another holds more than its share (maxSeqs over
+ *       the requests with work), that one gives its most recently admitted sequence back: a 4-token
+ *       probe gets a slot within a step however many choices a big request runs.</li>
+ * </ol>
  *
  * <p>When KV blocks run out, the most recently admitted running sequence is preempted: its blocks are
  * freed and it goes back to the front of the queue, to be recomputed later. Recomputation is exact
- * (batch-invariant kernels, position-keyed sampling), so preemption never changes a result.
+ * (batch-invariant kernels, position-keyed sampling), so neither preemption nor any order of service
+ * ever changes a result.
  *
  * <p>The result of {@link #schedule()} is in {@link #scheduled} / {@link #counts}.
  */
@@ -23,15 +38,21 @@ final class Scheduler {
     private final BlockManager blocks;
     private final int maxBatchTokens, maxSeqs, maxLogitRows, blockSize;
     final ArrayDeque<Sequence> waiting = new ArrayDeque<>();
+    /** In admission order (the last is the first to give its blocks back). */
     final List<Sequence> running = new ArrayList<>();
+    /** Running sequences in the order the step's budget goes to them (scratch, reused). */
+    private final List<Sequence> order = new ArrayList<>();
+    private static final Comparator<Sequence> LEAST_SERVED =
+            Comparator.<Sequence>comparingLong(s -> s.group.service).thenComparingLong(s -> s.admittedAt);
 
     // output of schedule()
     final Sequence[] scheduled;
     final int[] counts;
     int numScheduled;
-    /** Sequences admitted for the first time by the last schedule() (the engine's queue count drops by this). */
-    int newlyAdmitted;
+    /** Requests whose last never-admitted sequence the last schedule() admitted (the engine's queue count drops by this). */
+    int groupsAdmitted;
     volatile long preemptions;
+    private long steps, admissions;
 
     // scratch for prefix lookups
     private final int[] hitIds;
@@ -86,13 +107,18 @@ final class Scheduler {
 
     void schedule() {
         numScheduled = 0;
+        steps++;
         int budget = maxBatchTokens, logitBudget = maxLogitRows;
+        boolean rebalanced = shareSlots();
+        order.clear();
+        for (Sequence s : running) if (!s.parked) order.add(s); // parked: waiting for its grammar
+        order.sort(LEAST_SERVED);
         boolean preempted = false;
-        for (int i = 0; i < running.size() && budget > 0; i++) {
-            Sequence s = running.get(i);
-            if (s.parked) continue; // waiting for its grammar, a logits row set aside
+        for (int i = 0; i < order.size() && budget > 0; i++) {
+            Sequence s = order.get(i);
+            if (s.state != Sequence.State.RUNNING) continue; // preempted for memory earlier in this loop
             // a prompt chunk leaves one token of budget for each running sequence after it (their decodes)
-            int room = Math.max(1, budget - (running.size() - 1 - i));
+            int room = Math.max(1, budget - (order.size() - 1 - i));
             int n = fitLogits(s, s.computed, Math.min(s.length - s.computed + s.numDraft, room), logitBudget);
             s.numDraft = Math.max(0, Math.min(s.numDraft, s.computed + n - s.length)); // what the budgets left of the proposal
             if (n == 0) continue;
@@ -103,7 +129,7 @@ final class Scheduler {
                     s.numDraft = 0;
                     continue;
                 }
-                Sequence victim = running.getLast();
+                Sequence victim = lastUnscheduled(); // never one already in this step's batch (s itself is not yet)
                 preempt(victim);
                 preempted = true;
                 if (victim == s) {
@@ -111,14 +137,14 @@ final class Scheduler {
                     break;
                 }
             }
-            if (!ok) break; // s itself was preempted: it was the last running sequence
+            if (!ok) continue; // s itself gave its blocks back
             add(s, n);
             budget -= n;
             logitBudget -= logitRows(s, s.computed, n);
         }
-        if (preempted) return; // no admissions in a step that had to preempt
+        if (preempted && !rebalanced) return; // no admissions in a step that had to preempt for memory
         while (budget > 0 && running.size() < maxSeqs && !waiting.isEmpty() && numScheduled < scheduled.length) {
-            Sequence s = waiting.peekFirst();
+            Sequence s = nextToAdmit();
             int hits = 0;
             if (!s.prefixLooked && blocks.prefixCaching() && !s.wantsPromptLogprobs()) {
                 // keep at least one token to compute: its logits give the next token
@@ -128,8 +154,8 @@ final class Scheduler {
             int n = fitLogits(s, start, Math.min(s.length - start, budget), logitBudget);
             if (n == 0) break;
             int needed = blocks.blocksFor(start + n) - hits;
-            if (blocks.available() - blocks.countIdle(hitIds, hits) < needed) break; // wait for memory, FCFS
-            waiting.pollFirst();
+            if (blocks.available() - blocks.countIdle(hitIds, hits) < needed) break; // wait for memory, in turn
+            waiting.remove(s);
             if (!s.prefixLooked) {
                 blocks.recordLookup(s.promptLen, Math.min(start, s.promptLen));
                 s.cachedPromptTokens = Math.min(start, s.promptLen);
@@ -145,10 +171,12 @@ final class Scheduler {
             s.computed = start;
             if (!grow(s, start + n)) throw new IllegalStateException("blocks vanished during admission");
             s.state = Sequence.State.RUNNING;
+            s.admittedAt = admissions++;
+            s.group.running++;
             if (slots != null) s.stateSlot = slots.acquire(); // fresh: recurrent sequences restart from position 0
             if (!s.admitted) {
                 s.admitted = true;
-                newlyAdmitted++;
+                if (--s.group.neverAdmitted == 0) groupsAdmitted++;
             }
             running.add(s);
             add(s, n);
@@ -157,9 +185,64 @@ final class Scheduler {
         }
     }
 
+    /**
+     * The waiting sequence to admit next: the one whose request runs the fewest sequences, then the
+     * least served, then the one queued first (a preempted sequence is at the front of the queue).
+     */
+    private Sequence nextToAdmit() {
+        Sequence best = null;
+        for (Sequence s : waiting) {
+            if (best == null || s.group.running < best.group.running
+                    || s.group.running == best.group.running && s.group.service < best.group.service) best = s;
+        }
+        return best;
+    }
+
+    /**
+     * Rule 3 of the class comment: no slot free, a request waiting with fewer running sequences than
+     * its share, another above its share: the one above gives back its most recently admitted
+     * sequence (at most one per step). True if it did.
+     */
+    private boolean shareSlots() {
+        if (waiting.isEmpty() || running.size() < maxSeqs) return false;
+        Sequence next = nextToAdmit();
+        int share = Math.max(1, maxSeqs / groupsWithWork());
+        if (next.group.running >= share) return false;
+        Sequence victim = null;
+        for (int i = running.size() - 1; i >= 0; i--) {
+            Sequence s = running.get(i);
+            if (s.group.running > share && (victim == null || s.group.running > victim.group.running)) victim = s;
+        }
+        if (victim == null) return false;
+        preempt(victim);
+        return true;
+    }
+
+    /** Requests with a sequence running or waiting (counted with a stamp: no set per step). */
+    private int groupsWithWork() {
+        int n = 0;
+        for (Sequence s : running) if (s.group.countedAt != steps) {
+            s.group.countedAt = steps;
+            n++;
+        }
+        for (Sequence s : waiting) if (s.group.countedAt != steps) {
+            s.group.countedAt = steps;
+            n++;
+        }
+        return n;
+    }
+
     private void add(Sequence s, int n) {
         scheduled[numScheduled] = s;
         counts[numScheduled++] = n;
+        s.group.service += n;
+        s.scheduledStep = steps;
+    }
+
+    /** The most recently admitted running sequence not in this step's batch yet. */
+    private Sequence lastUnscheduled() {
+        for (int i = running.size() - 1; i >= 0; i--) if (running.get(i).scheduledStep != steps) return running.get(i);
+        throw new IllegalStateException("every running sequence is scheduled, yet one asks for blocks");
     }
 
     /** Allocates blocks so that {@code s} can hold {@code tokens} tokens; false if memory is short. */
@@ -175,6 +258,7 @@ final class Scheduler {
         release(s);
         s.numDraft = 0;
         running.remove(s);
+        s.group.running--;
         s.state = Sequence.State.WAITING;
         s.prefixLooked = false;
         s.computed = 0;
@@ -207,6 +291,7 @@ final class Scheduler {
     void remove(Sequence s) {
         if (s.state == Sequence.State.RUNNING) {
             running.remove(s);
+            s.group.running--;
             release(s);
         } else if (s.state == Sequence.State.WAITING) {
             waiting.remove(s);

@@ -17,6 +17,12 @@ final class Sequence {
     enum State { WAITING, RUNNING, FINISHED }
 
     final long id;
+    /** The sequences submitted with it (the scheduler's unit of fairness). */
+    RequestGroup group;
+    /** When it was (last) admitted: ties between sequences of equal service go to the earlier one. */
+    long admittedAt;
+    /** The scheduler step whose batch holds it (never a preemption victim in that step). */
+    long scheduledStep = -1;
     final GenerationRequest request;
     final RequestHandle handle;
     final int promptLen;
@@ -32,7 +38,7 @@ final class Sequence {
     State state = State.WAITING;
     /** Whether the prefix cache has been consulted since the sequence (re)started waiting. */
     boolean prefixLooked;
-    /** Whether it ever left the queue (the queue-length limit counts requests never admitted). */
+    /** Whether it ever left the queue (the queue limit counts groups with a sequence never admitted). */
     boolean admitted;
     boolean promptLogprobsSent;
     int cachedPromptTokens;

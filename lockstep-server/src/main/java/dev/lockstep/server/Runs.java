@@ -27,16 +27,14 @@ final class Runs implements AutoCloseable {
 
     private final List<RequestHandle> handles = new ArrayList<>();
 
-    /** Submits every request or none: a rejection cancels the ones already queued and is rethrown. */
+    /**
+     * Submits every request or none, as one group: the engine shares its steps fairly between such
+     * groups and counts each once against its queue limit.
+     */
     static Runs submit(Engine engine, List<GenerationRequest> requests) {
         Runs runs = new Runs();
-        try {
-            for (GenerationRequest r : requests) runs.handles.add(engine.submit(r));
-            return runs;
-        } catch (RuntimeException e) {
-            runs.close();
-            throw e;
-        }
+        runs.handles.addAll(engine.submitAll(requests));
+        return runs;
     }
 
     int size() {

@@ -130,13 +130,13 @@ class ServerLifecycleTest {
 
     @Test
     void aFullQueueAnswers429WithRetryAfter() throws Exception {
-        start(2);
+        start(1); // one request queued at most, however many choices it has
         Engine engine = server.engine();
         HttpClient http = HttpClient.newHttpClient();
         CompletableFuture<HttpResponse<String>> running = postAsync(http, "/v1/completions", completion(60, 2, false));
         await("two running", () -> engine.stats().running() == 2);
         CompletableFuture<HttpResponse<String>> queued = postAsync(http, "/v1/completions", completion(5, 2, false));
-        await("two waiting", () -> engine.stats().waiting() == 2);
+        await("two waiting", () -> engine.stats().waiting() == 2); // the two choices of one queued request
         HttpResponse<String> refused = postAsync(http, "/v1/completions", completion(5, 1, false)).get();
         assertEquals(429, refused.statusCode(), refused.body());
         assertEquals("1", refused.headers().firstValue("Retry-After").orElseThrow());
