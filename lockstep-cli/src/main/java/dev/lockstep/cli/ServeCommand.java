@@ -35,6 +35,15 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--max-body", paramLabel = "SIZE", converter = Sizes.class, description = "largest request body (default: 4M)")
     Long maxBody;
 
+    @Option(names = "--allowed-host", paramLabel = "NAME", description = "a Host name to serve besides the loopback ones "
+            + "(repeatable). Bound to loopback, the server answers other names with 421, so that no web page can reach it "
+            + "through DNS rebinding; bound to another address, it serves only these names if any are given")
+    java.util.List<String> allowedHosts = new java.util.ArrayList<>();
+
+    @Option(names = "--cors-origin", paramLabel = "ORIGIN", description = "an origin (e.g. https://app.example.com) whose web "
+            + "pages may call the API from a browser (repeatable; default: none, CORS off)")
+    java.util.List<String> corsOrigins = new java.util.ArrayList<>();
+
     @Option(names = "--shutdown-grace", paramLabel = "SECONDS", description = "on SIGTERM, time in-flight requests get to finish (default: ${DEFAULT-VALUE})")
     int graceSeconds = 30;
 
@@ -46,6 +55,7 @@ final class ServeCommand implements Callable<Integer> {
         OpenAiServer.Options o = OpenAiServer.Options.defaults().withHost(host).withPort(port).withApiKey(
                 apiKey == null || apiKey.isEmpty() ? null : apiKey).withAlias(alias);
         if (maxBody != null) o = o.withMaxBodyBytes(maxBody);
+        o = o.withAllowedHosts(allowedHosts).withCorsOrigins(corsOrigins);
         var config = engineOptions.toConfig(modelOptions.threads);
         var modelPath = modelOptions.resolve();
         OpenAiServer server;

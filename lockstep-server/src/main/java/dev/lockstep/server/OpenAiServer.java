@@ -1,8 +1,13 @@
 package dev.lockstep.server;
 
+import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.StreamReadConstraints;
+import com.fasterxml.jackson.core.StreamReadFeature;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.lockstep.LockstepException;
 import dev.lockstep.engine.Engine;
@@ -24,7 +29,14 @@ import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.MalformedInputException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.util.Locale;
 import java.time.Duration;
 import java.util.List;
 import java.util.Set;
@@ -53,41 +65,74 @@ public final class OpenAiServer implements AutoCloseable {
      * @param alias         the model id to serve (default: the file name without .gguf)
      * @param maxBodyBytes  larger request bodies get 413
      * @param idleMillis    how often a waiting response probes its connection (keep-alive / whitespace)
+     * @param allowedHosts  {@code Host} names served besides the loopback ones (which a loopback-bound
+     *                      server alone serves otherwise: DNS rebinding); bound elsewhere, if any are
+     *                      given, only these
+     * @param corsOrigins   origins whose web pages may call the API (CORS); none by default
+     * @param headerMillis  a request header must arrive whole within this of the connection opening
+     * @param minBodyRate   a request body arriving slower than this (bytes per second) is cut off
      */
-    public record Options(String host, int port, String apiKey, String alias, long maxBodyBytes, long idleMillis) {
+    public record Options(String host, int port, String apiKey, String alias, long maxBodyBytes, long idleMillis,
+                          List<String> allowedHosts, List<String> corsOrigins, long headerMillis, long minBodyRate) {
+        public Options {
+            allowedHosts = allowedHosts == null ? List.of() : List.copyOf(allowedHosts);
+            corsOrigins = corsOrigins == null ? List.of() : List.copyOf(corsOrigins);
+        }
+
         public static Options defaults() {
-            return new Options("127.0.0.1", 8080, null, null, 4L << 20, 2000);
+            return new Options("127.0.0.1", 8080, null, null, 4L << 20, 2000, List.of(), List.of(), 10_000, 1024);
         }
 
         public Options withPort(int p) {
-            return new Options(host, p, apiKey, alias, maxBodyBytes, idleMillis);
+            return new Options(host, p, apiKey, alias, maxBodyBytes, idleMillis, allowedHosts, corsOrigins, headerMillis, minBodyRate);
         }
 
         public Options withHost(String h) {
-            return new Options(h, port, apiKey, alias, maxBodyBytes, idleMillis);
+            return new Options(h, port, apiKey, alias, maxBodyBytes, idleMillis, allowedHosts, corsOrigins, headerMillis, minBodyRate);
         }
 
         public Options withApiKey(String k) {
-            return new Options(host, port, k, alias, maxBodyBytes, idleMillis);
+            return new Options(host, port, k, alias, maxBodyBytes, idleMillis, allowedHosts, corsOrigins, headerMillis, minBodyRate);
         }
 
         public Options withAlias(String a) {
-            return new Options(host, port, apiKey, a, maxBodyBytes, idleMillis);
+            return new Options(host, port, apiKey, a, maxBodyBytes, idleMillis, allowedHosts, corsOrigins, headerMillis, minBodyRate);
         }
 
         public Options withMaxBodyBytes(long b) {
-            return new Options(host, port, apiKey, alias, b, idleMillis);
+            return new Options(host, port, apiKey, alias, b, idleMillis, allowedHosts, corsOrigins, headerMillis, minBodyRate);
         }
 
         public Options withIdleMillis(long ms) {
-            return new Options(host, port, apiKey, alias, maxBodyBytes, ms);
+            return new Options(host, port, apiKey, alias, maxBodyBytes, ms, allowedHosts, corsOrigins, headerMillis, minBodyRate);
+        }
+
+        public Options withAllowedHosts(List<String> hosts) {
+            return new Options(host, port, apiKey, alias, maxBodyBytes, idleMillis, hosts, corsOrigins, headerMillis, minBodyRate);
+        }
+
+        public Options withCorsOrigins(List<String> origins) {
+            return new Options(host, port, apiKey, alias, maxBodyBytes, idleMillis, allowedHosts, origins, headerMillis, minBodyRate);
+        }
+
+        public Options withReadDeadlines(long headerMillis, long minBodyRate) {
+            return new Options(host, port, apiKey, alias, maxBodyBytes, idleMillis, allowedHosts, corsOrigins, headerMillis, minBodyRate);
         }
     }
 
     private enum State { LOADING, READY, FAILED, DRAINING, STOPPED }
 
     private final Options options;
-    private final ObjectMapper json = new ObjectMapper();
+    /**
+     * Strict JSON: no trailing content after the value, no duplicate keys, nesting at most 128 deep
+     * (request bodies are checked for well-formed UTF-8 before, see {@link #readJson}).
+     */
+    private final ObjectMapper json = JsonMapper.builder(JsonFactory.builder()
+                    .streamReadConstraints(StreamReadConstraints.builder().maxNestingDepth(128).build()).build())
+            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+            .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+            .build();
+    private final HeaderDeadline headerDeadline;
     private final ServerMetrics metrics = new ServerMetrics();
     private final Javalin app;
     private final AtomicLong ids = new AtomicLong();
@@ -103,6 +148,7 @@ public final class OpenAiServer implements AutoCloseable {
         ChatCompletions chat = new ChatCompletions(this, json);
         TextCompletions text = new TextCompletions(this, json);
         Responses responses = new Responses(this, json);
+        this.headerDeadline = new HeaderDeadline(options.headerMillis(), Math.max(options.headerMillis(), 60_000));
         this.app = Javalin.create(cfg -> {
             cfg.concurrency.useVirtualThreads = true;
             cfg.startup.showJavalinBanner = false;
@@ -111,7 +157,17 @@ public final class OpenAiServer implements AutoCloseable {
             cfg.http.maxRequestSize = options.maxBodyBytes();
             cfg.jetty.host = options.host();
             cfg.jetty.port = options.port();
+            cfg.jetty.modifyHttpConfiguration(h -> h.setMinRequestDataRate(options.minBodyRate()));
+            cfg.jetty.modifyServer(server -> server.addBean(headerDeadline)); // a Connection.Listener of every connector
+            if (!options.corsOrigins().isEmpty())
+                cfg.bundledPlugins.enableCors(cors -> cors.addRule(rule -> {
+                    List<String> o = options.corsOrigins();
+                    rule.allowHost(o.getFirst(), o.subList(1, o.size()).toArray(String[]::new));
+                }));
+            cfg.routes.before(this::checkHost);
             cfg.routes.before(this::authorize);
+            cfg.routes.before(this::checkContentType);
+            cfg.routes.after(ctx -> headerDeadline.requestEnded(connection(ctx)));
             cfg.routes.get("/health", this::health);
             cfg.routes.get("/v1/models", ctx -> send(ctx, 200, modelList()));
             cfg.routes.get("/v1/models/{id}", this::modelInfo);
@@ -225,6 +281,7 @@ public final class OpenAiServer implements AutoCloseable {
             }
         }
         app.stop();
+        headerDeadline.close();
         GgufFile f = file, df = draftFile;
         if (f != null) f.close();
         if (df != null) df.close();
@@ -259,7 +316,12 @@ public final class OpenAiServer implements AutoCloseable {
         return prefix + Long.toHexString(System.currentTimeMillis()) + "-" + ids.incrementAndGet();
     }
 
-    /** Reads the body (at most maxBodyBytes) and parses it; bad JSON is a 400 that says where. */
+    /**
+     * Reads the body (at most maxBodyBytes) and parses it strictly: well-formed UTF-8 (no overlong
+     * forms, no lone surrogates), one JSON value and nothing after it, no duplicate keys. Bad input is a
+     * 400 that says what and where; a body that arrives too slowly or not at all, one that says so in
+     * words.
+     */
     JsonNode readJson(Context ctx) {
         long declared = ctx.req().getContentLengthLong();
         if (declared > options.maxBodyBytes()) throw tooLarge();
@@ -267,18 +329,42 @@ public final class OpenAiServer implements AutoCloseable {
         try (InputStream in = ctx.req().getInputStream()) {
             body = in.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, options.maxBodyBytes() + 1));
         } catch (IOException e) {
-            throw ApiException.badRequest(null, "cannot read the request body: " + e.getMessage());
+            throw ApiException.badRequest(null, bodyReadFailure(e));
         }
         if (body.length > options.maxBodyBytes()) throw tooLarge();
         if (body.length == 0) throw ApiException.badRequest(null, "the request body is empty; send a JSON object");
+        try {
+            StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
+                    .onUnmappableCharacter(CodingErrorAction.REPORT).decode(ByteBuffer.wrap(body));
+        } catch (MalformedInputException e) {
+            throw ApiException.badRequest(null, "the request body is not valid UTF-8 (at or after byte " + firstBadByte(body) + ")");
+        } catch (CharacterCodingException e) {
+            throw ApiException.badRequest(null, "the request body is not valid UTF-8");
+        }
         try {
             return json.readTree(body);
         } catch (JsonProcessingException e) {
             throw ApiException.badRequest(null, "invalid JSON: " + e.getOriginalMessage()
                     + (e.getLocation() != null ? " (line " + e.getLocation().getLineNr() + ", column " + e.getLocation().getColumnNr() + ")" : ""));
         } catch (IOException e) {
-            throw ApiException.badRequest(null, "cannot read the request body: " + e.getMessage());
+            throw ApiException.badRequest(null, bodyReadFailure(e));
         }
+    }
+
+    /** The offset of the first byte a strict UTF-8 decoder refuses. */
+    private static int firstBadByte(byte[] b) {
+        var dec = StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT);
+        ByteBuffer in = ByteBuffer.wrap(b);
+        var r = dec.decode(in, java.nio.CharBuffer.allocate(b.length), true);
+        return r.isError() ? in.position() : b.length;
+    }
+
+    /** What went wrong reading a body, in words (Jetty's exceptions name Java classes). */
+    private String bodyReadFailure(IOException e) {
+        String m = String.valueOf(e.getMessage()).toLowerCase(Locale.ROOT);
+        if (m.contains("rate")) return "the request body arrived too slowly (less than " + options.minBodyRate() + " bytes per second)";
+        if (m.contains("timeout")) return "the request body did not arrive in time (the connection went idle)";
+        return "the request body could not be read (the connection broke before it was complete)";
     }
 
     private ApiException tooLarge() {
@@ -355,15 +441,87 @@ public final class OpenAiServer implements AutoCloseable {
         };
     }
 
+    /**
+     * DNS rebinding: a page of any site can point its own host name at 127.0.0.1 and read the replies,
+     * unless the server looks at the {@code Host} it was asked for. Bound to loopback, it serves loopback
+     * names ({@code localhost}, {@code *.localhost}, {@code 127.x.y.z}, {@code [::1]}) and
+     * {@code --allowed-host} names; bound elsewhere, anything unless {@code --allowed-host} lists names.
+     * Also starts the request's service time (its header arrived whole).
+     */
+    private void checkHost(Context ctx) {
+        headerDeadline.requestStarted(connection(ctx));
+        String host = ctx.header("Host");
+        if (host == null) return; // HTTP/1.0 without Host: no browser sends that
+        String name = hostName(host);
+        boolean loopbackBound = isLoopback(options.host());
+        if (options.allowedHosts().stream().anyMatch(a -> a.equalsIgnoreCase(name))) return;
+        if (loopbackBound ? isLoopback(name) : options.allowedHosts().isEmpty()) return;
+        throw new ApiException(421, "invalid_request_error", null, "misdirected_request", "this server does not serve the host name '"
+                + clip(name) + "' (it answers " + (loopbackBound ? "loopback names" : "only its --allowed-host names")
+                + "; add others with --allowed-host)");
+    }
+
+    /** The name of a Host header: without its port, brackets kept off an IPv6 literal, lower case. */
+    static String hostName(String host) {
+        String h = host.trim().toLowerCase(Locale.ROOT);
+        if (h.startsWith("[")) {
+            int end = h.indexOf(']');
+            return end < 0 ? h : h.substring(1, end);
+        }
+        int colon = h.lastIndexOf(':');
+        return colon >= 0 && h.indexOf(':') == colon ? h.substring(0, colon) : h;
+    }
+
+    static boolean isLoopback(String name) {
+        String n = name.toLowerCase(Locale.ROOT);
+        if (n.startsWith("[") && n.endsWith("]")) n = n.substring(1, n.length() - 1);
+        return n.equals("localhost") || n.endsWith(".localhost") || n.equals("::1") || n.equals("0:0:0:0:0:0:0:1")
+                || n.matches("127(\\.(25[0-5]|2[0-4]\\d|1?\\d?\\d)){3}");
+    }
+
+    /**
+     * POST bodies must be JSON, said so in the header: a browser sends a cross-site "simple" request
+     * (text/plain, form encodings) without asking first (no CORS preflight); JSON it does not.
+     */
+    private void checkContentType(Context ctx) {
+        if (!ctx.method().name().equals("POST")) return;
+        String type = ctx.header("Content-Type");
+        String media = type == null ? "" : type.split(";", 2)[0].trim().toLowerCase(Locale.ROOT);
+        if (!media.equals("application/json"))
+            throw new ApiException(415, "invalid_request_error", null, "unsupported_media_type", "the request body must be JSON "
+                    + "sent as 'Content-Type: application/json' (got " + (type == null ? "no Content-Type" : "'" + clip(type) + "'") + ")");
+        for (String param : type.split(";")) {
+            String p = param.trim().toLowerCase(Locale.ROOT);
+            if (p.startsWith("charset=") && !p.equals("charset=utf-8") && !p.equals("charset=\"utf-8\""))
+                throw new ApiException(415, "invalid_request_error", null, "unsupported_media_type",
+                        "JSON bodies must be UTF-8 (got " + clip(p) + ")");
+        }
+    }
+
+    /** Compared in constant time: how long a wrong key takes to refuse says nothing about the right one. */
     private void authorize(Context ctx) {
         String key = options.apiKey();
         if (key == null || ctx.path().equals("/health")) return;
         String auth = ctx.header("Authorization");
-        if (auth == null || !auth.equals("Bearer " + key)) {
-            ApiException e = new ApiException(401, "invalid_request_error", null, "invalid_api_key",
-                    auth == null ? "missing API key: send the header 'Authorization: Bearer <key>'" : "invalid API key");
-            throw e;
+        boolean ok = auth != null && MessageDigest.isEqual(auth.getBytes(StandardCharsets.UTF_8),
+                ("Bearer " + key).getBytes(StandardCharsets.UTF_8));
+        if (!ok) throw new ApiException(401, "invalid_request_error", null, "invalid_api_key",
+                auth == null ? "missing API key: send the header 'Authorization: Bearer <key>'" : "invalid API key");
+    }
+
+    /** The Jetty connection a request came on (for the header deadline), or null outside Jetty. */
+    private static org.eclipse.jetty.io.Connection connection(Context ctx) {
+        try {
+            var r = org.eclipse.jetty.ee10.servlet.ServletContextRequest.getServletContextRequest(ctx.req());
+            return r == null ? null : r.getConnectionMetaData().getConnection();
+        } catch (RuntimeException e) {
+            return null;
         }
+    }
+
+    /** At most 100 characters of something a client sent, for a message. */
+    static String clip(String s) {
+        return s.length() <= 100 ? s : s.substring(0, 100) + "...";
     }
 
     private void health(Context ctx) {

@@ -12,6 +12,6 @@ record ServedModel(String id, Engine engine, Tokenizer tokenizer, ChatTemplate t
                    long created) {
 
     int contextLength() {
-        return engine.model().contextLength();
+        return engine.contextLength();
     }
 }
