@@ -27,7 +27,7 @@ public final class EngineBench {
     }
 
     public int contextLength() {
-        return engine.model().contextLength();
+        return engine.contextLength();
     }
 
     private int[] randomPrompt(int n) {

@@ -110,6 +110,7 @@ public final class Engine implements AutoCloseable {
     private final ForwardBatch batch;
     private final float[] logits;
     private final int vocab;
+    private final int contextLength;
     private final int[] rowSeq, rowPos;
     private final Thread thread;
     private final ConcurrentLinkedQueue<Sequence> incoming = new ConcurrentLinkedQueue<>();
@@ -167,7 +168,10 @@ public final class Engine implements AutoCloseable {
         this.blocks = new BlockManager(numBlocks, bs, modelKey(model), config.prefixCaching());
         int maxTokens = config.maxBatchTokens();
         this.runner = model.newRunner(pool, maxTokens, config.activations());
-        int maxBlocksPerSeq = (model.contextLength() + bs - 1) / bs + 1;
+        // the context this engine can hold: the model's, or less if the KV cache is smaller (so that no
+        // buffer is ever sized by a context the cache could not serve anyway)
+        this.contextLength = perBlock == 0 ? model.contextLength() : (int) Math.min(model.contextLength(), (long) numBlocks * bs);
+        int maxBlocksPerSeq = (contextLength + bs - 1) / bs + 1;
         this.scheduler = new Scheduler(blocks, config, maxBlocksPerSeq);
         if (recurrent) scheduler.slots = new dev.lockstep.cache.StateSlots(model, config.maxSeqs());
         if (config.spec().mode() == SpecConfig.Mode.DRAFT && draftModel == null)
@@ -196,7 +200,7 @@ public final class Engine implements AutoCloseable {
      */
     static long autoKvBytes(Model model, EngineConfig cfg, long perBlock) {
         long perToken = perBlock / cfg.blockSize();
-        long want = perToken * model.contextLength() * cfg.maxSeqs();
+        long want = (long) Math.min(Long.MAX_VALUE / 2.0, (double) perToken * model.contextLength() * cfg.maxSeqs());
         long cap = (long) (availableMemory() * 0.4);
         long floor = Math.max(perBlock * 64, perToken * Math.min(model.contextLength(), 4096));
         return Math.max(floor, Math.min(want, cap));
@@ -222,6 +226,8 @@ public final class Engine implements AutoCloseable {
     }
 
     public Model model() { return model; }
+    /** The context this engine serves: the model's, capped by what its KV cache can hold. */
+    public int contextLength() { return contextLength; }
     public Tokenizer tokenizer() { return tokenizer; }
     public EngineConfig config() { return config; }
     public int kvBlocks() { return blocks.numBlocks(); }
@@ -305,7 +311,7 @@ public final class Engine implements AutoCloseable {
 
     /** Checks one request against the model and the cache; returns the tokens its sequence may hold (prompt + max_tokens). */
     private int validate(GenerationRequest req) {
-        int ctx = model.contextLength();
+        int ctx = contextLength;
         int n = req.prompt().length;
         if (n == 0) throw new RejectedException(RejectedException.Kind.INVALID, "prompt", "the prompt is empty");
         for (int t : req.prompt())
@@ -317,13 +323,15 @@ public final class Engine implements AutoCloseable {
         int biased = req.sampling().logitBias().maxId();
         if (biased >= vocab) throw new RejectedException(RejectedException.Kind.INVALID, "logit_bias",
                 "logit_bias token id " + biased + " is outside the vocabulary [0, " + vocab + ")");
+        String ctxName = ctx < model.contextLength() ? "this engine's context length (the model's " + model.contextLength()
+                + ", capped by its KV cache: raise --kv-cache-memory)" : "the model's context length";
         if (n >= ctx) throw new RejectedException(RejectedException.Kind.TOO_LONG, "prompt", "the prompt has " + n
-                + " tokens but the model's context length is " + ctx + " (at least one token must be left to generate)");
+                + " tokens but " + ctxName + " is " + ctx + " (at least one token must be left to generate)");
         int maxTokens = req.maxTokens() < 0 ? ctx - n : req.maxTokens();
         if (maxTokens < 1) throw new RejectedException(RejectedException.Kind.INVALID, "max_tokens",
                 "max_tokens must be at least 1, got " + req.maxTokens());
         if ((long) n + maxTokens > ctx) throw new RejectedException(RejectedException.Kind.TOO_LONG, "max_tokens",
-                "the prompt (" + n + " tokens) plus max_tokens (" + maxTokens + ") exceeds the model's context length " + ctx);
+                "the prompt (" + n + " tokens) plus max_tokens (" + maxTokens + ") exceeds " + ctxName + ", " + ctx);
         int blocksNeeded = blocks.blocksFor(n + maxTokens);
         if (blocksNeeded > blocks.numBlocks()) throw new RejectedException(RejectedException.Kind.TOO_LONG, "max_tokens",
                 "the request needs " + blocksNeeded + " KV blocks (" + (n + maxTokens) + " tokens) but the cache holds only "
@@ -594,11 +602,14 @@ public final class Engine implements AutoCloseable {
             int lastRow = -1;
             while (row < rows && rowSeq[row] == i) {
                 int p = rowPos[row];
-                if (s.wantsPromptLogprobs() && p < s.promptLen - 1)
-                    s.promptLogprobs.add(logprobs.entry(logits, row * vocab, s.tokens[p + 1], Math.max(0, s.request.logprobs())));
+                if (s.wantsPromptLogprobs() && p < s.promptLen - 1 && !s.reported) {
+                    if (finiteLogits(s, logits, row * vocab, p))
+                        s.promptLogprobs.add(logprobs.entry(logits, row * vocab, s.tokens[p + 1], Math.max(0, s.request.logprobs())));
+                }
                 if (p == s.length - 1) lastRow = row;
                 row++;
             }
+            if (s.reported) continue; // its logits were not numbers
             try {
                 if (s.numDraft > 0) {
                     verify(s, lastRow);
@@ -798,12 +809,13 @@ public final class Engine implements AutoCloseable {
             s.handle.emit(new GenerationEvent.PromptLogprobs(List.copyOf(s.promptLogprobs)));
             s.promptLogprobsSent = true;
         }
+        if (!finiteLogits(s, src, off, s.length - 1)) return;
         Constraint c = s.constraint;
         long[] allowed = c == null ? null : c.current.mask();
         int[] banned = s.generated() < r.tokenStops().minTokens() ? s.bannedEarly : null;
         int tok = sampler.sample(src, off, r.sampling(), s.tokens, s.promptLen, s.length, r.stream(), allowed, banned);
         Logprobs.Entry lp = r.logprobs() >= 0 ? logprobs.entry(src, off, tok, r.logprobs()) : null;
-        s.tokens[s.length++] = tok;
+        s.append(tok);
         generatedTokens.incrementAndGet();
         long now = System.nanoTime();
         if (s.firstTokenNanos == 0) {
@@ -860,6 +872,24 @@ public final class Engine implements AutoCloseable {
         scheduler.remove(s);
         s.retired = true;
         parked.add(s);
+    }
+
+    /**
+     * Whether the logits row at {@code src[off..off+vocab)} is made of numbers (no NaN, no +infinity);
+     * if not, the request ends with an error saying so: a model whose weights or activations overflow
+     * (or a corrupt file) must not reach the sampler (which has no token to pick) or the client (as
+     * "NaN" logprobs).
+     */
+    private boolean finiteLogits(Sequence s, float[] src, int off, int position) {
+        for (int t = 0; t < vocab; t++) {
+            float v = src[off + t];
+            if (v != v || v == Float.POSITIVE_INFINITY) {
+                finish(s, FinishReason.ERROR, "the model computed " + v + " as the logit of token " + t + " at position " + position
+                        + ": its weights or activations are not finite numbers (a corrupt or overflowing model file)");
+                return false;
+            }
+        }
+        return true;
     }
 
     /** min_tokens: the end-of-generation tokens and the request's stop token ids, which wait until it is reached. */

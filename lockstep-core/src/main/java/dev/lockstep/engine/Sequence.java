@@ -27,7 +27,8 @@ final class Sequence {
     final RequestHandle handle;
     final int promptLen;
     final int maxLength; // prompt + tokens it may generate
-    final int[] tokens;
+    /** Prompt, then generated tokens: {@code tokens[0..length)}; grown as they come, up to {@code maxLength}. */
+    int[] tokens;
     int length;
     int computed;
     final int[] blockTable;
@@ -78,7 +79,7 @@ final class Sequence {
         this.handle = handle;
         this.promptLen = request.prompt().length;
         this.maxLength = maxLength;
-        this.tokens = new int[maxLength];
+        this.tokens = new int[Math.min(maxLength, promptLen + 256)]; // not max_tokens up front: most replies stop early
         System.arraycopy(request.prompt(), 0, tokens, 0, promptLen);
         this.length = promptLen;
         int maxBlocks = (maxLength + blockSize - 1) / blockSize;
@@ -89,6 +90,12 @@ final class Sequence {
         this.specMode = specMode;
         this.draft = new int[specMode == SpecConfig.Mode.OFF ? 0 : draftMax];
         this.draftBlockTable = new int[specMode == SpecConfig.Mode.DRAFT ? maxBlocks : 0];
+    }
+
+    /** Appends a generated token (the caller has checked {@code length < maxLength}). */
+    void append(int tok) {
+        if (length == tokens.length) tokens = java.util.Arrays.copyOf(tokens, (int) Math.min(maxLength, 2L * tokens.length));
+        tokens[length++] = tok;
     }
 
     /** Ready to decode: every token but the last has K/V, so the next step computes one position. */

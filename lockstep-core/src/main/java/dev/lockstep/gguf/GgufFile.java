@@ -155,6 +155,35 @@ public final class GgufFile implements AutoCloseable {
         return has(key) ? getInt(key) : def;
     }
 
+    /**
+     * An integer key that must lie in [{@code min}, {@code max}]; a value outside (a corrupt or hostile
+     * file) is a one-line error naming the key, the value and the range, before anything is sized by it.
+     */
+    public int getInt(String key, int min, int max) {
+        return inRange(key, getLong(key), min, max);
+    }
+
+    /** As {@link #getInt(String, int, int)}, with {@code def} when the key is absent. */
+    public int getInt(String key, int def, int min, int max) {
+        return has(key) ? getInt(key, min, max) : def;
+    }
+
+    private int inRange(String key, long v, int min, int max) {
+        if (v < min || v > max)
+            throw new GgufException(path, "metadata key '" + key + "' = " + v + " is out of range (" + min + " to " + max + ")");
+        return (int) v;
+    }
+
+    /** A float key that must be a finite number in ({@code exclusiveMin}, {@code max}], {@code def} when absent. */
+    public float getFloat(String key, float def, float exclusiveMin, float max) {
+        if (!has(key)) return def;
+        float v = getFloat(key);
+        if (!(v > exclusiveMin && v <= max)) // also refuses NaN
+            throw new GgufException(path, "metadata key '" + key + "' = " + v + " is out of range (more than " + exclusiveMin
+                    + ", at most " + max + ")");
+        return v;
+    }
+
     public float getFloat(String key) {
         GgufValue v = value(key);
         return switch (v.type()) {
@@ -301,6 +330,13 @@ public final class GgufFile implements AutoCloseable {
                     dims[d] = readI64();
                     if (dims[d] < 0 || dims[d] > (1L << 40))
                         throw new GgufException(path, context + ": dimension " + d + " = " + dims[d] + " is not valid");
+                }
+                long elements = 1;
+                for (long d : dims) {
+                    if (d != 0 && elements > (1L << 48) / d)
+                        throw new GgufException(path, context + ": dimensions " + java.util.Arrays.toString(dims)
+                                + " hold more than 2^48 values: not a real tensor");
+                    elements *= d;
                 }
                 int typeId = readI32();
                 GgmlType type = GgmlType.byId(typeId);

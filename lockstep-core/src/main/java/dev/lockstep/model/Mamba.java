@@ -18,9 +18,9 @@ public final class Mamba extends RecurrentModel {
         GgufFile f = tl.file();
         String p0 = arch + ".", p = "blk." + i + ".";
         boolean v2 = arch.equals("mamba2");
-        int dConv = f.getInt(p0 + "ssm.conv_kernel"), dInner = f.getInt(p0 + "ssm.inner_size");
-        int dState = f.getInt(p0 + "ssm.state_size"), dtRank = f.getInt(p0 + "ssm.time_step_rank"); // mamba2: heads
-        int groups = v2 ? f.getInt(p0 + "ssm.group_count", 1) : 1;
+        int dConv = f.getInt(p0 + "ssm.conv_kernel", 1, 16), dInner = f.getInt(p0 + "ssm.inner_size", 1, 1 << 14);
+        int dState = f.getInt(p0 + "ssm.state_size", 1, 512), dtRank = f.getInt(p0 + "ssm.time_step_rank", 1, 1 << 13); // mamba2: heads
+        int groups = v2 ? f.getInt(p0 + "ssm.group_count", 1, 1, 64) : 1;
         if (f.getBool(p0 + "ssm.dt_b_c_rms", false))
             throw new GgufException(f.path(), p0 + "ssm.dt_b_c_rms = true (Falcon-Mamba) is not supported yet");
         if (v2) {

@@ -35,11 +35,14 @@ public abstract class RecurrentModel implements Model {
         TensorInfo emb = f.tensor("token_embd.weight");
         if (emb == null) throw new GgufException(f.path(), "missing required tensor 'token_embd.weight'");
         String p0 = arch + ".";
-        vocab = (int) emb.dim(1);
-        dModel = f.getInt(p0 + "embedding_length");
-        layers = f.getInt(p0 + "block_count");
-        context = (int) Math.min(Integer.MAX_VALUE - 1, f.getInt(p0 + "context_length", 1 << 20));
-        eps = f.getFloat(p0 + "attention.layer_norm_rms_epsilon", 1e-5f);
+        vocab = (int) Math.min(emb.dim(1), Integer.MAX_VALUE);
+        if (vocab < 1 || vocab > 1 << 24)
+            throw new GgufException(f.path(), "token_embd.weight has " + emb.dim(1) + " rows: not a vocabulary (1 to 2^24 tokens)");
+        // ranges checked before anything is sized by them; small enough that every weight count fits an int
+        dModel = f.getInt(p0 + "embedding_length", 1, 1 << 14);
+        layers = f.getInt(p0 + "block_count", 1, 4096);
+        context = f.getInt(p0 + "context_length", 1 << 20, 1, TransformerConfig.MAX_CONTEXT);
+        eps = f.getFloat(p0 + "attention.layer_norm_rms_epsilon", 1e-5f, 0f, 1f);
         embedding = tl.matrix("token_embd.weight", vocab, dModel);
         Matrix out = tl.matrixOrNull("output.weight", vocab, dModel);
         output = out != null ? out : embedding;

@@ -17,6 +17,9 @@ public record TransformerConfig(String arch, int dim, int layers, int nHead, int
                                 int vocabSize, int contextLength, float rmsEps, double ropeBase, int ropeDim,
                                 Rope.Layout ropeLayout, double ropePositionScale, boolean qkvBias, boolean qkNorm) {
 
+    /** The largest context_length accepted (16M tokens; beyond any model's, far below what would overflow a size). */
+    public static final int MAX_CONTEXT = 1 << 24;
+
     public int qDim() {
         return nHead * headDim;
     }
@@ -27,32 +30,34 @@ public record TransformerConfig(String arch, int dim, int layers, int nHead, int
 
     public static TransformerConfig from(GgufFile f, String arch, int vocabSize) {
         String p = arch + ".";
-        int dim = f.getInt(p + "embedding_length");
-        int layers = f.getInt(p + "block_count");
-        int nHead = f.getInt(p + "attention.head_count");
-        int nKv = f.getInt(p + "attention.head_count_kv", nHead);
-        int ff = f.getInt(p + "feed_forward_length");
-        int ctx = f.getInt(p + "context_length", 2048);
-        float eps = f.getFloat(p + "attention.layer_norm_rms_epsilon", 1e-5f);
-        double base = f.getFloat(p + "rope.freq_base", 10000f);
-        if (nHead <= 0 || nKv <= 0 || nHead % nKv != 0)
+        // every value is checked before anything is sized by it: a corrupt file fails here, by key
+        int dim = f.getInt(p + "embedding_length", 1, 1 << 20);
+        int layers = f.getInt(p + "block_count", 1, 4096);
+        int nHead = f.getInt(p + "attention.head_count", 1, 4096);
+        int nKv = f.getInt(p + "attention.head_count_kv", nHead, 1, nHead);
+        int ff = f.getInt(p + "feed_forward_length", 1, 1 << 22);
+        int ctx = f.getInt(p + "context_length", 2048, 1, MAX_CONTEXT);
+        float eps = f.getFloat(p + "attention.layer_norm_rms_epsilon", 1e-5f, 0f, 1f);
+        double base = f.getFloat(p + "rope.freq_base", 10000f, 0f, 1e12f);
+        if (vocabSize < 1 || vocabSize > 1 << 24)
+            throw new GgufException(f.path(), "token_embd.weight has " + vocabSize + " rows: not a vocabulary (1 to 2^24 tokens)");
+        if (nHead % nKv != 0)
             throw new GgufException(f.path(), "invalid head counts: " + p + "attention.head_count = " + nHead + ", "
-                    + p + "attention.head_count_kv = " + nKv + " (must be positive, heads a multiple of kv heads)");
-        int headDim = f.getInt(p + "attention.key_length", dim / nHead);
-        int valueDim = f.getInt(p + "attention.value_length", headDim);
+                    + p + "attention.head_count_kv = " + nKv + " (heads must be a multiple of kv heads)");
+        int headDim = f.getInt(p + "attention.key_length", dim / nHead, 2, 4096);
+        int valueDim = f.getInt(p + "attention.value_length", headDim, 1, 4096);
         if (valueDim != headDim)
             throw new GgufException(f.path(), p + "attention.value_length = " + valueDim + " differs from key_length "
                     + headDim + ": not supported");
-        int ropeDim = f.getInt(p + "rope.dimension_count", headDim);
-        if (ropeDim > headDim || ropeDim % 2 != 0)
-            throw new GgufException(f.path(), p + "rope.dimension_count = " + ropeDim + " must be even and at most the head size " + headDim);
+        int ropeDim = f.getInt(p + "rope.dimension_count", headDim, 2, headDim);
+        if (ropeDim % 2 != 0)
+            throw new GgufException(f.path(), p + "rope.dimension_count = " + ropeDim + " must be even (rotations act on pairs)");
         double posScale = 1.0;
         String scaling = f.getString(p + "rope.scaling.type", "none");
         switch (scaling) {
             case "none" -> { }
             case "linear" -> {
-                float factor = f.getFloat(p + "rope.scaling.factor", 1f);
-                if (factor <= 0) throw new GgufException(f.path(), p + "rope.scaling.factor must be positive");
+                float factor = f.getFloat(p + "rope.scaling.factor", 1f, 0f, 1e6f);
                 posScale = 1.0 / factor;
             }
             default -> throw new GgufException(f.path(), p + "rope.scaling.type = '" + scaling

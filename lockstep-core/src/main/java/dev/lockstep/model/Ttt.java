@@ -35,8 +35,9 @@ public final class Ttt extends RecurrentModel {
     protected RecurrentMixer block(TensorLoader tl, int i) {
         GgufFile f = tl.file();
         String p = "blk." + i + ".";
-        int hidden = f.getInt("ttt.embedding_length"), heads = f.getInt("ttt.attention.head_count");
-        int ff = f.getInt("ttt.feed_forward_length"), k = f.getInt("ttt.conv_kernel", 4), b = f.getInt("ttt.mini_batch_size", 16);
+        int hidden = f.getInt("ttt.embedding_length", 1, 1 << 14), heads = f.getInt("ttt.attention.head_count", 1, 1024);
+        int ff = f.getInt("ttt.feed_forward_length", 1, 1 << 16), k = f.getInt("ttt.conv_kernel", 4, 1, 16);
+        int b = f.getInt("ttt.mini_batch_size", 16, 1, 1024);
         String type = f.getString("ttt.layer_type", "linear");
         if (!type.equals("linear") && !type.equals("mlp"))
             throw new GgufException(f.path(), "ttt.layer_type = '" + type + "'; supported: linear, mlp");
@@ -45,9 +46,9 @@ public final class Ttt extends RecurrentModel {
         boolean share = f.getBool("ttt.share_qk", false), gate = f.getBool("ttt.use_gate", false), pre = f.getBool("ttt.pre_conv", false);
         boolean mlp = type.equals("mlp");
         int d = hidden / heads, fi = mlp ? 4 * d : d;
-        float lnEps = f.getFloat("ttt.layer_norm_epsilon", 1e-6f);
-        TttLayer layer = new TttLayer(hidden, heads, k, share, gate, f.getFloat("ttt.base_lr", 1f), lnEps,
-                f.getFloat("ttt.rope.freq_base", 10000f),
+        float lnEps = f.getFloat("ttt.layer_norm_epsilon", 1e-6f, 0f, 1f);
+        TttLayer layer = new TttLayer(hidden, heads, k, share, gate, f.getFloat("ttt.base_lr", 1f, 0f, 1e6f), lnEps,
+                f.getFloat("ttt.rope.freq_base", 10000f, 0f, 1e12f),
                 tl.vector(p + "ttt_q.weight", hidden * hidden),
                 share ? null : tl.vector(p + "ttt_k.weight", hidden * hidden),
                 tl.vector(p + "ttt_v.weight", hidden * hidden),

@@ -101,11 +101,14 @@ class EngineTest {
         try (Engine e = new Engine(m.model(), m.tokenizer(), EngineConfig.defaults().withKvCacheBytes(4 * perBlock).withMaxWaiting(2))) {
             var tooLong = assertThrows(Engine.RejectedException.class, () -> e.submit(GenerationRequest.greedy(new int[128], 1)));
             assertEquals(Engine.RejectedException.Kind.TOO_LONG, tooLong.kind());
-            assertTrue(tooLong.getMessage().contains("128 tokens but the model's context length is 128"), tooLong.getMessage());
+            // the cache holds 64 tokens: that is the context this engine serves, and it says why
+            assertTrue(tooLong.getMessage().contains("128 tokens but this engine's context length (the model's 128, capped by its KV "
+                    + "cache: raise --kv-cache-memory) is 64"), tooLong.getMessage());
+            assertEquals(64, e.contextLength());
             var tooMany = assertThrows(Engine.RejectedException.class, () -> e.submit(GenerationRequest.greedy(new int[]{1, 2}, 127)));
             assertEquals("max_tokens", tooMany.param());
             var noMemory = assertThrows(Engine.RejectedException.class, () -> e.submit(GenerationRequest.greedy(new int[]{1, 2}, 100)));
-            assertTrue(noMemory.getMessage().contains("KV blocks"), noMemory.getMessage());
+            assertTrue(noMemory.getMessage().contains("capped by its KV cache"), noMemory.getMessage());
             var badToken = assertThrows(Engine.RejectedException.class, () -> e.submit(GenerationRequest.greedy(new int[]{1, 512}, 4)));
             assertEquals("prompt", badToken.param());
             assertThrows(Engine.RejectedException.class, () -> e.submit(GenerationRequest.greedy(new int[0], 4)));
