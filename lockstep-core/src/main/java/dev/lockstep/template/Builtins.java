@@ -10,7 +10,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Set;
 
 /**
  * Jinja2's filters, tests and global functions, and the methods of Python's str, dict and list, as
@@ -114,7 +113,7 @@ final class Builtins {
 
     // ------------------------------------------------------------------ helpers
 
-    private static Object arg(List<Object> args, Map<String, Object> kw, int i, String name, Object dflt) {
+    static Object arg(List<Object> args, Map<String, Object> kw, int i, String name, Object dflt) {
         if (i < args.size()) return args.get(i);
         if (kw.containsKey(name)) return kw.get(name);
         return dflt;
@@ -191,7 +190,7 @@ final class Builtins {
                 item = Py.str(p.get(0));
                 key = Py.str(p.get(1));
             }
-            return Py.toJson(v, ascii, ind, item, key, sort, r);
+            return Json.toJson(v, ascii, ind, item, key, sort, r);
         });
         Filter length = (r, v, a, kw) -> Py.len(v);
         FILTERS.put("length", length);
@@ -436,7 +435,7 @@ final class Builtins {
         FILTERS.put("e", escape);
         FILTERS.put("forceescape", (r, v, a, kw) -> new Py.Markup(Py.escape(text(v))));
         FILTERS.put("striptags", (r, v, a, kw) -> text(v).replaceAll("<!--.*?-->|<[^>]*>", "").replaceAll("\\s+", " ").strip());
-        FILTERS.put("format", (r, v, a, kw) -> percentFormat(r, text(v), a.size() == 1 ? a.getFirst() : new Tuple(a)));
+        FILTERS.put("format", (r, v, a, kw) -> Formatting.percentFormat(r, text(v), a.size() == 1 ? a.getFirst() : new Tuple(a)));
         FILTERS.put("attr", (r, v, a, kw) -> Py.getattr(v, Py.str(arg(a, kw, 0, "name", ""))));
         FILTERS.put("pprint", (r, v, a, kw) -> Py.repr(v));
         FILTERS.put("xmlattr", (r, v, a, kw) -> {
@@ -541,14 +540,14 @@ final class Builtins {
         }
     }
 
-    private static String capitalize(String s) {
+    static String capitalize(String s) {
         if (s.isEmpty()) return s;
         int first = s.codePointAt(0);
         return new String(Character.toChars(Character.toTitleCase(first))) + s.substring(Character.charCount(first)).toLowerCase(Locale.ROOT);
     }
 
     /** Jinja2's title: each word (split at whitespace, hyphens and brackets, kept) capitalized. */
-    private static String title(String s) {
+    static String title(String s) {
         StringBuilder b = new StringBuilder();
         boolean start = true;
         for (int i = 0; i < s.length(); ) {
@@ -560,14 +559,14 @@ final class Builtins {
         return b.toString();
     }
 
-    private static String center(String s, int width, String fill) {
+    static String center(String s, int width, String fill) {
         int n = s.codePointCount(0, s.length());
         if (width <= n) return s;
         int total = width - n, left = total / 2 + (total & width & 1), right = total - left;
         return fill.repeat(left) + s + fill.repeat(right);
     }
 
-    private static String replace(Renderer r, String s, String old, String rep, long count) {
+    static String replace(Renderer r, String s, String old, String rep, long count) {
         if (count < 0 && !old.isEmpty()) {
             long hits = (s.length() - s.replace(old, "").length()) / old.length();
             return r.string(s.length() + hits * (rep.length() - old.length()), () -> s.replace(old, rep));
@@ -615,404 +614,4 @@ final class Builtins {
         return first ? ind + b : b.toString();
     }
 
-    // ------------------------------------------------------------------ methods of str, dict and list
-
-    private static final Set<String> STR_METHODS = Set.of("strip", "lstrip", "rstrip", "split", "rsplit", "splitlines", "startswith",
-            "endswith", "replace", "upper", "lower", "title", "capitalize", "find", "rfind", "index", "rindex", "count", "join", "format",
-            "isdigit", "isalpha", "isalnum", "isspace", "islower", "isupper", "isnumeric", "isdecimal", "zfill", "center", "ljust",
-            "rjust", "partition", "rpartition", "swapcase", "casefold", "removeprefix", "removesuffix", "expandtabs", "encode");
-    private static final Set<String> DICT_METHODS = Set.of("get", "items", "keys", "values", "copy");
-    private static final Set<String> LIST_METHODS = Set.of("index", "count", "copy");
-    /** What the immutable sandbox refuses to call. */
-    private static final Set<String> DICT_MUTATORS = Set.of("pop", "popitem", "update", "setdefault", "clear");
-    private static final Set<String> LIST_MUTATORS = Set.of("append", "extend", "insert", "pop", "remove", "sort", "reverse", "clear");
-
-    static boolean hasMethod(Object obj, String name) {
-        return switch (obj) {
-            case null -> false;
-            case String s -> STR_METHODS.contains(name);
-            case Py.Markup m -> STR_METHODS.contains(name);
-            case Map<?, ?> m -> DICT_METHODS.contains(name) || DICT_MUTATORS.contains(name);
-            case Tuple t -> LIST_METHODS.contains(name);
-            case List<?> l -> LIST_METHODS.contains(name) || LIST_MUTATORS.contains(name);
-            default -> false;
-        };
-    }
-
-    /** The message if the immutable sandbox refuses {@code obj.name}, else null. */
-    static String unsafeMethod(Object obj, String name) {
-        if (obj instanceof Map<?, ?> && DICT_MUTATORS.contains(name) || obj instanceof List<?> && !(obj instanceof Tuple)
-                && LIST_MUTATORS.contains(name))
-            return "access to attribute '" + name + "' of '" + Py.typeName(obj) + "' object is unsafe (the template may not change its data)";
-        return null;
-    }
-
-    static Object callMethod(Renderer r, Object self, String name, List<Object> a, Map<String, Object> kw) {
-        r.step();
-        return switch (self) {
-            case String s -> strMethod(r, s, name, a, kw);
-            case Py.Markup m -> strMethod(r, m.s(), name, a, kw);
-            case Map<?, ?> m -> switch (name) {
-                case "get" -> {
-                    Object k = Py.findKey(m, a.getFirst());
-                    yield k != Py.MISSING ? m.get(k) : a.size() > 1 ? a.get(1) : kw.getOrDefault("default", null);
-                }
-                case "items" -> {
-                    List<Object> out = new ArrayList<>();
-                    m.forEach((k, v) -> out.add(Tuple.of(k, v)));
-                    yield new Py.View("dict_items", out);
-                }
-                case "keys" -> new Py.View("dict_keys", new ArrayList<Object>(m.keySet()));
-                case "values" -> new Py.View("dict_values", new ArrayList<Object>(m.values()));
-                case "copy" -> new LinkedHashMap<Object, Object>(m);
-                default -> throw new PyError("'dict' object has no attribute '" + name + "'");
-            };
-            case Tuple t -> listMethod(t.items(), name, a);
-            case List<?> l -> listMethod(l, name, a);
-            default -> throw new PyError("'" + Py.typeName(self) + "' object has no attribute '" + name + "'");
-        };
-    }
-
-    private static Object listMethod(List<?> l, String name, List<Object> a) {
-        return switch (name) {
-            case "index" -> {
-                for (int i = 0; i < l.size(); i++) if (Py.eq(l.get(i), a.getFirst())) yield (long) i;
-                throw new PyError(Py.repr(a.getFirst()) + " is not in list");
-            }
-            case "count" -> l.stream().filter(x -> Py.eq(x, a.getFirst())).count();
-            case "copy" -> new ArrayList<Object>(l);
-            default -> throw new PyError("'list' object has no attribute '" + name + "'");
-        };
-    }
-
-    private static Object strMethod(Renderer r, String s, String name, List<Object> a, Map<String, Object> kw) {
-        Object a0 = a.isEmpty() ? null : a.getFirst();
-        return switch (name) {
-            case "strip" -> strip(s, a0 == null ? null : Py.str(a0), true, true);
-            case "lstrip" -> strip(s, a0 == null ? null : Py.str(a0), true, false);
-            case "rstrip" -> strip(s, a0 == null ? null : Py.str(a0), false, true);
-            case "split", "rsplit" -> {
-                Object sep = arg(a, kw, 0, "sep", null);
-                long max = Py.asLong(arg(a, kw, 1, "maxsplit", -1L));
-                yield name.equals("split") ? split(s, sep == null ? null : Py.str(sep), max) : rsplit(s, sep == null ? null : Py.str(sep), max);
-            }
-            case "splitlines" -> new ArrayList<Object>(splitlines(s));
-            case "startswith", "endswith" -> {
-                List<Object> options = a0 instanceof Tuple t ? t.items() : List.of(a0);
-                boolean hit = false;
-                for (Object o : options) {
-                    String p = Py.str(o);
-                    hit |= name.equals("startswith") ? s.startsWith(p) : s.endsWith(p);
-                }
-                yield hit;
-            }
-            case "replace" -> replace(r, s, Py.str(a.get(0)), Py.str(a.get(1)), a.size() > 2 ? Py.asLong(a.get(2)) : -1);
-            case "upper" -> s.toUpperCase(Locale.ROOT);
-            case "lower", "casefold" -> s.toLowerCase(Locale.ROOT);
-            case "swapcase" -> {
-                StringBuilder b = new StringBuilder();
-                s.codePoints().forEach(c -> b.appendCodePoint(Character.isUpperCase(c) ? Character.toLowerCase(c) : Character.toUpperCase(c)));
-                yield b.toString();
-            }
-            case "title" -> title(s);
-            case "capitalize" -> capitalize(s);
-            case "find", "index" -> {
-                int at = s.indexOf(Py.str(a0));
-                if (at < 0 && name.equals("index")) throw new PyError("substring not found");
-                yield at < 0 ? -1L : (long) s.codePointCount(0, at);
-            }
-            case "rfind", "rindex" -> {
-                int at = s.lastIndexOf(Py.str(a0));
-                if (at < 0 && name.equals("rindex")) throw new PyError("substring not found");
-                yield at < 0 ? -1L : (long) s.codePointCount(0, at);
-            }
-            case "count" -> {
-                String sub = Py.str(a0);
-                if (sub.isEmpty()) yield (long) s.codePointCount(0, s.length()) + 1;
-                long n = 0;
-                for (int at = s.indexOf(sub); at >= 0; at = s.indexOf(sub, at + sub.length())) n++;
-                yield n;
-            }
-            case "join" -> {
-                StringBuilder b = new StringBuilder();
-                boolean first = true;
-                for (Object x : Py.iterate(a0)) {
-                    if (!(x instanceof String)) throw new PyError("sequence item: expected str instance, " + Py.typeName(x) + " found");
-                    if (!first) b.append(s);
-                    b.append((String) x);
-                    r.checkLength(b.length());
-                    first = false;
-                }
-                yield b.toString();
-            }
-            case "format" -> strFormat(r, s, a, kw);
-            case "isdigit", "isnumeric", "isdecimal" -> !s.isEmpty() && s.codePoints().allMatch(Character::isDigit);
-            case "isalpha" -> !s.isEmpty() && s.codePoints().allMatch(Character::isLetter);
-            case "isalnum" -> !s.isEmpty() && s.codePoints().allMatch(Character::isLetterOrDigit);
-            case "isspace" -> !s.isEmpty() && s.codePoints().allMatch(Builtins::isSpace);
-            case "islower" -> s.codePoints().anyMatch(Character::isLetter) && s.equals(s.toLowerCase(Locale.ROOT));
-            case "isupper" -> s.codePoints().anyMatch(Character::isLetter) && s.equals(s.toUpperCase(Locale.ROOT));
-            case "zfill" -> {
-                int w = (int) Py.asLong(a0);
-                int n = s.codePointCount(0, s.length());
-                if (n >= w) yield s;
-                boolean sign = s.startsWith("-") || s.startsWith("+");
-                yield (sign ? s.substring(0, 1) : "") + "0".repeat(w - n) + (sign ? s.substring(1) : s);
-            }
-            case "center" -> center(s, (int) Py.asLong(a0), a.size() > 1 ? Py.str(a.get(1)) : " ");
-            case "ljust", "rjust" -> {
-                int w = (int) Py.asLong(a0), n = s.codePointCount(0, s.length());
-                String fill = a.size() > 1 ? Py.str(a.get(1)) : " ";
-                r.checkLength(w);
-                yield n >= w ? s : name.equals("ljust") ? s + fill.repeat(w - n) : fill.repeat(w - n) + s;
-            }
-            case "partition", "rpartition" -> {
-                String sep = Py.str(a0);
-                int at = name.equals("partition") ? s.indexOf(sep) : s.lastIndexOf(sep);
-                if (at < 0) yield name.equals("partition") ? Tuple.of(s, "", "") : Tuple.of("", "", s);
-                yield Tuple.of(s.substring(0, at), sep, s.substring(at + sep.length()));
-            }
-            case "removeprefix" -> s.startsWith(Py.str(a0)) ? s.substring(Py.str(a0).length()) : s;
-            case "removesuffix" -> s.endsWith(Py.str(a0)) && !Py.str(a0).isEmpty() ? s.substring(0, s.length() - Py.str(a0).length()) : s;
-            case "expandtabs" -> s.replace("\t", " ".repeat((int) (a0 == null ? 8 : Py.asLong(a0))));
-            case "encode" -> throw new PyError("bytes are not available in chat templates");
-            default -> throw new PyError("'str' object has no attribute '" + name + "'");
-        };
-    }
-
-    /** Python's str.split: on runs of whitespace without a separator (no empty strings), else on the separator exactly. */
-    static List<Object> split(String s, String sep, long max) {
-        List<Object> out = new ArrayList<>();
-        if (sep == null) {
-            int i = 0, n = s.length();
-            while (true) {
-                while (i < n && isSpace(s.codePointAt(i))) i += Character.charCount(s.codePointAt(i));
-                if (i >= n) break;
-                if (max >= 0 && out.size() == max) {
-                    out.add(strip(s.substring(i), null, false, true));
-                    break;
-                }
-                int j = i;
-                while (j < n && !isSpace(s.codePointAt(j))) j += Character.charCount(s.codePointAt(j));
-                out.add(s.substring(i, j));
-                i = j;
-            }
-            return out;
-        }
-        if (sep.isEmpty()) throw new PyError("empty separator");
-        int from = 0;
-        for (int at = s.indexOf(sep); at >= 0 && (max < 0 || out.size() < max); at = s.indexOf(sep, from)) {
-            out.add(s.substring(from, at));
-            from = at + sep.length();
-        }
-        out.add(s.substring(from));
-        return out;
-    }
-
-    private static List<Object> rsplit(String s, String sep, long max) {
-        if (max < 0) return split(s, sep, max);
-        if (sep == null) {
-            List<Object> all = split(s, null, -1);
-            if (all.size() <= max + 1) return all;
-            // the first (all.size() - max) words stay joined as they were in s
-            String rest = strip(s, null, false, true);
-            List<Object> out = new ArrayList<>();
-            int end = rest.length();
-            for (int k = 0; k < max; k++) {
-                int j = end;
-                while (j > 0 && !isSpace(rest.codePointBefore(j))) j--;
-                out.addFirst(rest.substring(j, end));
-                while (j > 0 && isSpace(rest.codePointBefore(j))) j--;
-                end = j;
-            }
-            out.addFirst(strip(rest.substring(0, end), null, true, false));
-            return out;
-        }
-        List<Object> out = new ArrayList<>();
-        int end = s.length();
-        for (int at = s.lastIndexOf(sep, end - sep.length()); at >= 0 && out.size() < max; at = s.lastIndexOf(sep, end - sep.length())) {
-            out.addFirst(s.substring(at + sep.length(), end));
-            end = at;
-            if (end < sep.length()) {
-                at = -1;
-                break;
-            }
-        }
-        out.addFirst(s.substring(0, end));
-        return out;
-    }
-
-    // ------------------------------------------------------------------ formatting
-
-    /** Python's str.format: {}, {0}, {name}, {0[key]}, {x.attr}, conversions !s !r, and a format spec. */
-    static String strFormat(Renderer r, String fmt, List<Object> args, Map<String, Object> kw) {
-        StringBuilder b = new StringBuilder();
-        int auto = 0;
-        for (int i = 0; i < fmt.length(); i++) {
-            char c = fmt.charAt(i);
-            if (c == '{' && i + 1 < fmt.length() && fmt.charAt(i + 1) == '{') {
-                b.append('{');
-                i++;
-            } else if (c == '}' && i + 1 < fmt.length() && fmt.charAt(i + 1) == '}') {
-                b.append('}');
-                i++;
-            } else if (c == '{') {
-                int end = fmt.indexOf('}', i);
-                if (end < 0) throw new PyError("Single '{' encountered in format string");
-                String field = fmt.substring(i + 1, end);
-                String spec = "", conv = null;
-                int colon = field.indexOf(':');
-                if (colon >= 0) {
-                    spec = field.substring(colon + 1);
-                    field = field.substring(0, colon);
-                }
-                int bang = field.indexOf('!');
-                if (bang >= 0) {
-                    conv = field.substring(bang + 1);
-                    field = field.substring(0, bang);
-                }
-                String head = field.split("[.\\[]", 2)[0];
-                Object v;
-                if (head.isEmpty()) v = args.get(auto++);
-                else if (head.chars().allMatch(Character::isDigit)) v = args.get(Integer.parseInt(head));
-                else if (kw.containsKey(head)) v = kw.get(head);
-                else throw new PyError("KeyError: '" + head + "'");
-                String rest = field.substring(head.length());
-                while (!rest.isEmpty()) {
-                    if (rest.startsWith(".")) {
-                        int e = rest.indexOf('.', 1), br = rest.indexOf('[', 1);
-                        int stop = e < 0 ? br : br < 0 ? e : Math.min(e, br);
-                        if (stop < 0) stop = rest.length();
-                        v = Py.getattr(v, rest.substring(1, stop));
-                        rest = rest.substring(stop);
-                    } else if (rest.startsWith("[")) {
-                        int close = rest.indexOf(']');
-                        String key = rest.substring(1, close);
-                        v = key.chars().allMatch(Character::isDigit) ? Py.getitem(v, Long.parseLong(key)) : Py.getitem(v, key);
-                        rest = rest.substring(close + 1);
-                    } else break;
-                }
-                String s = "r".equals(conv) ? Py.repr(v) : formatSpec(v, spec);
-                b.append(s);
-                r.checkLength(b.length());
-                i = end;
-            } else if (c == '}') {
-                throw new PyError("Single '}' encountered in format string");
-            } else {
-                b.append(c);
-            }
-        }
-        return b.toString();
-    }
-
-    /** A format spec: [[fill]align][sign][0][width][,][.precision][type], for s, d, f, e, g, x, o, b, %. */
-    private static String formatSpec(Object v, String spec) {
-        if (spec.isEmpty()) return Py.str(v);
-        java.util.regex.Matcher m = java.util.regex.Pattern
-                .compile("(?:(.)?([<>^=]))?([+\\- ])?(0)?(\\d+)?(,)?(?:\\.(\\d+))?([sdfFeEgGxXob%])?").matcher(spec);
-        if (!m.matches()) throw new PyError("Invalid format specifier '" + spec + "'");
-        String fill = m.group(1) != null ? m.group(1) : m.group(4) != null ? "0" : " ";
-        String align = m.group(2) != null ? m.group(2) : m.group(4) != null ? "=" : null;
-        String sign = m.group(3);
-        int width = m.group(5) != null ? Integer.parseInt(m.group(5)) : 0;
-        Integer prec = m.group(7) != null ? Integer.parseInt(m.group(7)) : null;
-        String type = m.group(8);
-        String body;
-        boolean numeric = Py.isNumber(v) && !(v instanceof Boolean && type == null);
-        if (type == null) body = prec != null && v instanceof String s ? s.substring(0, Math.min(s.length(), prec))
-                : prec != null && numeric ? String.format(Locale.ROOT, "%." + prec + "g", Py.asDouble(v)) : Py.str(v);
-        else body = switch (type) {
-            case "s" -> prec != null ? Py.str(v).substring(0, Math.min(Py.str(v).length(), prec)) : Py.str(v);
-            case "d" -> Long.toString(Py.asLong(v));
-            case "f", "F" -> String.format(Locale.ROOT, "%." + (prec == null ? 6 : prec) + "f", Py.asDouble(v));
-            case "e", "E" -> pyExp(String.format(Locale.ROOT, "%." + (prec == null ? 6 : prec) + "e", Py.asDouble(v)), type.equals("E"));
-            case "g", "G" -> String.format(Locale.ROOT, "%." + (prec == null ? 6 : prec) + "g", Py.asDouble(v));
-            case "x" -> Long.toHexString(Py.asLong(v));
-            case "X" -> Long.toHexString(Py.asLong(v)).toUpperCase(Locale.ROOT);
-            case "o" -> Long.toOctalString(Py.asLong(v));
-            case "b" -> Long.toBinaryString(Py.asLong(v));
-            case "%" -> String.format(Locale.ROOT, "%." + (prec == null ? 6 : prec) + "f", Py.asDouble(v) * 100) + "%";
-            default -> Py.str(v);
-        };
-        if (m.group(6) != null && numeric) {
-            int dot = body.indexOf('.');
-            String ip = dot < 0 ? body : body.substring(0, dot), fp = dot < 0 ? "" : body.substring(dot);
-            boolean neg = ip.startsWith("-");
-            ip = String.format(Locale.ROOT, "%,d", Long.parseLong(neg ? ip.substring(1) : ip));
-            body = (neg ? "-" : "") + ip + fp;
-        }
-        if (numeric && sign != null && !body.startsWith("-")) body = (sign.equals(" ") ? " " : sign.equals("+") ? "+" : "") + body;
-        int n = body.codePointCount(0, body.length());
-        if (n >= width) return body;
-        String pad = fill.repeat(width - n);
-        String a = align != null ? align : numeric ? ">" : "<";
-        return switch (a) {
-            case ">" -> pad + body;
-            case "^" -> fill.repeat((width - n) / 2) + body + fill.repeat(width - n - (width - n) / 2);
-            case "=" -> body.startsWith("-") || body.startsWith("+") ? body.charAt(0) + pad + body.substring(1) : pad + body;
-            default -> body + pad;
-        };
-    }
-
-    /** Java's "1.5e+00" is Python's "1.5e+00" already; Java prints at least 2 exponent digits too. */
-    private static String pyExp(String s, boolean upper) {
-        return upper ? s.toUpperCase(Locale.ROOT) : s;
-    }
-
-    /** Python's {@code fmt % values}: %s %r %d %i %f %x %% with flags, width and precision. */
-    static String percentFormat(Renderer r, String fmt, Object values) {
-        List<Object> args = values instanceof Tuple t ? t.items() : List.of(values == null ? NONE : values);
-        Map<?, ?> named = values instanceof Map<?, ?> m ? m : null;
-        StringBuilder b = new StringBuilder();
-        int next = 0;
-        java.util.regex.Matcher m = java.util.regex.Pattern.compile("%(?:\\(([^)]*)\\))?([-+ 0#]*)(\\d+)?(?:\\.(\\d+))?([sdirfFeExXgG%c])")
-                .matcher(fmt);
-        int last = 0;
-        while (m.find()) {
-            b.append(fmt, last, m.start());
-            last = m.end();
-            char conv = m.group(5).charAt(0);
-            if (conv == '%') {
-                b.append('%');
-                continue;
-            }
-            Object v;
-            if (m.group(1) != null) {
-                if (named == null) throw new PyError("format requires a mapping");
-                v = named.get(m.group(1));
-            } else {
-                if (next >= args.size()) throw new PyError("not enough arguments for format string");
-                v = args.get(next++);
-                if (v == NONE) v = null;
-            }
-            String flags = m.group(2) == null ? "" : m.group(2);
-            int width = m.group(3) == null ? 0 : Integer.parseInt(m.group(3));
-            Integer prec = m.group(4) == null ? null : Integer.parseInt(m.group(4));
-            String body = switch (conv) {
-                case 's' -> prec == null ? Py.str(v) : Py.str(v).substring(0, Math.min(prec, Py.str(v).length()));
-                case 'r' -> Py.repr(v);
-                case 'd', 'i' -> Long.toString(v instanceof Double d ? (long) (double) d : Py.asLong(v));
-                case 'c' -> v instanceof String s ? s : new String(Character.toChars((int) Py.asLong(v)));
-                case 'x' -> Long.toHexString(Py.asLong(v));
-                case 'X' -> Long.toHexString(Py.asLong(v)).toUpperCase(Locale.ROOT);
-                case 'f', 'F' -> String.format(Locale.ROOT, "%." + (prec == null ? 6 : prec) + "f", Py.asDouble(v));
-                case 'e', 'E' -> String.format(Locale.ROOT, "%." + (prec == null ? 6 : prec) + (conv == 'e' ? "e" : "E"), Py.asDouble(v));
-                default -> String.format(Locale.ROOT, "%." + (prec == null ? 6 : prec) + "g", Py.asDouble(v));
-            };
-            if (flags.contains("+") && Py.isNumber(v) && !body.startsWith("-")) body = "+" + body;
-            int n = body.codePointCount(0, body.length());
-            if (n < width) {
-                if (flags.contains("-")) body = body + " ".repeat(width - n);
-                else if (flags.contains("0") && Py.isNumber(v)) body = (body.startsWith("-") ? "-" : "") + "0".repeat(width - n)
-                        + (body.startsWith("-") ? body.substring(1) : body);
-                else body = " ".repeat(width - n) + body;
-            }
-            b.append(body);
-            r.checkLength(b.length());
-        }
-        if (named == null && next < args.size()) throw new PyError("not all arguments converted during string formatting");
-        return b.append(fmt.substring(last)).toString();
-    }
-
-    private static final Object NONE = new Object();
 }
