@@ -158,7 +158,6 @@ public final class OpenAiServer implements AutoCloseable {
             cfg.jetty.host = options.host();
             cfg.jetty.port = options.port();
             cfg.jetty.modifyHttpConfiguration(h -> h.setMinRequestDataRate(options.minBodyRate()));
-            cfg.jetty.modifyServer(server -> server.addBean(headerDeadline)); // a Connection.Listener of every connector
             if (!options.corsOrigins().isEmpty())
                 cfg.bundledPlugins.enableCors(cors -> cors.addRule(rule -> {
                     List<String> o = options.corsOrigins();
@@ -197,6 +196,8 @@ public final class OpenAiServer implements AutoCloseable {
     public static OpenAiServer start(Path modelPath, Path draftPath, EngineConfig config, Options options) {
         OpenAiServer s = new OpenAiServer(options);
         s.app.start();
+        // Jetty hands a connector's event listeners to each connection it opens (AbstractConnectionFactory)
+        for (var connector : s.app.jettyServer().server().getConnectors()) connector.addEventListener(s.headerDeadline);
         Thread.ofPlatform().name("lockstep-loader").daemon(true).start(() -> s.load(modelPath, draftPath, config));
         return s;
     }
@@ -328,7 +329,7 @@ public final class OpenAiServer implements AutoCloseable {
         byte[] body;
         try (InputStream in = ctx.req().getInputStream()) {
             body = in.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, options.maxBodyBytes() + 1));
-        } catch (IOException e) {
+        } catch (IOException | RuntimeException e) { // Jetty reports a body too slow as a BadMessageException (408)
             throw ApiException.badRequest(null, bodyReadFailure(e));
         }
         if (body.length > options.maxBodyBytes()) throw tooLarge();
@@ -343,6 +344,8 @@ public final class OpenAiServer implements AutoCloseable {
         }
         try {
             return json.readTree(body);
+        } catch (com.fasterxml.jackson.core.exc.StreamConstraintsException e) {
+            throw ApiException.badRequest(null, "invalid JSON: the document nests deeper than 128 levels (the limit)");
         } catch (JsonProcessingException e) {
             throw ApiException.badRequest(null, "invalid JSON: " + e.getOriginalMessage()
                     + (e.getLocation() != null ? " (line " + e.getLocation().getLineNr() + ", column " + e.getLocation().getColumnNr() + ")" : ""));
@@ -360,9 +363,9 @@ public final class OpenAiServer implements AutoCloseable {
     }
 
     /** What went wrong reading a body, in words (Jetty's exceptions name Java classes). */
-    private String bodyReadFailure(IOException e) {
+    private String bodyReadFailure(Exception e) {
         String m = String.valueOf(e.getMessage()).toLowerCase(Locale.ROOT);
-        if (m.contains("rate")) return "the request body arrived too slowly (less than " + options.minBodyRate() + " bytes per second)";
+        if (m.contains("rate") || m.contains("408")) return "the request body arrived too slowly (less than " + options.minBodyRate() + " bytes per second)";
         if (m.contains("timeout")) return "the request body did not arrive in time (the connection went idle)";
         return "the request body could not be read (the connection broke before it was complete)";
     }
@@ -494,7 +497,7 @@ public final class OpenAiServer implements AutoCloseable {
             String p = param.trim().toLowerCase(Locale.ROOT);
             if (p.startsWith("charset=") && !p.equals("charset=utf-8") && !p.equals("charset=\"utf-8\""))
                 throw new ApiException(415, "invalid_request_error", null, "unsupported_media_type",
-                        "JSON bodies must be UTF-8 (got " + clip(p) + ")");
+                        "JSON bodies must be UTF-8: send 'Content-Type: application/json' (got " + clip(p) + ")");
         }
     }
 
@@ -502,6 +505,7 @@ public final class OpenAiServer implements AutoCloseable {
     private void authorize(Context ctx) {
         String key = options.apiKey();
         if (key == null || ctx.path().equals("/health")) return;
+        if (ctx.method().name().equals("OPTIONS")) return; // a CORS preflight carries no credentials (the request after it does)
         String auth = ctx.header("Authorization");
         boolean ok = auth != null && MessageDigest.isEqual(auth.getBytes(StandardCharsets.UTF_8),
                 ("Bearer " + key).getBytes(StandardCharsets.UTF_8));
@@ -621,12 +625,14 @@ public final class OpenAiServer implements AutoCloseable {
             case SamplingParams.InvalidParameterException p -> ApiException.badRequest(p.param(), p.getMessage());
             case ChatTemplate.ChatTemplateException t -> ApiException.badRequest("messages", t.getMessage());
             case LockstepException l -> ApiException.badRequest(null, l.getMessage());
-            case io.javalin.http.HttpResponseException h -> new ApiException(h.getStatus(),
-                    h.getStatus() == 413 ? "invalid_request_error" : "invalid_request_error", null, null, h.getMessage());
+            case io.javalin.http.HttpResponseException h -> new ApiException(h.getStatus(), "invalid_request_error", null, null,
+                    h.getMessage());
+            case org.eclipse.jetty.http.HttpException h when h.getCode() >= 400 && h.getCode() < 500 ->
+                    new ApiException(h.getCode(), "invalid_request_error", null, null, "the request is malformed"
+                            + (h.getReason() == null ? "" : ": " + clip(h.getReason())));
             default -> {
                 LOG.error("internal error on {} {}", ctx.method(), ctx.path(), e);
-                yield new ApiException(500, "server_error", null, "internal_error",
-                        "internal error (" + e.getClass().getSimpleName() + "); the server log has the details");
+                yield new ApiException(500, "server_error", null, "internal_error", "internal error; the server log has the details");
             }
         };
         if (api.status == 413) api = tooLarge();
