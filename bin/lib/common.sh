@@ -50,11 +50,9 @@ export MAVEN_OPTS="${MAVEN_OPTS:-} --sun-misc-unsafe-memory-access=allow"
 # deoptimization counts over the whole compilation; past the default limits (100 traps, 201 decompiles)
 # it compiles each vector call with a virtual fallback, whose merge boxes every vector: decoding ran
 # 2-10x slower in a third to half of the bench runs (README, "JVM flags"). Raised, the fallback is a trap again.
-# The inlining command lets C2 scalar-replace the row slices of the INT8 kernels (else they are allocated
-# per call on mapped weights); "quiet" keeps the JVM from printing it on stdout. See JitLimits.
+# See JitLimits.
 LOCKSTEP_JVM_FLAGS=(--add-modules=jdk.incubator.vector --enable-native-access=ALL-UNNAMED -XX:+UseParallelGC
-  -XX:PerMethodTrapLimit=100000 -XX:PerMethodRecompilationCutoff=100000
-  -XX:CompileCommand=quiet -XX:CompileCommand=inline,jdk.internal.foreign.MappedMemorySegmentImpl::dup)
+  -XX:PerMethodTrapLimit=100000 -XX:PerMethodRecompilationCutoff=100000)
 
 LOCKSTEP_CLI_JAR="$LOCKSTEP_ROOT/lockstep-cli/target/lockstep-cli.jar"
 LOCKSTEP_STAMP="$LOCKSTEP_ROOT/lockstep-cli/target/.lockstep-built"

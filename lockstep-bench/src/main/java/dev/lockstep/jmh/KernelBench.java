@@ -36,8 +36,7 @@ import java.util.concurrent.TimeUnit;
 @Warmup(iterations = 3, time = 1)
 @Measurement(iterations = 5, time = 1)
 @Fork(value = 1, jvmArgsAppend = {"--add-modules=jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED", // JitLimits.FLAGS:
-        "-XX:PerMethodTrapLimit=100000", "-XX:PerMethodRecompilationCutoff=100000",
-        "-XX:CompileCommand=quiet", "-XX:CompileCommand=inline,jdk.internal.foreign.MappedMemorySegmentImpl::dup"})
+        "-XX:PerMethodTrapLimit=100000", "-XX:PerMethodRecompilationCutoff=100000"})
 public class KernelBench {
     @Param({"F32", "F16", "Q8_0", "Q4_0", "Q4_K", "Q6_K"})
     public String type;

@@ -4,9 +4,11 @@ import java.util.Locale;
 
 /**
  * How matrix products treat activations: {@link #F32} (the default) multiplies exactly dequantized
- * weights with f32 activations; {@link #INT8} quantizes activations per block of 32 for Q8_0 and Q4_0
- * matrices and multiplies integers ({@link Int8Dot}), as llama.cpp does: faster decoding on AVX2,
- * less accurate. Either mode keeps every invariance guarantee; outputs differ between the modes.
+ * weights with f32 activations; {@link #INT8} quantizes activations per block of 32 for Q4_0, Q4_K,
+ * Q5_K and Q6_K matrices and multiplies integers ({@link Int8Gemm}, on a rearranged copy of each
+ * matrix, {@link Int8Weights}), as llama.cpp does for these types; other types (Q8_0, F16, ...) keep
+ * the f32 products. Either mode keeps every invariance guarantee; outputs differ between the modes
+ * (on the default model quantized to Q4_0: held-out loss 3.2923 vs 3.2926, README "INT8 activations").
  */
 public enum Activations {
     F32, INT8;

@@ -5,7 +5,7 @@ import com.sun.management.HotSpotDiagnosticMXBean;
 import java.lang.management.ManagementFactory;
 
 /**
- * The C2 settings the kernels need (two limits raised, one method inlined), and a check that they are set.
+ * The C2 settings the kernels need (two limits raised), and a check that they are set.
  *
  * <p>A kernel such as {@code Dot256.q4_0x2} inlines some two hundred methods of the Vector API, and C2
  * adds up the trap and deoptimization counts those shared methods carry from all of the program's
@@ -18,12 +18,9 @@ import java.lang.management.ManagementFactory;
  * beside each virtual call; with the limits raised, 0 slow runs of 8). The results are the same bits
  * either way; only speed depends on it.
  *
- * <p>And one inlining command: the INT8 kernels ({@link Int8Dot}) read each row through a slice,
- * which C2 scalar-replaces only when it inlines {@code MappedMemorySegmentImpl.dup}; left to itself it
- * keeps that a call ("low call site frequency", in {@code -XX:+PrintInlining}) and every call of a
- * kernel allocates two slices when the weights are a mapped file (Q4_0 INT8 decoding of the test
- * model: 1.6 MB per step; {@code DecodeAllocationTest} fails without the command). {@code quiet}
- * keeps the JVM from printing the command on standard output.
+ * <p>(Until 2026-12-07 there was a third setting, an inlining command for
+ * {@code MappedMemorySegmentImpl.dup}, which the INT8 kernels of then needed for their row slices;
+ * the kernels of {@link Int8Gemm} read a rearranged copy and take no slices.)
  */
 public final class JitLimits {
     private JitLimits() {}
@@ -31,16 +28,12 @@ public final class JitLimits {
     private static final String[] OPTIONS = {"PerMethodTrapLimit", "PerMethodRecompilationCutoff"};
     private static final long LIMIT = 100_000;
 
-    /** What {@code -XX:CompileCommand} must hold (see the class comment). */
-    private static final String INLINE = "inline,jdk.internal.foreign.MappedMemorySegmentImpl::dup";
-
     /** The JVM options; {@code bin/lockstep}, the test JVMs and the JMH forks pass them. */
-    public static final String FLAGS = "-XX:" + OPTIONS[0] + "=" + LIMIT + " -XX:" + OPTIONS[1] + "=" + LIMIT
-            + " -XX:CompileCommand=quiet -XX:CompileCommand=" + INLINE;
+    public static final String FLAGS = "-XX:" + OPTIONS[0] + "=" + LIMIT + " -XX:" + OPTIONS[1] + "=" + LIMIT;
 
     private static volatile boolean warned;
 
-    /** Whether this JVM runs with both limits at least as high as {@link #FLAGS} sets them and its inlining command (false if unknown). */
+    /** Whether this JVM runs with both limits at least as high as {@link #FLAGS} sets them (false if unknown). */
     public static boolean raised() {
         return Holder.RAISED;
     }
@@ -56,7 +49,7 @@ public final class JitLimits {
             if (hs == null) return false;
             for (String option : OPTIONS)
                 if (Long.parseLong(hs.getVMOption(option).getValue()) < LIMIT) return false;
-            return hs.getVMOption("CompileCommand").getValue().lines().anyMatch(INLINE::equals);
+            return true;
         } catch (RuntimeException | LinkageError e) { // not HotSpot, or no management module
             return false;
         }
@@ -67,8 +60,8 @@ public final class JitLimits {
         if (warned || raised()) return;
         warned = true;
         System.getLogger("dev.lockstep").log(System.Logger.Level.WARNING,
-                "this JVM runs without Lockstep's C2 settings (trap limits, one inlining command); its kernels may then be "
-                        + "compiled with boxed vectors or allocate per call, and decode several times slower. Start the JVM with "
+                "this JVM runs without Lockstep's C2 settings (trap limits); its kernels may then be "
+                        + "compiled with boxed vectors, and decode several times slower. Start the JVM with "
                         + FLAGS + " (bin/lockstep does).");
     }
 }

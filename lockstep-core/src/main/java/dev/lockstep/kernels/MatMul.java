@@ -10,10 +10,10 @@ import java.util.concurrent.atomic.AtomicInteger;
  * <p>One instance per model runner; it reuses its per-worker scratch and holds the current call's
  * arguments in fields, so a call allocates nothing.
  *
- * <p>With INT8 activations ({@link Activations#INT8}), every product with a Q8_0 or Q4_0
- * matrix, whatever the token count, is {@link Int8Dot}'s (tokens quantized once per call); other
- * types keep the f32 kernels. The choice is per instance, never per batch, so invariance holds in
- * either mode.
+ * <p>With INT8 activations ({@link Activations#INT8}), every product with a matrix the INT8 kernels
+ * take ({@link Int8Weights#supports}: Q4_0, Q8_0, Q4_K, Q5_K, Q6_K), whatever the token count, is
+ * {@link Int8Gemm}'s (tokens quantized once per call); other types keep the f32 kernels. The choice
+ * is per instance and matrix type, never per batch, so invariance holds in either mode.
  */
 public final class MatMul implements WorkerPool.Task {
     /**
@@ -29,7 +29,7 @@ public final class MatMul implements WorkerPool.Task {
 
     private final WorkerPool pool;
     private final float[][] scratch;
-    private final boolean int8; // INT8 activations for the matrices Int8Dot supports
+    private final boolean int8; // INT8 activations for the matrices Int8Gemm takes
     private final Int8Activations quantized = new Int8Activations(); // the call's tokens, when int8 products run
 
     private Matrix w;
@@ -55,12 +55,13 @@ public final class MatMul implements WorkerPool.Task {
     private final int[] unitRows = new int[3], unitEnd = new int[3];
     private final AtomicInteger nextUnit = new AtomicInteger();
     private final float[][] lanes; // per worker: accumulators of a kernel, stored for the canonical tree
+    private final int[][] tokenOffsets; // per worker: the INT8 kernels' token offsets and scratch
 
     public MatMul(WorkerPool pool) {
         this(pool, Activations.F32);
     }
 
-    /** With {@link Activations#INT8}, products with Q8_0/Q4_0 matrices quantize the activations ({@link Int8Dot}). */
+    /** With {@link Activations#INT8}, products with the matrices {@link Int8Gemm} takes quantize the activations. */
     public MatMul(WorkerPool pool, Activations activations) {
         this.pool = pool;
         this.int8 = activations == Activations.INT8;
@@ -70,6 +71,7 @@ public final class MatMul implements WorkerPool.Task {
         this.tokens4 = new AlignedFloats[pool.size()];
         this.rowBuffers = new float[pool.size()][];
         this.lanes = new float[pool.size()][16 * Canonical.LANES];
+        this.tokenOffsets = new int[pool.size()][Int8Gemm.SCRATCH];
     }
 
     /**
@@ -118,7 +120,10 @@ public final class MatMul implements WorkerPool.Task {
         for (int i = 0, units = 0; i <= moreCount; i++) { // all matrices of a call share x and n, not always their type
             Matrix m = i == 0 ? w : more[i - 1];
             Path p = paths[i] = path(m);
-            int8Path |= p == Path.INT8;
+            if (p == Path.INT8) {
+                int8Path = true;
+                if (Canonical.SIMD) m.int8(); // rearranged here, once, if not yet: never by the workers
+            }
             split |= p == Path.TILES;
             panel |= p == Path.FUSED;
             unitRows[i] = unitRows(p, m.cols());
@@ -182,6 +187,7 @@ public final class MatMul implements WorkerPool.Task {
      */
     private static int unitRows(Path p, int n) {
         if (p == Path.TILES) return rowBlock(n);
+        if (p == Path.INT8) return 4 * Int8Weights.GROUP;
         return p == Path.FUSED && Canonical.SIMD512 ? 256 : 64;
     }
 
@@ -191,7 +197,7 @@ public final class MatMul implements WorkerPool.Task {
     private Path path(Matrix m) {
         int n = m.cols();
         if (splitKNegativeControl && tokens <= 2) return Path.SPLIT_K;
-        if (int8 && Int8Dot.supports(m.type(), n)) return Path.INT8;
+        if (int8 && m.hasInt8()) return Path.INT8;
         int matvecMax = Canonical.SIMD256 && DequantGemm256.supports(m.type(), n) ? MATVEC256_MAX_TOKENS : MATVEC_MAX_TOKENS;
         if (tokens == 1 || !Canonical.SIMD || n % 16 != 0 || (tokens <= matvecMax && Dot.hasRows2(m.type(), n)))
             return Path.MATVEC;
@@ -223,29 +229,20 @@ public final class MatMul implements WorkerPool.Task {
     }
 
     /**
-     * INT8 activations, any token count: pairs of distant rows (as {@link #matvec}), each pair meeting
-     * every token of a group while it is in L1, two tokens at a time ({@link Int8Dot#rows2tokens2}).
-     * Groups hold at most {@code 64K / n} tokens, so a group's quantized activations (2 bytes a value)
-     * stay in L2 while the rows stream past.
+     * INT8 activations, any token count: the unit's groups of 16 rows ({@link #unitRows}: four, whose
+     * rearranged weights stay in L2) meet the call's tokens four at a time ({@link Int8Gemm#group});
+     * one token alone takes the one-token kernels.
      */
     private void int8(Matrix m, float[] y, int yOff, int yStride, int r0, int r1, int worker) {
-        int n = m.cols(), half = (r1 - r0 + 1) / 2, group = Math.max(1, 65536 / n);
-        long rowBytes = m.rowBytes();
         float[] l = lanes[worker];
-        for (int g0 = 0; g0 < tokens; g0 += group) {
-            int g1 = Math.min(tokens, g0 + group);
-            for (int i = 0; i < half; i++) {
-                int ra = r0 + i, rb = Math.min(r0 + half + i, r1 - 1); // an odd count repeats the last row
-                int t = g0;
-                for (; t + 1 < g1; t += 2) { // tokens in pairs: each block's weights widened once for two
-                    int ya = yOff + t * yStride, yb = ya + yStride;
-                    Int8Dot.rows2tokens2(m.type(), m.data(), ra * rowBytes, rb * rowBytes, n, quantized, t, t + 1,
-                            y, ya + ra, yb + ra, ya + rb, yb + rb, l);
-                }
-                if (t < g1) {
-                    int yo = yOff + t * yStride;
-                    Int8Dot.rows2(m.type(), m.data(), ra * rowBytes, rb * rowBytes, n, quantized, t, y, yo + ra, yo + rb, l);
-                }
+        int[] offsets = tokenOffsets[worker];
+        int g0 = r0 / Int8Weights.GROUP, g1 = (r1 + Int8Weights.GROUP - 1) / Int8Weights.GROUP;
+        for (int t = 0; t < tokens; t += Int8Gemm.TOKENS) {
+            int nt = Math.min(Int8Gemm.TOKENS, tokens - t);
+            for (int g = g0; g < g1; g++) {
+                Int8Gemm.group(m, g, quantized, t, nt, l, offsets);
+                int rows = Math.min(Int8Weights.GROUP, m.rows() - g * Int8Weights.GROUP);
+                for (int j = 0; j < nt; j++) System.arraycopy(l, 16 * j, y, yOff + (t + j) * yStride + g * Int8Weights.GROUP, rows);
             }
         }
     }

@@ -59,7 +59,7 @@ class BatchInvarianceProperties {
         }
     }
 
-    static final String[] INT8_MODELS = {"models/tiny-qwen2-q8_0", "models/tiny-qwen3-q4_0", "models/tiny-llama-q8_0"};
+    static final String[] INT8_MODELS = {"models/tiny-qwen2-q4_0", "models/tiny-qwen3-q4_0", "models/tiny-llama-q4_0"}; // the fixtures with INT8 kernels (Q8_0 keeps f32)
 
     /**
      * The same promise with INT8 activations: chunking, batching, threads and the prefix cache still

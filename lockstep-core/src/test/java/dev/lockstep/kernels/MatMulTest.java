@@ -157,20 +157,22 @@ class MatMulTest {
     }
 
     /**
-     * INT8 activations: every token count (past the token groups of 64K / n values), thread count and
-     * block count (even, odd), alone or in a shared call beside a type without an INT8 kernel (Q6_K or
-     * F16, which keep the f32 path), gives
-     * every output the bits of {@link Int8Dot#rowScalar} on the token's own quantized activations.
+     * INT8 activations: every token count (one, a part-filled and full four-token kernel, several),
+     * thread count, row count (a short last group of 16) and block count (even, odd), alone or in a
+     * shared call beside types without INT8 kernels (F16 and Q8_0, which keep the f32 path), gives
+     * every output the bits of {@link Int8Formats#dot} on the token's own quantized activations (or
+     * of the canonical f32 dot product, for the types that keep the f32 path).
      */
     @Test
     void int8ActivationsGiveTheSpecificationsBitsForEveryBatch() {
-        for (int n : new int[]{8192, 1056}) int8Case(n); // groups of 8 tokens; an odd block count (33)
+        int8Case(1056, GgmlType.Q8_0, GgmlType.Q4_0, 7); // an odd block count (33)
+        int8Case(512, GgmlType.Q4_K, GgmlType.Q6_K, 37);
+        int8Case(256, GgmlType.Q5_K, GgmlType.Q4_0, 70);
     }
 
-    private static void int8Case(int n) {
-        GgmlType other = n % 256 == 0 ? GgmlType.Q6_K : GgmlType.F16; // keeps the f32 path
-        GgmlType[] types = {GgmlType.Q8_0, other, GgmlType.Q4_0};
-        int rows = 7;
+    private static void int8Case(int n, GgmlType first, GgmlType third, int rows) {
+        GgmlType other = GgmlType.F16; // keeps the f32 path
+        GgmlType[] types = {first, other, third};
         Random r = new Random(17 + n);
         Matrix[] m = new Matrix[3];
         float[][][] deq = new float[3][rows][n];
@@ -180,11 +182,11 @@ class MatMulTest {
             m[k] = new Matrix("w" + k, type, MemorySegment.ofArray(bytes), rows, n);
             for (int i = 0; i < rows; i++) Dequant.dequantizeRow(type, m[k].data(), i, n, deq[k][i], 0);
         }
-        for (int tokens : new int[]{1, 2, 3, 9, 17}) {
+        for (int tokens : new int[]{1, 2, 4, 5, 9}) {
             float[] x = new float[tokens * n];
             for (int i = 0; i < x.length; i++) x[i] = (float) r.nextGaussian();
-            short[] q = new short[n];
-            float[] d = new float[n / 32];
+            Int8Activations acts = new Int8Activations();
+            acts.quantize(x, 0, n, tokens, n);
             for (int threads : new int[]{1, 2, 3}) {
                 try (WorkerPool pool = new WorkerPool(threads)) {
                     MatMul mm = new MatMul(pool, Activations.INT8);
@@ -193,11 +195,10 @@ class MatMulTest {
                     float[][] y = {new float[tokens * rows], new float[tokens * rows], new float[tokens * rows]};
                     mm.applyShared(x, 0, n, tokens, m[0], y[0], m[1], y[1], m[2], y[2]);
                     for (int t = 0; t < tokens; t++) {
-                        Int8Activations.quantizeRow(x, t * n, n, q, 0, d, 0);
                         for (int k = 0; k < 3; k++)
                             for (int i = 0; i < rows; i++) {
-                                float want = types[k] == other ? Canonical.dotScalar(deq[k][i], 0, x, t * n, n)
-                                        : Int8Dot.rowScalar(types[k], m[k].data(), i * m[k].rowBytes(), n, q, 0, d, 0);
+                                float want = !m[k].hasInt8() ? Canonical.dotScalar(deq[k][i], 0, x, t * n, n)
+                                        : Int8Formats.dot(types[k], m[k].data(), i * m[k].rowBytes(), n, acts, t);
                                 String where = types[k] + " tokens=" + tokens + " threads=" + threads + " row " + i + " token " + t;
                                 assertEquals(Float.floatToIntBits(want), Float.floatToIntBits(y[k][t * rows + i]), where);
                                 if (k == 0) assertEquals(Float.floatToIntBits(want), Float.floatToIntBits(alone[t * rows + i]), where + " (alone)");

@@ -49,6 +49,12 @@ class DecodeAllocationTest {
         check("Q4_K_M", Activations.F32);
     }
 
+    /** The INT8 kernels of the K-quants, one token and four (a C1 compile that failed once left one of them unboxed in no tier). */
+    @Test
+    void q4_K_MDecodingWithInt8ActivationsAllocatesNothing() throws Exception {
+        check("Q4_K_M", Activations.INT8);
+    }
+
     private static void check(String type, Activations activations) throws Exception {
         Path file = dir.resolve("small-" + type + ".gguf");
         Synthesizer.write(Synthesizer.preset("small", null), QuantPolicy.parse(type, false), 7, null, file, b -> {});
