@@ -4,11 +4,14 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.lockstep.bench.EngineBench;
 import dev.lockstep.bench.FmaPeak;
+import dev.lockstep.bench.Int16Peak;
 import dev.lockstep.bench.MemoryBandwidth;
 import dev.lockstep.bench.Stats;
+import dev.lockstep.bench.VerifyCost;
 import dev.lockstep.engine.Engine;
 import dev.lockstep.engine.EngineConfig;
 import dev.lockstep.engine.SpecConfig;
+import dev.lockstep.kernels.Activations;
 import dev.lockstep.kernels.Canonical;
 import dev.lockstep.kernels.JitLimits;
 import dev.lockstep.LockstepException;
@@ -80,6 +83,8 @@ final class BenchCommand implements Callable<Integer> {
             long weightBytes = EngineBench.weightBytesPerToken(lm.model());
             double bw = noBandwidth ? 0 : MemoryBandwidth.measure(modelOptions.threads, 1L << 30, 5);
             double peak = noBandwidth ? 0 : FmaPeak.measure(modelOptions.threads, 20_000_000L, 6);
+            boolean int8 = cfg.activations() == Activations.INT8;
+            double int16Peak = noBandwidth || !int8 ? 0 : Int16Peak.measure(modelOptions.threads, 10_000_000L, 6);
             result.put("model", modelOptions.resolve().toString());
             result.put("model_description", lm.model().describe());
             result.put("threads", modelOptions.threads);
@@ -89,14 +94,16 @@ final class BenchCommand implements Callable<Integer> {
             result.put("weight_bytes_per_token", weightBytes);
             result.put("memory_bandwidth_gbps", round(bw / 1e9));
             result.put("fma_peak_gflops", round(peak / 1e9));
+            if (int16Peak > 0) result.put("int16_peak_gproducts", round(int16Peak / 1e9));
             if (!json) {
                 out.printf("model      %s (%s of weights read per forward pass)%n", modelOptions.resolve().getFileName(), Sizes.human(weightBytes));
                 out.printf("kernels    %s, %s activations; C2 settings %s%n", Canonical.PATH, cfg.activations().label(),
                         JitLimits.raised() ? "set" : "missing (some runs may decode several times slower; see JitLimits)");
                 out.printf("threads    %d; memory read bandwidth measured now: %s%n", modelOptions.threads,
                         noBandwidth ? "skipped" : String.format(Locale.ROOT, "%.1f GB/s", bw / 1e9));
-                out.printf("compute    f32 FMA peak measured now: %s%n",
-                        noBandwidth ? "skipped" : String.format(Locale.ROOT, "%.1f GFLOP/s", peak / 1e9));
+                out.printf("compute    f32 FMA peak measured now: %s%s%n",
+                        noBandwidth ? "skipped" : String.format(Locale.ROOT, "%.1f GFLOP/s", peak / 1e9),
+                        int16Peak > 0 ? String.format(Locale.ROOT, "; 16-bit multiply-add peak: %.1f G products/s", int16Peak / 1e9) : "");
                 out.printf("roofline   %s decode tok/s (bandwidth / weight bytes per token)%n%n",
                         noBandwidth ? "?" : String.format(Locale.ROOT, "%.1f", bw / weightBytes));
                 out.printf("%-16s %-26s %-24s %s%n", "test", "tok/s median (min-max)", "weights GB/s | GFLOP/s", "of bandwidth | FMA peak");
@@ -116,7 +123,7 @@ final class BenchCommand implements Callable<Integer> {
                     ppProfile = engine.profile().minus(before);
                     // the peak again, right after: the machine's speed drifts over a minute, and the products ran in between
                     double peakAfter = noBandwidth ? 0 : FmaPeak.measure(modelOptions.threads, 20_000_000L, 6);
-                    rows.add(promptRow(out, "pp" + pp, s, EngineBench.promptMatrixFlops(lm.model(), pp), pp, ppProfile, peak, peakAfter));
+                    rows.add(promptRow(out, "pp" + pp, s, EngineBench.promptMatrixFlops(lm.model(), pp), pp, ppProfile, peak, peakAfter, int16Peak));
                 }
                 if (tg > 0 && !specCompare) {
                     Engine.Profile before = engine.profile();
@@ -130,6 +137,8 @@ final class BenchCommand implements Callable<Integer> {
                             batchedSeqs = c;
                         }
                     }
+                    double[] verify = VerifyCost.measure(lm.model(), modelOptions.threads, cfg.activations(), VERIFY_TOKENS, 2 * reps + 3);
+                    if (verify != null) rows.add(verifyRow(out, verify));
                 }
                 if (ppProfile != null) promptProfile = profile(out, "pp" + pp, "prompt", ppProfile);
                 if (tgProfile != null) decodeProfile = profile(out, "tg" + tg, "decode step", tgProfile);
@@ -263,7 +272,7 @@ final class BenchCommand implements Callable<Integer> {
      * printed: this machine's peak has moved by 1.7x within the minute of one test.
      */
     private Map<String, Object> promptRow(PrintWriter out, String name, Stats s, double flopsPerPrompt, int tokens, Engine.Profile p,
-                                          double peakBefore, double peakAfter) {
+                                          double peakBefore, double peakAfter, double int16Peak) {
         double gflops = s.median() * flopsPerPrompt / tokens / 1e9;
         double inProducts = p.matmulNanos() > 0 ? flopsPerPrompt * s.n() / p.matmulNanos() : 0; // FLOP per ns = GFLOP/s
         double before = peakBefore / 1e9, after = peakAfter / 1e9; // GFLOP/s, as the rates
@@ -271,12 +280,40 @@ final class BenchCommand implements Callable<Integer> {
         r.put("matrix_gflops", round(gflops));
         r.put("matrix_gflops_in_products", round(inProducts));
         r.put("fma_peak_after_gflops", round(after));
+        double products = inProducts / 2; // G products/s: a multiply-add is two FLOP
+        if (int16Peak > 0) r.put("int16_peak_share", round(products * 1e9 / int16Peak));
         if (!json) {
             out.printf(Locale.ROOT, "%-16s %-26s %-24s %s%n", name, s.toString(), String.format(Locale.ROOT, "%.1f GFLOP/s", gflops),
                     before > 0 ? String.format(Locale.ROOT, "%.0f%% of FMA peak", 100 * gflops / before) : "");
             out.printf(Locale.ROOT, "%-16s %-26s %-24s %s%n", "  in products", "", String.format(Locale.ROOT, "%.1f GFLOP/s", inProducts),
                     before > 0 ? String.format(Locale.ROOT, "%.0f%%; %.0f%% of the peak after (%.1f GFLOP/s)", 100 * inProducts / before,
                             100 * inProducts / after, after) : "");
+            if (int16Peak > 0) // the INT8 mode: its products against the 16-bit peak (a kernel left scalar shows here)
+                out.printf(Locale.ROOT, "%-16s %-26s %-24s %s%n", "  as int16", "", String.format(Locale.ROOT, "%.1f G products/s", products),
+                        String.format(Locale.ROOT, "%.0f%% of the 16-bit multiply-add peak", 100 * products * 1e9 / int16Peak));
+            out.flush();
+        }
+        return r;
+    }
+
+    /** Proposed tokens of the verification measurement: a typical draft length (the engine's default draft-max is 5). */
+    private static final int VERIFY_TOKENS = 5;
+
+    /**
+     * What verifying {@link #VERIFY_TOKENS} speculative tokens costs against one decode step
+     * ({@link VerifyCost}): the two forward passes' medians and their ratio. A draft of k tokens whose
+     * acceptance gives more than this ratio of tokens per step pays off.
+     */
+    private Map<String, Object> verifyRow(PrintWriter out, double[] ms) {
+        Map<String, Object> r = new LinkedHashMap<>();
+        r.put("test", "verify " + VERIFY_TOKENS);
+        r.put("decode_step_ms", round(ms[0]));
+        r.put("verify_step_ms", round(ms[1]));
+        r.put("ratio", round(ms[1] / ms[0]));
+        if (!json) {
+            out.printf(Locale.ROOT, "%-16s %-26s %-24s %s%n", "verify " + VERIFY_TOKENS,
+                    String.format(Locale.ROOT, "%.1f ms per step", ms[1]), String.format(Locale.ROOT, "x%.2f a decode step", ms[1] / ms[0]),
+                    String.format(Locale.ROOT, "(%.1f ms; 1 + %d tokens at position 256)", ms[0], VERIFY_TOKENS));
             out.flush();
         }
         return r;

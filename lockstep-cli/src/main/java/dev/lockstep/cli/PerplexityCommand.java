@@ -1,6 +1,7 @@
 package dev.lockstep.cli;
 
 import dev.lockstep.LockstepException;
+import dev.lockstep.bench.ActivationComparison;
 import dev.lockstep.engine.Engine;
 import dev.lockstep.engine.EngineConfig;
 import dev.lockstep.engine.GenerationRequest;
@@ -48,6 +49,11 @@ final class PerplexityCommand implements Callable<Integer> {
             + "generate (default: ${DEFAULT-VALUE})")
     String activations = "f32";
 
+    @Option(names = "--compare-activations", description = "score the windows in both activation modes and compare them: "
+            + "each mode's loss, the mean KL divergence of the int8 mode's next-token distributions from the f32 mode's, and how "
+            + "often their most likely tokens agree")
+    boolean compareActivations;
+
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
@@ -60,6 +66,20 @@ final class PerplexityCommand implements Callable<Integer> {
             int available = tokens.length / window;
             if (available == 0) throw new LockstepException(corpus + ": fewer than " + window + " tokens to score");
             int windows = Math.min(available, maxWindows);
+            if (compareActivations) {
+                List<int[]> ws = new ArrayList<>();
+                for (int w = 0; w < windows; w++) {
+                    int start = (int) ((long) w * available / windows) * window;
+                    ws.add(java.util.Arrays.copyOfRange(tokens, start, start + window));
+                }
+                long t0 = System.nanoTime();
+                ActivationComparison.Result r = ActivationComparison.compare(lm.model(), modelOptions.threads, ws);
+                out.printf(Locale.ROOT, "%s: %d windows of %d tokens (%d positions%s): loss f32 %.4f, int8 %.4f; KL(f32 || int8) "
+                                + "mean %.6f nats (max %.4f); top-1 agreement %.2f%% (%.1f s)%n",
+                        modelOptions.resolve().getFileName(), windows, window, r.positions(), heldOut ? ", held-out split" : "",
+                        r.lossF32(), r.lossInt8(), r.meanKl(), r.maxKl(), 100 * r.top1Agreement(), (System.nanoTime() - t0) / 1e9);
+                return 0;
+            }
             EngineConfig cfg = EngineConfig.defaults().withThreads(modelOptions.threads).withMaxSeqs(8)
                     .withMaxBatchTokens(Math.max(512, window)).withMaxLogitRows(Math.max(64, window)).withPrefixCaching(false)
                     .withActivations(EngineOptions.activationMode(activations));

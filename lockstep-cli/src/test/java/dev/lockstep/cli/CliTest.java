@@ -20,6 +20,7 @@ import java.util.List;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The command line, run in-process: output formats, and errors as one line without a stack trace. */
@@ -54,9 +55,10 @@ class CliTest {
         List<String> tests = new ArrayList<>();
         j.get("results").forEach(row -> {
             tests.add(row.get("test").asText());
+            if (row.has("ratio")) return; // the verify row: milliseconds per step, not a rate
             assertTrue(row.get("tokens_per_s_median").asDouble() > 0, row.toString());
         });
-        assertEquals(List.of("pp16", "tg8", "decode x1", "decode x2"), tests);
+        assertEquals(List.of("pp16", "tg8", "decode x1", "decode x2", "verify 5"), tests);
         JsonNode ppRow = j.get("results").get(0);
         assertTrue(ppRow.get("matrix_gflops").asDouble() > 0, ppRow.toString());
         // over the products' own time, which is part of the prompt's: at least the rate over the whole prompt
@@ -76,18 +78,41 @@ class CliTest {
         assertTrue(batched.get("steps").asLong() >= 8 && batched.get("matmul_ms").asDouble() > 0, batched.toString());
     }
 
-    /** INT8 activations from the command line: the bench says which mode ran, and greedy text still comes out. */
+    /**
+     * INT8 activations from the command line: the bench says which mode ran and reports the
+     * verification cost and the products against the 16-bit peak; greedy text still comes out; and
+     * {@code perplexity --compare-activations} compares the modes on a text (a Q4_0 model, which the
+     * INT8 kernels take).
+     */
     @Test
-    void int8ActivationsRunFromTheCommandLine() throws Exception {
-        String q8 = Fixtures.file("aidreams/aidreams260K-q8_0.gguf").toString();
-        Result b = run(null, "bench", "--model", q8, "--pp", "16", "--tg", "8", "--concurrency", "1", "--reps", "1",
+    void int8ActivationsRunFromTheCommandLine(@TempDir Path tmp) throws Exception {
+        String q4 = Fixtures.file("aidreams/aidreams260K-q4_0.gguf").toString();
+        Result b = run(null, "bench", "--model", q4, "--pp", "16", "--tg", "8", "--concurrency", "1", "--reps", "1",
                 "--no-bandwidth", "--threads", "2", "--json", "--activations", "int8");
         assertEquals(0, b.code(), b.err());
-        assertEquals("int8", new ObjectMapper().readTree(b.out()).get("activations").asText());
-        Result g = run(null, "generate", "--model", q8, "--temperature", "0", "--max-tokens", "16", "--activations", "int8",
+        JsonNode j = new ObjectMapper().readTree(b.out());
+        assertEquals("int8", j.get("activations").asText());
+        JsonNode verify = null;
+        for (JsonNode row : j.get("results")) if (row.get("test").asText().equals("verify 5")) verify = row;
+        assertNotNull(verify, "bench reports what verifying 5 speculative tokens costs: " + j);
+        assertTrue(verify.get("decode_step_ms").asDouble() > 0 && verify.get("verify_step_ms").asDouble() > 0, verify.toString());
+        assertEquals(verify.get("verify_step_ms").asDouble() / verify.get("decode_step_ms").asDouble(), verify.get("ratio").asDouble(), 0.01);
+        Result g = run(null, "generate", "--model", q4, "--temperature", "0", "--max-tokens", "16", "--activations", "int8",
                 "Once upon a time");
         assertEquals(0, g.code(), g.err());
         assertTrue(g.out().strip().length() > "Once upon a time".length(), g.out());
+        Path text = tmp.resolve("story.txt");
+        Files.writeString(text, "Once upon a time, there was a little girl named Lily. She loved to play outside in the sun. ".repeat(20));
+        Result c = run(null, "perplexity", "--model", q4, "--corpus", text.toString(), "--window", "32", "--max-windows", "4",
+                "--threads", "2", "--compare-activations");
+        assertEquals(0, c.code(), c.err());
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("loss f32 ([0-9.]+), int8 ([0-9.]+); KL\\(f32 \\|\\| int8\\) mean ([0-9.]+) "
+                + "nats \\(max [0-9.]+\\); top-1 agreement ([0-9.]+)%").matcher(c.out());
+        assertTrue(m.find(), c.out());
+        assertEquals(Double.parseDouble(m.group(1)), Double.parseDouble(m.group(2)), 0.05, "8-bit activations barely move the loss: " + c.out());
+        double kl = Double.parseDouble(m.group(3)), agree = Double.parseDouble(m.group(4));
+        assertTrue(kl > 0 && kl < 0.01, "the modes differ, slightly: " + c.out());
+        assertTrue(agree > 90, c.out());
     }
 
     @Test
