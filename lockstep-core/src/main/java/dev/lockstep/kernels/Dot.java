@@ -42,6 +42,7 @@ public final class Dot {
     private static final float TWO_POW_112 = 0x1p112f;
     /** The 16 levels of a Q4_0 nibble, {@code i - 8}; times the block scale they are its 16 weights. */
     static final FloatVector Q4_0_LEVELS = FloatVector.fromArray(F512, new float[]{-8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6, 7}, 0);
+    static final FloatVector Q4_K_LEVELS = FloatVector.fromArray(F512, new float[]{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}, 0);
     private static final java.lang.foreign.ValueLayout.OfInt I32 = java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     // ------------------------------------------------------------------ float . float
@@ -193,9 +194,14 @@ public final class Dot {
     }
 
     /**
-     * Q4_K, fused: each weight is {@code fma(q, d*sc, -dmin*m)} (exactly the reference value: the
-     * product is exact, one rounding), then fma'd into the accumulator in element order. (Q4_K and Q5_K,
-     * and the four quarters of Q6_K, are written out separately: a vector chosen by a branch is boxed.)
+     * Q4_K by table lookup, as {@link #q4_0}: per sub-block the 16 possible weights
+     * {@code fma(q, d*sc, -dmin*m)} (q = 0..15: exactly the reference's values, one rounding) are
+     * computed once, and each nibble selects its weight with one permute (the low nibble needs no mask,
+     * the index wraps modulo 32 over two copies of the table); then fma'd into the accumulator in
+     * element order. Against the unpack, convert and fma per weight vector it replaced (whose high
+     * nibbles took a byte shift that x86 lacks, five instructions): 7.6-7.9 vs 6.3-6.6 G weights/s on
+     * one Zen 4 thread, in cache. (Q4_K and Q5_K, and the four quarters of Q6_K, are written out
+     * separately: a vector chosen by a branch is boxed.)
      */
     static float q4K(MemorySegment w, long off, int n, float[] x, int xo, float[] lanes) {
         FloatVector acc = FloatVector.zero(F512);
@@ -204,18 +210,19 @@ public final class Dot {
             int b0 = w.get(I32, off + 4), b1 = w.get(I32, off + 8), b2 = w.get(I32, off + 12);
             for (int i = 0; i < 4; i++) {
                 int sm1 = scaleMin(2 * i, b0, b1, b2), sm2 = scaleMin(2 * i + 1, b0, b1, b2);
-                float d1 = d * (sm1 & 0xFF), m1 = -(dmin * (sm1 >> 8)), d2 = d * (sm2 & 0xFF), m2 = -(dmin * (sm2 >> 8));
-                ByteVector qa = ByteVector.fromMemorySegment(B128, w, off + 16 + 32L * i, LE);
-                ByteVector qb = ByteVector.fromMemorySegment(B128, w, off + 32 + 32L * i, LE);
+                IntVector t1 = Q4_K_LEVELS.fma(d * (sm1 & 0xFF), -(dmin * (sm1 >> 8))).reinterpretAsInts();
+                IntVector t2 = Q4_K_LEVELS.fma(d * (sm2 & 0xFF), -(dmin * (sm2 >> 8))).reinterpretAsInts();
+                IntVector qa = (IntVector) ByteVector.fromMemorySegment(B128, w, off + 16 + 32L * i, LE)
+                        .convertShape(VectorOperators.ZERO_EXTEND_B2I, I512, 0);
+                IntVector qb = (IntVector) ByteVector.fromMemorySegment(B128, w, off + 32 + 32L * i, LE)
+                        .convertShape(VectorOperators.ZERO_EXTEND_B2I, I512, 0);
                 int k0 = xo + k + 64 * i;
-                acc = ((FloatVector) qa.and((byte) 0xF).convertShape(VectorOperators.B2F, F512, 0)).fma(d1, m1)
-                        .fma(FloatVector.fromArray(F512, x, k0), acc);
-                acc = ((FloatVector) qb.and((byte) 0xF).convertShape(VectorOperators.B2F, F512, 0)).fma(d1, m1)
-                        .fma(FloatVector.fromArray(F512, x, k0 + 16), acc);
-                acc = ((FloatVector) qa.lanewise(VectorOperators.LSHR, 4)
-                        .convertShape(VectorOperators.B2F, F512, 0)).fma(d2, m2).fma(FloatVector.fromArray(F512, x, k0 + 32), acc);
-                acc = ((FloatVector) qb.lanewise(VectorOperators.LSHR, 4)
-                        .convertShape(VectorOperators.B2F, F512, 0)).fma(d2, m2).fma(FloatVector.fromArray(F512, x, k0 + 48), acc);
+                acc = qa.selectFrom(t1, t1).reinterpretAsFloats().fma(FloatVector.fromArray(F512, x, k0), acc);
+                acc = qb.selectFrom(t1, t1).reinterpretAsFloats().fma(FloatVector.fromArray(F512, x, k0 + 16), acc);
+                acc = qa.lanewise(VectorOperators.LSHR, 4).selectFrom(t2, t2).reinterpretAsFloats()
+                        .fma(FloatVector.fromArray(F512, x, k0 + 32), acc);
+                acc = qb.lanewise(VectorOperators.LSHR, 4).selectFrom(t2, t2).reinterpretAsFloats()
+                        .fma(FloatVector.fromArray(F512, x, k0 + 48), acc);
             }
         }
         acc.intoArray(lanes, 0); // through memory: a vector crossing a call C2 did not inline is boxed
