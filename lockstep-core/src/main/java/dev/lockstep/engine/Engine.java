@@ -232,6 +232,9 @@ public final class Engine implements AutoCloseable {
     public EngineConfig config() { return config; }
     public int kvBlocks() { return blocks.numBlocks(); }
 
+    /** Bytes of memory the paged KV cache holds (its blocks, allocated at construction). */
+    public long kvCacheBytes() { return (long) blocks.numBlocks() * KvCache.bytesPerBlock(model.kvLayers(), model.kvDim(), blocks.blockSize()); }
+
     public void setObserver(Observer o) {
         this.observer = o == null ? new Observer() {} : o;
     }

@@ -38,10 +38,14 @@ final class ChatCompletions {
     private static final ObjectMapper PLAIN = new ObjectMapper();
 
     void handle(Context ctx) throws Exception {
-        ServedModel m = server.readyModel();
         Fields f = new Fields(server.readJson(ctx));
         f.only(FIELDS);
-        server.checkModel(f, m);
+        try (ModelPool.Lease lease = server.lease(f)) { // held until the reply is done: the model stays loaded
+            handle(ctx, f, lease.model());
+        }
+    }
+
+    private void handle(Context ctx, Fields f, ServedModel m) throws Exception {
         ResponseFormat format = responseFormat(f);
         ToolCalls tools = ToolCalls.parse(f, json, m.template().hermesToolCalls());
         format = ToolCalls.decodeFormat(tools, format, "response_format");
@@ -59,7 +63,7 @@ final class ChatCompletions {
                     logprobs ? top : -1, false, i, sf.spec(), format, sf.tokenStops()));
         String id = server.newId("chatcmpl-");
         long created = System.currentTimeMillis() / 1000;
-        try (Runs runs = server.submit(reqs, "messages")) {
+        try (Runs runs = server.submit(m, reqs, "messages")) {
             if (sf.stream()) stream(ctx, m, runs, sf, id, created, logprobs, tools);
             else collect(ctx, m, runs, id, created, logprobs, returnIds ? prompt : null, tools);
         }

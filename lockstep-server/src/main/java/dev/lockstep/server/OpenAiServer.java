@@ -45,7 +45,9 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * The OpenAI-compatible HTTP server: Javalin (Jetty) on virtual threads in front of one {@link Engine}.
+ * The OpenAI-compatible HTTP server: Javalin (Jetty) on virtual threads in front of one {@link Engine}
+ * per model ({@link ModelPool}: a request's {@code model} chooses; models load on first use and
+ * unload least recently used under a memory budget).
  *
  * <p>A request's path: the route handler parses and validates the JSON ({@link Fields}), tokenizes,
  * submits one engine request per choice ({@link Runs}), then relays the engine's events as a JSON
@@ -140,8 +142,8 @@ public final class OpenAiServer implements AutoCloseable {
     private final CountDownLatch loaded = new CountDownLatch(1);
     private volatile State state = State.LOADING;
     private volatile String failure;
-    private volatile ServedModel model;
-    private volatile GgufFile file, draftFile;
+    private volatile ModelPool pool;
+    private final long startedAt = System.currentTimeMillis() / 1000;
 
     private OpenAiServer(Options options) {
         this.options = options;
@@ -168,7 +170,10 @@ public final class OpenAiServer implements AutoCloseable {
             cfg.routes.before(this::checkContentType);
             cfg.routes.after(ctx -> headerDeadline.requestEnded(connection(ctx)));
             cfg.routes.get("/health", this::health);
-            cfg.routes.get("/v1/models", ctx -> send(ctx, 200, modelList()));
+            cfg.routes.get("/v1/models", ctx -> {
+                checkServing();
+                send(ctx, 200, modelList());
+            });
             cfg.routes.get("/v1/models/{id}", this::modelInfo);
             cfg.routes.post("/v1/chat/completions", counted(chat::handle));
             cfg.routes.post("/v1/completions", counted(text::handle));
@@ -194,24 +199,80 @@ public final class OpenAiServer implements AutoCloseable {
 
     /** As above, with a draft model for speculative decoding ({@code null}: none). */
     public static OpenAiServer start(Path modelPath, Path draftPath, EngineConfig config, Options options) {
+        return start(List.of(new ModelSource(modelId(modelPath, options.alias()), modelPath)), draftPath, config, options, 0);
+    }
+
+    /** A model file to serve and the id requests name it by. */
+    public record ModelSource(String id, Path path) {}
+
+    /**
+     * Several models behind one server: the first is the default (for requests without {@code model})
+     * and loads at start, in the background; the others load on their first request. Loaded models
+     * (their files and KV caches) stay within {@code modelsMemoryBytes} (0: three quarters of the
+     * physical memory) by unloading the least recently used idle ones. The draft model, if any, serves
+     * the first model only (a draft must share its target's tokenizer).
+     */
+    public static OpenAiServer start(List<ModelSource> models, Path draftPath, EngineConfig config, Options options,
+                                     long modelsMemoryBytes) {
         OpenAiServer s = new OpenAiServer(options);
+        long budget = modelsMemoryBytes > 0 ? modelsMemoryBytes : defaultModelsMemory();
+        List<ModelPool.Source> sources = models.stream().map(m -> new ModelPool.Source(m.id(), m.path())).toList();
+        String first = sources.getFirst().id();
+        s.pool = new ModelPool(sources, budget, src -> s.loadModel(src, src.id().equals(first) ? draftPath : null, config));
         s.app.start();
         // Jetty hands a connector's event listeners to each connection it opens (AbstractConnectionFactory)
         for (var connector : s.app.jettyServer().server().getConnectors()) connector.addEventListener(s.headerDeadline);
-        Thread.ofPlatform().name("lockstep-loader").daemon(true).start(() -> s.load(modelPath, draftPath, config));
+        Thread.ofPlatform().name("lockstep-loader").daemon(true).start(s::loadDefault);
         return s;
+    }
+
+    /** A model's id: its alias, else the file name without {@code .gguf}. */
+    public static String modelId(Path path, String alias) {
+        if (alias != null) return alias;
+        String name = path.getFileName().toString();
+        return name.endsWith(".gguf") ? name.substring(0, name.length() - 5) : name;
+    }
+
+    /** Three quarters of the physical memory (the JVM's heap is not counted: weights are mapped). */
+    static long defaultModelsMemory() {
+        var os = java.lang.management.ManagementFactory.getOperatingSystemMXBean();
+        long total = os instanceof com.sun.management.OperatingSystemMXBean o ? o.getTotalMemorySize() : 0;
+        return total > 0 ? total / 4 * 3 : Long.MAX_VALUE;
     }
 
     /** Test seam: when set, loading waits for it, so tests can observe the "loading" state. */
     static volatile CountDownLatch loadGateForTests;
 
-    private void load(Path path, Path draftPath, EngineConfig config) {
+    /** Loads the default model at start: the server is ready when it is. */
+    private void loadDefault() {
         try {
             CountDownLatch gate = loadGateForTests;
             if (gate != null) gate.await();
-            long t0 = System.nanoTime();
-            GgufFile f = GgufFile.open(path);
-            file = f;
+            try (ModelPool.Lease ignored = pool.acquire(null)) {
+                if (state == State.LOADING) state = State.READY;
+            }
+        } catch (InterruptedException e) {
+            failure = "interrupted while loading";
+            state = State.FAILED;
+        } catch (ApiException e) {
+            failure = e.getMessage().replaceFirst("^the model '[^']*' failed to load: ", "");
+            state = State.FAILED;
+        } catch (RuntimeException e) {
+            failure = e.toString();
+            state = State.FAILED;
+            LOG.error("cannot load the model", e);
+        } finally {
+            loaded.countDown();
+        }
+    }
+
+    /** Opens a model file and starts its engine ({@link ModelPool}'s loader). */
+    private ModelPool.Loaded loadModel(ModelPool.Source src, Path draftPath, EngineConfig config) throws IOException {
+        long t0 = System.nanoTime();
+        Path path = src.path();
+        GgufFile f = GgufFile.open(path);
+        GgufFile df = null;
+        try {
             Model m = ModelLoader.load(f);
             Tokenizer tok = Tokenizer.fromGguf(f);
             if (tok == null) throw new LockstepException(path + ": the file has no tokenizer; the server needs one");
@@ -219,32 +280,31 @@ public final class OpenAiServer implements AutoCloseable {
             String fp = Fingerprint.of(path, ENGINE_VERSION);
             Model draftModel = null;
             if (draftPath != null) {
-                GgufFile df = GgufFile.open(draftPath);
-                draftFile = df;
+                df = GgufFile.open(draftPath);
                 draftModel = ModelLoader.load(df);
             }
             Engine engine = new Engine(m, tok, config, draftModel);
-            engine.setObserver(metrics);
-            metrics.bind(engine);
-            String name = path.getFileName().toString();
-            String id = options.alias() != null ? options.alias() : name.endsWith(".gguf") ? name.substring(0, name.length() - 5) : name;
-            model = new ServedModel(id, engine, tok, template, fp, System.currentTimeMillis() / 1000);
-            if (state == State.LOADING) state = State.READY;
-            LOG.info("serving {} as '{}' ({} KV blocks, fingerprint {}) after {} ms", path, id, engine.kvBlocks(), fp,
+            engine.setObserver(metrics.observer(src.id()));
+            metrics.bind(engine, src.id());
+            ServedModel served = new ServedModel(src.id(), engine, tok, template, fp, System.currentTimeMillis() / 1000);
+            long bytes = java.nio.file.Files.size(path) + (draftPath != null ? java.nio.file.Files.size(draftPath) : 0)
+                    + engine.kvCacheBytes();
+            LOG.info("serving {} as '{}' ({} KV blocks, fingerprint {}) after {} ms", path, src.id(), engine.kvBlocks(), fp,
                     (System.nanoTime() - t0) / 1_000_000);
-        } catch (InterruptedException e) {
-            failure = "interrupted while loading";
-            state = State.FAILED;
-        } catch (LockstepException | IOException e) {
-            failure = e.getMessage();
-            state = State.FAILED;
-            LOG.error("cannot load the model: {}", e.getMessage());
-        } catch (RuntimeException e) {
-            failure = e.toString();
-            state = State.FAILED;
-            LOG.error("cannot load the model", e);
-        } finally {
-            loaded.countDown();
+            GgufFile draftFile = df;
+            return new ModelPool.Loaded(served, bytes, () -> {
+                engine.shutdown(Duration.ZERO);
+                metrics.unbind(src.id());
+                f.close();
+                if (draftFile != null) draftFile.close();
+                LOG.info("unloaded '{}'", src.id());
+            });
+        } catch (IOException | RuntimeException e) {
+            f.close();
+            if (df != null) df.close();
+            if (!(e instanceof LockstepException)) LOG.error("cannot load {}", path, e);
+            else LOG.error("cannot load the model: {}", e.getMessage());
+            throw e;
         }
     }
 
@@ -258,8 +318,10 @@ public final class OpenAiServer implements AutoCloseable {
         return app.port();
     }
 
+    /** The default model's engine, or null while it is not loaded. */
     public Engine engine() {
-        ServedModel m = model;
+        ModelPool p = pool;
+        ServedModel m = p == null ? null : p.loadedModel(p.defaultId());
         return m == null ? null : m.engine();
     }
 
@@ -270,8 +332,17 @@ public final class OpenAiServer implements AutoCloseable {
     public void shutdown(Duration grace) {
         if (state == State.STOPPED) return;
         state = State.DRAINING;
-        ServedModel m = model;
-        if (m != null) m.engine().shutdown(grace);
+        List<ServedModel> models = pool.loadedModels();
+        List<Thread> drains = new java.util.ArrayList<>(); // each engine drains within the same grace period
+        for (ServedModel m : models) drains.add(Thread.ofPlatform().start(() -> m.engine().shutdown(grace)));
+        for (Thread t : drains) {
+            try {
+                t.join();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
         long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
         while (active.get() > 0 && System.nanoTime() < deadline) {
             try {
@@ -283,9 +354,7 @@ public final class OpenAiServer implements AutoCloseable {
         }
         app.stop();
         headerDeadline.close();
-        GgufFile f = file, df = draftFile;
-        if (f != null) f.close();
-        if (df != null) df.close();
+        pool.closeAll();
         state = State.STOPPED;
     }
 
@@ -296,17 +365,35 @@ public final class OpenAiServer implements AutoCloseable {
 
     // ------------------------------------------------------------------ helpers for the handlers
 
-    ServedModel readyModel() {
-        return switch (state) {
-            case READY -> {
-                String broken = model.engine().failure();
-                if (broken != null) throw ApiException.unavailable("the engine cannot serve: " + broken);
-                yield model;
-            }
+    /**
+     * A lease on the model the request names ({@code model}; absent: the default), loaded if need be.
+     * The handler holds it until its reply is done, so the model is not unloaded under the request.
+     */
+    ModelPool.Lease lease(Fields f) {
+        checkServing();
+        ModelPool.Lease lease;
+        try {
+            lease = pool.acquire(f.string("model", null));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw ApiException.unavailable("interrupted while loading the model");
+        }
+        String broken = lease.model().engine().failure();
+        if (broken != null) {
+            lease.close();
+            throw ApiException.unavailable("the engine cannot serve: " + broken);
+        }
+        return lease;
+    }
+
+    /** 503 unless the server serves: the default model loaded at start, and no shutdown begun. */
+    private void checkServing() {
+        switch (state) {
             case LOADING -> throw ApiException.unavailable("the model is still loading; retry when GET /health answers 200");
             case FAILED -> throw ApiException.unavailable("the model failed to load: " + failure);
             case DRAINING, STOPPED -> throw ApiException.unavailable("the server is shutting down");
-        };
+            case READY -> { }
+        }
     }
 
     long idleMillis() {
@@ -375,15 +462,8 @@ public final class OpenAiServer implements AutoCloseable {
                 "the request body is larger than the limit of " + options.maxBodyBytes() + " bytes");
     }
 
-    /** A request naming a model other than the one served gets 404 (as OpenAI answers). */
-    void checkModel(Fields f, ServedModel m) {
-        String name = f.string("model", null);
-        if (name != null && !name.equals(m.id()))
-            throw ApiException.notFound("model_not_found", "the model '" + name + "' does not exist; this server serves '" + m.id() + "'");
-    }
-
-    /** Submits all choices or none; engine refusals become HTTP errors naming the field. */
-    Runs submit(List<GenerationRequest> reqs, String promptParam) {
+    /** Submits all choices or none to the model's engine; engine refusals become HTTP errors naming the field. */
+    Runs submit(ServedModel model, List<GenerationRequest> reqs, String promptParam) {
         try {
             return Runs.submit(model.engine(), reqs);
         } catch (Engine.RejectedException r) {
@@ -531,7 +611,8 @@ public final class OpenAiServer implements AutoCloseable {
     private void health(Context ctx) {
         State s = state;
         ObjectNode o = json.createObjectNode();
-        String broken = s == State.READY ? model.engine().failure() : null;
+        Engine e = s == State.READY ? engine() : null;
+        String broken = e != null ? e.failure() : null;
         if (broken != null) {
             send(ctx, 503, o.put("status", "failed").put("error", "the engine cannot serve: " + broken));
             return;
@@ -555,27 +636,45 @@ public final class OpenAiServer implements AutoCloseable {
         return o;
     }
 
+    /** Every model served; the loaded ones with their context length, all with whether they are loaded. */
     private ObjectNode modelList() {
-        ServedModel m = readyModel();
         ObjectNode o = json.createObjectNode();
         o.put("object", "list");
-        o.putArray("data").add(modelObject(m));
+        var data = o.putArray("data");
+        for (String id : pool.ids()) data.add(modelObject(id));
+        return o;
+    }
+
+    private ObjectNode modelObject(String id) {
+        ServedModel m = pool.loadedModel(id);
+        if (m != null) return modelObject(m).put("loaded", true);
+        ObjectNode o = json.createObjectNode();
+        o.put("id", id);
+        o.put("object", "model");
+        o.put("created", startedAt);
+        o.put("owned_by", "lockstep");
+        o.put("loaded", false);
         return o;
     }
 
     private void modelInfo(Context ctx) {
-        ServedModel m = readyModel();
+        checkServing();
         String id = ctx.pathParam("id");
-        if (!id.equals(m.id())) throw ApiException.notFound("model_not_found", "the model '" + id + "' does not exist");
-        send(ctx, 200, modelObject(m));
+        if (!pool.ids().contains(id))
+            throw ApiException.notFound("model_not_found", "the model '" + clip(id) + "' does not exist");
+        send(ctx, 200, modelObject(id));
     }
 
     /** vLLM's shape ({@code prompt} or {@code messages} in, {@code tokens} out); llama.cpp's {@code content} works too. */
     private void tokenize(Context ctx) {
-        ServedModel m = readyModel();
         Fields f = new Fields(readJson(ctx));
         f.only(Set.of("model", "prompt", "content", "messages", "add_generation_prompt", "add_special_tokens"));
-        checkModel(f, m);
+        try (ModelPool.Lease lease = lease(f)) {
+            tokenize(ctx, f, lease.model());
+        }
+    }
+
+    private void tokenize(Context ctx, Fields f, ServedModel m) {
         int[] ids;
         if (f.has("messages")) {
             ObjectNode chat = json.createObjectNode();
@@ -596,10 +695,14 @@ public final class OpenAiServer implements AutoCloseable {
     }
 
     private void detokenize(Context ctx) {
-        ServedModel m = readyModel();
         Fields f = new Fields(readJson(ctx));
         f.only(Set.of("model", "tokens"));
-        checkModel(f, m);
+        try (ModelPool.Lease lease = lease(f)) {
+            detokenize(ctx, f, lease.model());
+        }
+    }
+
+    private void detokenize(Context ctx, Fields f, ServedModel m) {
         JsonNode t = f.node("tokens");
         if (t == null) throw ApiException.badRequest("tokens", "tokens is required");
         if (!t.isArray()) throw Fields.wrongType("tokens", "a list of token ids", t);

@@ -37,11 +37,15 @@ final class Responses {
     }
 
     void handle(Context ctx) throws Exception {
-        ServedModel m = server.readyModel();
         JsonNode body = server.readJson(ctx);
         Fields f = new Fields(body);
         f.only(FIELDS);
-        server.checkModel(f, m);
+        try (ModelPool.Lease lease = server.lease(f)) { // held until the reply is done: the model stays loaded
+            handle(ctx, f, lease.model(), body);
+        }
+    }
+
+    private void handle(Context ctx, Fields f, ServedModel m, JsonNode body) throws Exception {
         f.bool("store", false); // type-checked; nothing is stored either way
         if (f.node("metadata") != null && !f.node("metadata").isObject()) throw Fields.wrongType("metadata", "an object", f.node("metadata"));
         // the same request in the chat shape, so that it is checked and rendered by the same code
@@ -64,7 +68,7 @@ final class Responses {
         GenerationRequest req = new GenerationRequest(prompt, sf.sampling(), sf.maxTokens(), List.of(), false, -1, false, 0,
                 sf.spec(), format, sf.tokenStops());
         ObjectNode response = envelope(server.newId("resp_"), m, body, instructions, maxOutput);
-        try (Runs runs = server.submit(List.of(req), "input")) {
+        try (Runs runs = server.submit(m, List.of(req), "input")) {
             if (sf.stream()) stream(ctx, runs, response, tools);
             else collect(ctx, runs, response, tools);
         }

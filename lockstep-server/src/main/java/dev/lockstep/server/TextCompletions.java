@@ -41,10 +41,14 @@ final class TextCompletions {
             "suffix", "best_of", "response_format");
 
     void handle(Context ctx) throws Exception {
-        ServedModel m = server.readyModel();
         Fields f = new Fields(server.readJson(ctx));
         f.only(FIELDS);
-        server.checkModel(f, m);
+        try (ModelPool.Lease lease = server.lease(f)) { // held until the reply is done: the model stays loaded
+            handle(ctx, f, lease.model());
+        }
+    }
+
+    private void handle(Context ctx, Fields f, ServedModel m) throws Exception {
         List<Prompt> prompts = prompts(f, m);
         boolean echo = f.bool("echo", false);
         boolean scoreOnly = f.has("max_tokens") && f.node("max_tokens").isIntegralNumber() && f.node("max_tokens").asLong() == 0;
@@ -64,7 +68,7 @@ final class TextCompletions {
                         logprobs, echo && logprobs >= 0, i, sf.spec(), scoreOnly ? ResponseFormat.TEXT : format, sf.tokenStops()));
         String id = server.newId("cmpl-");
         long created = System.currentTimeMillis() / 1000;
-        try (Runs runs = server.submit(reqs, "prompt")) {
+        try (Runs runs = server.submit(m, reqs, "prompt")) {
             if (sf.stream()) stream(ctx, m, runs, sf, prompts, id, created, echo, logprobs, scoreOnly);
             else collect(ctx, m, runs, prompts, sf.n(), id, created, echo, logprobs, scoreOnly, returnIds);
         }

@@ -38,6 +38,13 @@ final class ServerFixture implements AutoCloseable {
         server.awaitReady();
     }
 
+    /** Several models behind one server, within a memory budget for the loaded ones (0: the default). */
+    ServerFixture(java.util.List<OpenAiServer.ModelSource> models, EngineConfig cfg, long modelsMemory) throws InterruptedException {
+        server = OpenAiServer.start(models, null, cfg, OpenAiServer.Options.defaults().withPort(0).withApiKey(KEY).withIdleMillis(100),
+                modelsMemory);
+        server.awaitReady();
+    }
+
     ServerFixture() throws InterruptedException {
         this(EngineConfig.defaults().withThreads(2).withKvCacheBytes(64L << 20), OpenAiServer.Options.defaults());
     }

@@ -125,7 +125,9 @@ class ServerLifecycleTest {
         assertTrue(engine.stats().generatedTokens() - generatedBefore < 1000, "it stopped early");
         HttpResponse<String> metrics = http.send(HttpRequest.newBuilder(URI.create(url("/metrics"))).build(),
                 HttpResponse.BodyHandlers.ofString());
-        assertTrue(metrics.body().contains("lockstep_requests_finished_total{reason=\"cancelled\"} 2.0"), metrics.body());
+        // labelled by model (the file name without .gguf: slow) and reason
+        assertTrue(metrics.body().contains("lockstep_requests_finished_total{model=\"slow\",reason=\"cancelled\"} 2.0"),
+                metrics.body());
     }
 
     @Test
