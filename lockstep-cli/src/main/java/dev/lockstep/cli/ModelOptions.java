@@ -5,6 +5,8 @@ import picocli.CommandLine.Option;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 
 /** {@code --model} (default: the project's embedded model) and {@code --threads}. */
 final class ModelOptions {
@@ -12,14 +14,17 @@ final class ModelOptions {
     static final String DEFAULT_MODEL = "models/lockstep-default.gguf";
 
     @Option(names = {"-m", "--model"}, paramLabel = "FILE", description = "GGUF model file (default: the embedded model, "
-            + DEFAULT_MODEL + ")")
-    Path model;
+            + DEFAULT_MODEL + "); serve takes it more than once")
+    List<Path> models = new ArrayList<>();
 
     @Option(names = {"-t", "--threads"}, paramLabel = "N", description = "worker threads (default: all cores)")
     int threads = Runtime.getRuntime().availableProcessors();
 
+    /** The one model of a command that serves one. */
     Path resolve() {
-        if (model != null) return model;
+        if (models.size() > 1)
+            throw new LockstepException("--model is given " + models.size() + " times; only serve takes several models");
+        if (!models.isEmpty()) return models.getFirst();
         String root = System.getProperty("lockstep.root", ".");
         Path p = Path.of(root).resolve(DEFAULT_MODEL);
         if (!Files.exists(p))

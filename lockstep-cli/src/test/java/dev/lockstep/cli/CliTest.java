@@ -264,6 +264,21 @@ class CliTest {
         assertFalse(r.err().contains("\tat "), r.err());
     }
 
+    /** Several models: only serve takes them; aliases, names and --models-dir are checked before anything loads. */
+    @Test
+    void severalModelsAreCheckedUpFront(@TempDir Path tmp) throws Exception {
+        String f32 = aidreams(), f16 = Fixtures.file("aidreams/aidreams260K-f16.gguf").toString();
+        Result gen = run(null, "generate", "--model", f32, "--model", f16, "--max-tokens", "1", "Once");
+        assertTrue(gen.code() != 0 && gen.err().contains("--model is given 2 times; only serve takes several models"), gen.err());
+        Result twice = run(null, "serve", "--port", "0", "--model", f32, "--model", f32);
+        assertTrue(twice.code() != 0 && twice.err().contains("two models would be named 'aidreams260K-f32'"), twice.err());
+        Result aliases = run(null, "serve", "--port", "0", "--model", f32, "--alias", "a", "--alias", "b");
+        assertTrue(aliases.code() != 0 && aliases.err().contains("--alias is given 2 times for 1 --model file(s)"), aliases.err());
+        Result empty = run(null, "serve", "--port", "0", "--models-dir", tmp.toString());
+        assertTrue(empty.code() != 0 && empty.err().contains("has no .gguf files"), empty.err());
+        for (Result r : List.of(gen, twice, aliases, empty)) assertFalse(r.err().contains("\tat "), r.err());
+    }
+
     @Test
     void trainTokenizerTrainDistillThenGenerate(@TempDir Path tmp) throws Exception {
         String[] words = {"the", "lord", "said", "unto", "moses", "and", "people", "of", "israel", "went", "out", "land"};
