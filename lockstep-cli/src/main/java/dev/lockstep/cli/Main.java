@@ -12,7 +12,7 @@ import picocli.CommandLine.Command;
         description = "Lockstep: a deterministic, batch-invariant LLM inference engine in pure Java.",
         subcommands = {GenerateCommand.class, ChatCommand.class, TokenizeCommand.class, DetokenizeCommand.class,
                 InfoCommand.class, SynthCommand.class, QuantizeCommand.class, ConvertTttCommand.class, VerifyCommand.class, PerplexityCommand.class,
-                BenchCommand.class, ServeCommand.class, TrainTokenizerCommand.class, TrainCommand.class, DistillCommand.class,
+                BenchCommand.class, ServeCommand.class, EmbedCommand.class, TrainTokenizerCommand.class, TrainCommand.class, DistillCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 

@@ -155,6 +155,30 @@ public final class Transformer implements Model {
 
         @Override
         public void forward(ForwardBatch b, KvCache cache, float[] logits) {
+            layers(b, cache);
+            int dim = cfg.dim();
+            // logits only where asked: gather the normalized rows, then one matmul
+            for (int i = 0; i < b.numLogits; i++)
+                Ops.rmsNorm(xb, i * dim, x, b.logitTokens[i] * dim, outputNorm, dim, cfg.rmsEps());
+            if (b.numLogits > 0) matmul.apply(output, xb, 0, dim, b.numLogits, logits, 0, cfg.vocabSize());
+        }
+
+        @Override
+        public int hiddenDim() {
+            return cfg.dim();
+        }
+
+        @Override
+        public boolean hidden(ForwardBatch b, KvCache cache, float[] out) {
+            layers(b, cache);
+            int dim = cfg.dim();
+            for (int i = 0; i < b.numLogits; i++)
+                Ops.rmsNorm(out, i * dim, x, b.logitTokens[i] * dim, outputNorm, dim, cfg.rmsEps());
+            return true;
+        }
+
+        /** Every layer over the batch: the residual stream ends in {@code x}. */
+        private void layers(ForwardBatch b, KvCache cache) {
             int n = b.numTokens;
             if (n > maxTokens) throw new IllegalArgumentException(n + " tokens > runner capacity " + maxTokens);
             int dim = cfg.dim(), qDim = cfg.qDim(), kvDim = cfg.kvDim(), ff = cfg.ffDim(), hd = cfg.headDim();
@@ -197,11 +221,6 @@ public final class Transformer implements Model {
                 matmul.apply(l.down, hb, 0, ff, n, xb, 0, dim);
                 for (int t = 0; t < n; t++) Ops.addInPlace(x, t * dim, xb, t * dim, dim);
             }
-
-            // logits only where asked: gather the normalized rows, then one matmul
-            for (int i = 0; i < b.numLogits; i++)
-                Ops.rmsNorm(xb, i * dim, x, b.logitTokens[i] * dim, outputNorm, dim, cfg.rmsEps());
-            if (b.numLogits > 0) matmul.apply(output, xb, 0, dim, b.numLogits, logits, 0, cfg.vocabSize());
         }
     }
 }
