@@ -90,16 +90,21 @@ public final class Embedder implements AutoCloseable {
         return dim;
     }
 
-    /** The longest input, in tokens. */
+    /**
+     * The longest input, in tokens: the model's context, at most 8192 (OpenAI's limit per input; the KV
+     * cache of one input grows with it: 512 MB at 8192 tokens for a 1B Llama 3).
+     */
     public int maxTokens() {
-        return model.contextLength();
+        return Math.min(model.contextLength(), MAX_INPUT_TOKENS);
     }
+
+    static final int MAX_INPUT_TOKENS = 8192;
 
     /** The pooled, L2-normalized (if {@code normalize}) embedding of one token sequence. */
     public synchronized float[] embed(int[] tokens, Pooling pooling, boolean normalize) {
         int n = tokens.length;
         if (n == 0) throw new LockstepException("an input to embed has no tokens");
-        if (n > maxTokens()) throw new LockstepException("an input of " + n + " tokens is longer than the model's context of " + maxTokens());
+        if (n > maxTokens()) throw new LockstepException("an input of " + n + " tokens is longer than the " + maxTokens() + " this model embeds");
         ensureCache(n);
         double[] sum = new double[dim];
         for (int start = 0; start < n; start += chunk) {

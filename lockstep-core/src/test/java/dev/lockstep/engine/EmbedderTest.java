@@ -98,7 +98,7 @@ class EmbedderTest {
                     .getMessage().contains("no tokens"));
             int[] tooLong = new int[e.maxTokens() + 1];
             assertTrue(assertThrows(dev.lockstep.LockstepException.class, () -> e.embed(tooLong, Embedder.Pooling.MEAN, true))
-                    .getMessage().contains("longer than the model's context of " + e.maxTokens()));
+                    .getMessage().contains("longer than the " + e.maxTokens() + " this model embeds"));
             assertTrue(assertThrows(dev.lockstep.LockstepException.class, () -> Embedder.Pooling.parse("max"))
                     .getMessage().contains("pooling must be mean, cls or last"));
         }

@@ -143,6 +143,9 @@ public final class OpenAiServer implements AutoCloseable {
     private volatile State state = State.LOADING;
     private volatile String failure;
     private volatile ModelPool pool;
+    private volatile EngineConfig engineConfig;
+    /** Each loaded model's embedder, made on its first embeddings request, closed when the model unloads. */
+    private final java.util.Map<String, dev.lockstep.engine.Embedder> embedders = new java.util.concurrent.ConcurrentHashMap<>();
     private final long startedAt = System.currentTimeMillis() / 1000;
 
     private OpenAiServer(Options options) {
@@ -150,6 +153,7 @@ public final class OpenAiServer implements AutoCloseable {
         ChatCompletions chat = new ChatCompletions(this, json);
         TextCompletions text = new TextCompletions(this, json);
         Responses responses = new Responses(this, json);
+        Embeddings embeddings = new Embeddings(this, json);
         this.headerDeadline = new HeaderDeadline(options.headerMillis(), Math.max(options.headerMillis(), 60_000));
         this.app = Javalin.create(cfg -> {
             cfg.concurrency.useVirtualThreads = true;
@@ -178,6 +182,7 @@ public final class OpenAiServer implements AutoCloseable {
             cfg.routes.post("/v1/chat/completions", counted(chat::handle));
             cfg.routes.post("/v1/completions", counted(text::handle));
             cfg.routes.post("/v1/responses", counted(responses::handle));
+            cfg.routes.post("/v1/embeddings", counted(embeddings::handle));
             cfg.routes.post("/tokenize", this::tokenize);
             cfg.routes.post("/detokenize", this::detokenize);
             cfg.routes.get("/metrics", ctx -> ctx.contentType("text/plain; version=0.0.4; charset=utf-8").result(metrics.scrape()));
@@ -218,6 +223,7 @@ public final class OpenAiServer implements AutoCloseable {
         long budget = modelsMemoryBytes > 0 ? modelsMemoryBytes : defaultModelsMemory();
         List<ModelPool.Source> sources = models.stream().map(m -> new ModelPool.Source(m.id(), m.path())).toList();
         String first = sources.getFirst().id();
+        s.engineConfig = config;
         s.pool = new ModelPool(sources, budget, src -> s.loadModel(src, src.id().equals(first) ? draftPath : null, config));
         s.app.start();
         // Jetty hands a connector's event listeners to each connection it opens (AbstractConnectionFactory)
@@ -294,6 +300,8 @@ public final class OpenAiServer implements AutoCloseable {
             GgufFile draftFile = df;
             return new ModelPool.Loaded(served, bytes, () -> {
                 engine.shutdown(Duration.ZERO);
+                var embedder = embedders.remove(src.id());
+                if (embedder != null) embedder.close();
                 metrics.unbind(src.id());
                 f.close();
                 if (draftFile != null) draftFile.close();
@@ -384,6 +392,16 @@ public final class OpenAiServer implements AutoCloseable {
             throw ApiException.unavailable("the engine cannot serve: " + broken);
         }
         return lease;
+    }
+
+    /** The embedder of a loaded model (the caller holds its lease), made on first use with the engine's threads and numerics. */
+    dev.lockstep.engine.Embedder embedder(ServedModel m) {
+        return embedders.computeIfAbsent(m.id(), id -> new dev.lockstep.engine.Embedder(m.engine().model(),
+                engineConfig.threads(), engineConfig.activations()));
+    }
+
+    void sendJson(Context ctx, JsonNode body) {
+        send(ctx, 200, body);
     }
 
     /** 503 unless the server serves: the default model loaded at start, and no shutdown begun. */
