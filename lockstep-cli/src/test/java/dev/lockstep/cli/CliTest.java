@@ -264,6 +264,29 @@ class CliTest {
         assertFalse(r.err().contains("\tat "), r.err());
     }
 
+    /** embed: one unit vector per text; a recurrent model is refused with a message. */
+    @Test
+    void embedPrintsUnitVectors() throws Exception {
+        Result r = run(null, "embed", "--model", aidreams(), "--json", "Once upon a time", "Hello");
+        assertEquals(0, r.code(), r.err());
+        JsonNode j = new ObjectMapper().readTree(r.out());
+        assertEquals(2, j.get("data").size());
+        assertEquals("mean", j.get("pooling").asText());
+        for (JsonNode d : j.get("data")) {
+            double ss = 0;
+            for (JsonNode x : d.get("embedding")) ss += x.asDouble() * x.asDouble();
+            assertEquals(64, d.get("embedding").size());
+            assertEquals(1.0, ss, 1e-5);
+        }
+        Result plain = run(null, "embed", "--model", aidreams(), "--threads", "1", "Hello");
+        String[] parts = plain.out().trim().split(" ");
+        assertEquals(64, parts.length);
+        assertEquals(j.get("data").get(1).get("embedding").get(0).asDouble(), Double.parseDouble(parts[0]), 5e-7);
+        Result mamba = run(null, "embed", "--model", Fixtures.file("models/tiny-mamba-f32.gguf").toString(), "Hello");
+        assertTrue(mamba.code() != 0 && mamba.err().contains("has no embedding output"), mamba.err());
+        assertFalse(mamba.err().contains("\tat "), mamba.err());
+    }
+
     /** Several models: only serve takes them; aliases, names and --models-dir are checked before anything loads. */
     @Test
     void severalModelsAreCheckedUpFront(@TempDir Path tmp) throws Exception {
