@@ -156,11 +156,9 @@ public final class Transformer implements Model {
         @Override
         public void forward(ForwardBatch b, KvCache cache, float[] logits) {
             layers(b, cache);
-            int dim = cfg.dim();
             // logits only where asked: gather the normalized rows, then one matmul
-            for (int i = 0; i < b.numLogits; i++)
-                Ops.rmsNorm(xb, i * dim, x, b.logitTokens[i] * dim, outputNorm, dim, cfg.rmsEps());
-            if (b.numLogits > 0) matmul.apply(output, xb, 0, dim, b.numLogits, logits, 0, cfg.vocabSize());
+            outputRows(b, xb);
+            if (b.numLogits > 0) matmul.apply(output, xb, 0, cfg.dim(), b.numLogits, logits, 0, cfg.vocabSize());
         }
 
         @Override
@@ -171,10 +169,15 @@ public final class Transformer implements Model {
         @Override
         public boolean hidden(ForwardBatch b, KvCache cache, float[] out) {
             layers(b, cache);
+            outputRows(b, out);
+            return true;
+        }
+
+        /** The output norm of each token {@code b.logitTokens[i]}'s residual, into {@code dst[i*dim ..]}. */
+        private void outputRows(ForwardBatch b, float[] dst) {
             int dim = cfg.dim();
             for (int i = 0; i < b.numLogits; i++)
-                Ops.rmsNorm(out, i * dim, x, b.logitTokens[i] * dim, outputNorm, dim, cfg.rmsEps());
-            return true;
+                Ops.rmsNorm(dst, i * dim, x, b.logitTokens[i] * dim, outputNorm, dim, cfg.rmsEps());
         }
 
         /** Every layer over the batch: the residual stream ends in {@code x}. */
