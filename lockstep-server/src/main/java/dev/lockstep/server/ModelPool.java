@@ -1,6 +1,5 @@
 package dev.lockstep.server;
 
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -20,15 +19,12 @@ import java.util.Map;
  * models never share a batch, and each keeps the same-bits guarantee on its own.
  */
 final class ModelPool implements AutoCloseable {
-    /** A model file and the id requests name it by. */
-    record Source(String id, Path path) {}
-
     /** What loading a model gives: the model to serve, its memory, and how to release it. */
     record Loaded(ServedModel model, long bytes, Runnable unload) {}
 
     /** Loads a model (off the pool's lock); throws a message for the client if it cannot. */
     interface Loader {
-        Loaded load(Source source) throws Exception;
+        Loaded load(OpenAiServer.ModelSource source) throws Exception;
     }
 
     /** A request's hold on a loaded model: the model is not unloaded until every lease on it closes. */
@@ -56,13 +52,13 @@ final class ModelPool implements AutoCloseable {
     }
 
     private static final class Slot {
-        final Source source;
+        final OpenAiServer.ModelSource source;
         Loaded loaded;
         boolean loading;
         int leases;
         long lastUsed;
 
-        Slot(Source source) {
+        Slot(OpenAiServer.ModelSource source) {
             this.source = source;
         }
     }
@@ -74,9 +70,9 @@ final class ModelPool implements AutoCloseable {
     private boolean closed;
 
     /** {@code sources} in order (the first is the default model); ids must be distinct. */
-    ModelPool(List<Source> sources, long budgetBytes, Loader loader) {
+    ModelPool(List<OpenAiServer.ModelSource> sources, long budgetBytes, Loader loader) {
         if (sources.isEmpty()) throw new IllegalArgumentException("no models to serve");
-        for (Source s : sources)
+        for (OpenAiServer.ModelSource s : sources)
             if (slots.putIfAbsent(s.id(), new Slot(s)) != null)
                 throw new IllegalArgumentException("two models have the id '" + s.id() + "'; give one an --alias");
         this.loader = loader;
@@ -103,13 +99,9 @@ final class ModelPool implements AutoCloseable {
         return s == null || s.loaded == null ? null : s.loaded.model();
     }
 
-    /** Bytes the loaded models take (their files and KV caches), and the budget. */
+    /** Bytes the loaded models take (their files and KV caches). */
     synchronized long usedBytes() {
         return used;
-    }
-
-    long budgetBytes() {
-        return budget;
     }
 
     /**
@@ -179,7 +171,7 @@ final class ModelPool implements AutoCloseable {
         }
     }
 
-    private static long fileBytes(Source s) {
+    private static long fileBytes(OpenAiServer.ModelSource s) {
         try {
             return java.nio.file.Files.size(s.path());
         } catch (java.io.IOException e) {

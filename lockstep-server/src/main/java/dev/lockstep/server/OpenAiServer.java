@@ -221,10 +221,9 @@ public final class OpenAiServer implements AutoCloseable {
                                      long modelsMemoryBytes) {
         OpenAiServer s = new OpenAiServer(options);
         long budget = modelsMemoryBytes > 0 ? modelsMemoryBytes : defaultModelsMemory();
-        List<ModelPool.Source> sources = models.stream().map(m -> new ModelPool.Source(m.id(), m.path())).toList();
-        String first = sources.getFirst().id();
+        String first = models.getFirst().id();
         s.engineConfig = config;
-        s.pool = new ModelPool(sources, budget, src -> s.loadModel(src, src.id().equals(first) ? draftPath : null, config));
+        s.pool = new ModelPool(models, budget, src -> s.loadModel(src, src.id().equals(first) ? draftPath : null, config));
         s.app.start();
         // Jetty hands a connector's event listeners to each connection it opens (AbstractConnectionFactory)
         for (var connector : s.app.jettyServer().server().getConnectors()) connector.addEventListener(s.headerDeadline);
@@ -273,7 +272,7 @@ public final class OpenAiServer implements AutoCloseable {
     }
 
     /** Opens a model file and starts its engine ({@link ModelPool}'s loader). */
-    private ModelPool.Loaded loadModel(ModelPool.Source src, Path draftPath, EngineConfig config) throws IOException {
+    private ModelPool.Loaded loadModel(ModelSource src, Path draftPath, EngineConfig config) throws IOException {
         long t0 = System.nanoTime();
         Path path = src.path();
         GgufFile f = GgufFile.open(path);

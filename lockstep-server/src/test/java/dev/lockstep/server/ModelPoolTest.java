@@ -20,8 +20,8 @@ class ModelPoolTest {
     private final Map<String, Long> sizes = new ConcurrentHashMap<>(Map.of("a", 40L, "b", 50L, "c", 30L));
 
     private ModelPool pool(long budget) {
-        List<ModelPool.Source> src = List.of(new ModelPool.Source("a", Path.of("a.gguf")),
-                new ModelPool.Source("b", Path.of("b.gguf")), new ModelPool.Source("c", Path.of("c.gguf")));
+        List<OpenAiServer.ModelSource> src = List.of(new OpenAiServer.ModelSource("a", Path.of("a.gguf")),
+                new OpenAiServer.ModelSource("b", Path.of("b.gguf")), new OpenAiServer.ModelSource("c", Path.of("c.gguf")));
         return new ModelPool(src, budget, s -> {
             if (s.id().equals("broken")) throw new IllegalStateException("bad file");
             synchronized (events) {
