@@ -11,7 +11,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * arguments in fields, so a call allocates nothing.
  *
  * <p>With INT8 activations ({@link Activations#INT8}), every product with a matrix the INT8 kernels
- * take ({@link Int8Weights#supports}: Q4_0, Q8_0, Q4_K, Q5_K, Q6_K), whatever the token count, is
+ * take ({@link Int8Weights#supports}: Q4_0, Q4_K, Q5_K, Q6_K), whatever the token count, is
  * {@link Int8Gemm}'s (tokens quantized once per call); other types keep the f32 kernels. The choice
  * is per instance and matrix type, never per batch, so invariance holds in either mode.
  */
@@ -231,7 +231,7 @@ public final class MatMul implements WorkerPool.Task {
     /**
      * INT8 activations, any token count: the unit's groups of 16 rows ({@link #unitRows}: four, whose
      * rearranged weights stay in L2) meet the call's tokens four at a time ({@link Int8Gemm#group});
-     * one token alone takes the one-token kernels.
+     * one or two tokens take the one-token kernels (see {@link Int8Gemm#group}).
      */
     private void int8(Matrix m, float[] y, int yOff, int yStride, int r0, int r1, int worker) {
         float[] l = lanes[worker];
