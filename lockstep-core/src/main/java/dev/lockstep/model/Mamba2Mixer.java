@@ -1,6 +1,6 @@
 package dev.lockstep.model;
 
-import dev.lockstep.kernels.Canonical;
+import dev.lockstep.kernels.Dot;
 import dev.lockstep.kernels.Exp;
 import dev.lockstep.kernels.Ops;
 
@@ -65,7 +65,7 @@ public final class Mamba2Mixer implements RecurrentMixer {
     @Override
     public void step(float[] x, int xo, int pos, float[] st, int so) {
         Ops.rmsNorm(h, 0, x, xo, norm, dModel, eps);
-        for (int r = 0; r < zxbcdt.length; r++) zxbcdt[r] = Canonical.dotScalar(inProj, r * dModel, h, 0, dModel);
+        for (int r = 0; r < zxbcdt.length; r++) zxbcdt[r] = Dot.dot(inProj, r * dModel, h, 0, dModel);
         int w = dConv - 1;
         for (int c = 0; c < convDim; c++) {
             int base = so + c * w;
@@ -97,12 +97,12 @@ public final class Mamba2Mixer implements RecurrentMixer {
         }
         int gs = dInner / groups;
         for (int g = 0; g < groups; g++) rmsNormSlice(y, g * gs, gs);
-        for (int r = 0; r < dModel; r++) x[xo + r] += Canonical.dotScalar(outProj, r * dInner, y, 0, dInner);
+        for (int r = 0; r < dModel; r++) x[xo + r] += Dot.dot(outProj, r * dInner, y, 0, dInner);
     }
 
     /** y[o .. o+n) = y / sqrt(mean(y^2) + eps) * gnorm[o ..], the sum of squares in canonical order. */
     private void rmsNormSlice(float[] v, int o, int n) {
-        float ss = Canonical.dotScalar(v, o, v, o, n);
+        float ss = Dot.dot(v, o, v, o, n);
         float inv = 1f / (float) Math.sqrt(ss / n + eps); // as Ops.rmsNorm: sqrt is exactly rounded
         for (int i = 0; i < n; i++) v[o + i] = v[o + i] * inv * gnorm[o + i];
     }

@@ -1,6 +1,6 @@
 package dev.lockstep.model;
 
-import dev.lockstep.kernels.Canonical;
+import dev.lockstep.kernels.Dot;
 import dev.lockstep.kernels.Exp;
 import dev.lockstep.kernels.Ops;
 
@@ -84,7 +84,7 @@ public final class MambaMixer implements RecurrentMixer {
     /** x[xo .. xo+dModel) += mixer(rmsnorm(x)); the states advance by one token. */
     public void step(float[] x, int xo, float[] conv, int co, float[] ssm, int so) {
         Ops.rmsNorm(h, 0, x, xo, norm, dModel, eps);
-        for (int r = 0; r < 2 * dInner; r++) xz[r] = Canonical.dotScalar(inProj, r * dModel, h, 0, dModel);
+        for (int r = 0; r < 2 * dInner; r++) xz[r] = Dot.dot(inProj, r * dModel, h, 0, dModel);
         int w = dConv - 1;
         for (int c = 0; c < dInner; c++) {
             // conv over the window (oldest first) and the new input, then roll the window
@@ -96,9 +96,9 @@ public final class MambaMixer implements RecurrentMixer {
             if (w > 0) conv[base + w - 1] = xz[c];
             u[c] = Exp.silu(acc);
         }
-        for (int r = 0; r < xdbc.length; r++) xdbc[r] = Canonical.dotScalar(xProj, r * dInner, u, 0, dInner);
+        for (int r = 0; r < xdbc.length; r++) xdbc[r] = Dot.dot(xProj, r * dInner, u, 0, dInner);
         for (int c = 0; c < dInner; c++) {
-            float v = Canonical.dotScalar(dtW, c * dtRank, xdbc, 0, dtRank) + dtB[c];
+            float v = Dot.dot(dtW, c * dtRank, xdbc, 0, dtRank) + dtB[c];
             delta[c] = v > 20f ? v : (float) StrictMath.log1p(Exp.exp(v));
         }
         int bOff = dtRank, cOff = dtRank + dState;
@@ -113,6 +113,6 @@ public final class MambaMixer implements RecurrentMixer {
             }
             y[c] = Math.fma(d[c], u[c], acc) * Exp.silu(xz[dInner + c]);
         }
-        for (int r = 0; r < dModel; r++) x[xo + r] += Canonical.dotScalar(outProj, r * dInner, y, 0, dInner);
+        for (int r = 0; r < dModel; r++) x[xo + r] += Dot.dot(outProj, r * dInner, y, 0, dInner);
     }
 }

@@ -1,6 +1,6 @@
 package dev.lockstep.model;
 
-import dev.lockstep.kernels.Canonical;
+import dev.lockstep.kernels.Dot;
 import dev.lockstep.kernels.Exp;
 import dev.lockstep.kernels.Ops;
 
@@ -71,11 +71,11 @@ final class TttBlock implements RecurrentMixer {
         Ops.addInPlace(x, xo, b, 0, hidden);
         Ops.rmsNorm(a, 0, x, xo, ffnNorm, hidden, eps);
         for (int i = 0; i < ff; i++) {
-            g[i] = Canonical.dotScalar(gateW, i * hidden, a, 0, hidden);
-            u[i] = Canonical.dotScalar(upW, i * hidden, a, 0, hidden);
+            g[i] = Dot.dot(gateW, i * hidden, a, 0, hidden);
+            u[i] = Dot.dot(upW, i * hidden, a, 0, hidden);
         }
         for (int i = 0; i < ff; i++) g[i] = Exp.silu(g[i]) * u[i];
-        for (int c = 0; c < hidden; c++) x[xo + c] += Canonical.dotScalar(downW, c * ff, g, 0, ff);
+        for (int c = 0; c < hidden; c++) x[xo + c] += Dot.dot(downW, c * ff, g, 0, ff);
     }
 
     @Override

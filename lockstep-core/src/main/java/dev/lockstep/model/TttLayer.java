@@ -1,6 +1,7 @@
 package dev.lockstep.model;
 
 import dev.lockstep.kernels.Canonical;
+import dev.lockstep.kernels.Dot;
 
 /**
  * The TTT-Linear and TTT-MLP layers (Sun et al. 2024, "Learning to (Learn at Test Time)") in their
@@ -108,7 +109,7 @@ public final class TttLayer {
     public void step(float[] x, int xo, int t, float[] st, int so, float[] y, int yo) {
         int p = t % miniBatch;
         if (shareQk) {
-            for (int c = 0; c < hidden; c++) s[c] = Canonical.dotScalar(wq, c * hidden, x, xo, hidden);
+            for (int c = 0; c < hidden; c++) s[c] = Dot.dot(wq, c * hidden, x, xo, hidden);
             int win = so + heads * perHead(), w = convK - 1;
             for (int c = 0; c < hidden; c++) {
                 float aq = convQB[c], ak = convKB[c];
@@ -124,15 +125,15 @@ public final class TttLayer {
             }
         } else {
             for (int c = 0; c < hidden; c++) {
-                q[c] = Canonical.dotScalar(wq, c * hidden, x, xo, hidden);
-                k[c] = Canonical.dotScalar(wk, c * hidden, x, xo, hidden);
+                q[c] = Dot.dot(wq, c * hidden, x, xo, hidden);
+                k[c] = Dot.dot(wk, c * hidden, x, xo, hidden);
             }
         }
-        for (int c = 0; c < hidden; c++) v[c] = Canonical.dotScalar(wv, c * hidden, x, xo, hidden);
+        for (int c = 0; c < hidden; c++) v[c] = Dot.dot(wv, c * hidden, x, xo, hidden);
         for (int h = 0; h < heads; h++) {
             rope(q, h * d, p);
             rope(k, h * d, p);
-            float a = Canonical.dotScalar(lrW, h * hidden, x, xo, hidden) + lrB[h];
+            float a = Dot.dot(lrW, h * hidden, x, xo, hidden) + lrB[h];
             eta[h] = baseLr * (float) (1.0 / (1.0 + StrictMath.exp(-a))) / d;
         }
         float tau = Math.max(0f, 1f / (p + 1) + tokenIdx[p]);
@@ -171,8 +172,8 @@ public final class TttLayer {
         }
         layerNorm(z, 0, hidden, postW, postB, 0, o, 0);
         if (gate)
-            for (int c = 0; c < hidden; c++) o[c] *= geluTanh(Canonical.dotScalar(wg, c * hidden, x, xo, hidden));
-        for (int c = 0; c < hidden; c++) y[yo + c] = Canonical.dotScalar(wo, c * hidden, o, 0, hidden);
+            for (int c = 0; c < hidden; c++) o[c] *= geluTanh(Dot.dot(wg, c * hidden, x, xo, hidden));
+        for (int c = 0; c < hidden; c++) y[yo + c] = Dot.dot(wo, c * hidden, o, 0, hidden);
     }
 
     /**

@@ -36,6 +36,10 @@ public final class LogitsDigest {
             MessageDigest sha = MessageDigest.getInstance("SHA-256");
             float[] logits = new float[prompt.length * m.vocabSize()];
             ForwardBatch b = new ForwardBatch(64, 1);
+            if (m.stateFloats() > 0) { // a recurrent model: one state slot, fresh
+                b.stateStore = new float[m.stateFloats()];
+                m.initState(b.stateStore, 0);
+            }
             int s = b.addSequence(table, 0, 0);
             for (int i = 0; i < prompt.length; i++) b.addToken(s, prompt[i], i, true);
             r.forward(b, kv, logits);
