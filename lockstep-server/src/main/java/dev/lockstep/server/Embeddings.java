@@ -79,36 +79,22 @@ final class Embeddings {
     /** The inputs as token ids, each checked: not empty, within the context, ids in the vocabulary. */
     private static List<int[]> inputs(Fields f, ServedModel m, int maxTokens) {
         JsonNode in = f.node("input");
-        if (in == null) throw ApiException.badRequest("input", "input is required");
-        int vocab = m.engine().model().vocabSize();
+        boolean listed = in != null && in.isArray() && !in.isEmpty() && !in.get(0).isIntegralNumber();
+        if (listed && in.size() > MAX_INPUTS) // before reading them
+            throw ApiException.badRequest("input", "input has " + in.size() + " items; at most " + MAX_INPUTS + " per request");
         List<int[]> out = new ArrayList<>();
-        if (in.isTextual()) out.add(text(m, in.textValue(), "input"));
-        else if (in.isArray() && !in.isEmpty() && in.get(0).isIntegralNumber()) out.add(Fields.tokenIds(in, "input", vocab));
-        else if (in.isArray() && !in.isEmpty()) {
-            if (in.size() > MAX_INPUTS)
-                throw ApiException.badRequest("input", "input has " + in.size() + " items; at most " + MAX_INPUTS + " per request");
-            for (int i = 0; i < in.size(); i++) {
-                JsonNode e = in.get(i);
-                String name = "input[" + i + "]";
-                if (e.isTextual()) out.add(text(m, e.textValue(), name));
-                else if (e.isArray()) out.add(Fields.tokenIds(e, name, vocab));
-                else throw Fields.wrongType(name, "a string or a list of token ids", e);
-            }
-        } else if (in.isArray()) throw ApiException.badRequest("input", "input must not be an empty list");
-        else throw Fields.wrongType("input", "a string, a list of strings, or token ids", in);
-        for (int i = 0; i < out.size(); i++) {
-            String name = in.isTextual() || in.get(0).isIntegralNumber() ? "input" : "input[" + i + "]";
-            int n = out.get(i).length;
-            if (n == 0) throw ApiException.badRequest("input", name + " is empty");
-            if (n > maxTokens)
+        List<Fields.TextOrIds> items = Fields.textsOrTokenIds(in, "input", m.engine().model().vocabSize());
+        for (int i = 0; i < items.size(); i++) {
+            Fields.TextOrIds item = items.get(i);
+            String name = listed ? "input[" + i + "]" : "input";
+            if (item.text() != null && item.text().isEmpty()) throw ApiException.badRequest("input", name + " is empty");
+            int[] ids = item.text() != null ? m.tokenizer().encode(item.text(), true, false) : item.ids();
+            if (ids.length == 0) throw ApiException.badRequest("input", name + " is empty");
+            if (ids.length > maxTokens)
                 throw new ApiException(400, "invalid_request_error", "input", "context_length_exceeded",
-                        name + " has " + n + " tokens; this model embeds at most " + maxTokens);
+                        name + " has " + ids.length + " tokens; this model embeds at most " + maxTokens);
+            out.add(ids);
         }
         return out;
-    }
-
-    private static int[] text(ServedModel m, String s, String name) {
-        if (s.isEmpty()) throw ApiException.badRequest("input", name + " is empty");
-        return m.tokenizer().encode(s, true, false);
     }
 }

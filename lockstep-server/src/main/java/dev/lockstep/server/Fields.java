@@ -156,6 +156,35 @@ final class Fields {
      * A JSON list of token ids ({@code arr}, already known to be a list) as ints, each inside the
      * vocabulary; errors name {@code param} and the entry.
      */
+    /** One item of a prompt-shaped field: its text, or (text null) its token ids. */
+    record TextOrIds(String text, int[] ids) {}
+
+    /**
+     * OpenAI's prompt shape, as completions' {@code prompt} and embeddings' {@code input} take it: a
+     * string, a list of token ids, or a list of strings and lists of token ids. Token ids are checked
+     * against the vocabulary; errors name {@code param} or {@code param[i]}.
+     */
+    static List<TextOrIds> textsOrTokenIds(JsonNode p, String param, int vocab) {
+        if (p == null) throw ApiException.badRequest(param, param + " is required");
+        if (p.isArray() && p.isEmpty()) throw ApiException.badRequest(param, param + " must not be an empty list");
+        List<TextOrIds> out = new ArrayList<>();
+        if (p.isTextual()) {
+            out.add(new TextOrIds(p.textValue(), null));
+        } else if (p.isArray() && p.get(0).isIntegralNumber()) {
+            out.add(new TextOrIds(null, tokenIds(p, param, vocab)));
+        } else if (p.isArray()) {
+            for (int i = 0; i < p.size(); i++) {
+                JsonNode e = p.get(i);
+                if (e.isTextual()) out.add(new TextOrIds(e.textValue(), null));
+                else if (e.isArray()) out.add(new TextOrIds(null, tokenIds(e, param + "[" + i + "]", vocab)));
+                else throw wrongType(param + "[" + i + "]", "a string or a list of token ids", e);
+            }
+        } else {
+            throw wrongType(param, "a string, a list of strings, a list of token ids or a list of such lists", p);
+        }
+        return out;
+    }
+
     static int[] tokenIds(JsonNode arr, String param, int vocab) {
         int[] ids = new int[arr.size()];
         for (int i = 0; i < ids.length; i++) {

@@ -83,36 +83,13 @@ final class TextCompletions {
     }
 
     private static List<Prompt> prompts(Fields f, ServedModel m) {
-        JsonNode p = f.node("prompt");
-        if (p == null) throw ApiException.badRequest("prompt", "prompt is required");
-        if (p.isArray() && p.isEmpty()) throw ApiException.badRequest("prompt", "prompt must not be an empty list");
         List<Prompt> out = new ArrayList<>();
-        if (p.isTextual()) {
-            out.add(text(m, p.textValue()));
-        } else if (p.isArray() && !p.isEmpty() && p.get(0).isIntegralNumber()) {
-            out.add(ids(m, p, "prompt"));
-        } else if (p.isArray() && !p.isEmpty()) {
-            for (int i = 0; i < p.size(); i++) {
-                JsonNode e = p.get(i);
-                if (e.isTextual()) out.add(text(m, e.textValue()));
-                else if (e.isArray()) out.add(ids(m, e, "prompt[" + i + "]"));
-                else throw Fields.wrongType("prompt[" + i + "]", "a string or a list of token ids", e);
-            }
-        } else {
-            throw Fields.wrongType("prompt", "a string, a list of strings, a list of token ids or a list of such lists", p);
-        }
+        for (Fields.TextOrIds p : Fields.textsOrTokenIds(f.node("prompt"), "prompt", m.engine().model().vocabSize()))
+            out.add(p.text() != null ? new Prompt(p.text(), m.tokenizer().encode(p.text(), true, true))
+                    : new Prompt(m.tokenizer().decode(p.ids()), p.ids()));
         if (out.size() > SamplingFields.MAX_N)
             throw ApiException.badRequest("prompt", "at most " + SamplingFields.MAX_N + " prompts per request, got " + out.size());
         return out;
-    }
-
-    private static Prompt text(ServedModel m, String s) {
-        return new Prompt(s, m.tokenizer().encode(s, true, true));
-    }
-
-    private static Prompt ids(ServedModel m, JsonNode arr, String param) {
-        int[] ids = Fields.tokenIds(arr, param, m.engine().model().vocabSize());
-        return new Prompt(m.tokenizer().decode(ids), ids);
     }
 
     private ObjectNode envelope(String id, long created, ServedModel m) {
