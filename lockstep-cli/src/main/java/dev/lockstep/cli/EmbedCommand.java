@@ -45,7 +45,7 @@ final class EmbedCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         try (LoadedModel lm = LoadedModel.open(modelOptions.resolve(), true);
              Embedder e = new Embedder(lm.model(), modelOptions.threads, Activations.parse(activations))) {
-            Embedder.Pooling p = pooling != null ? Embedder.Pooling.parse(pooling) : Embedder.Pooling.of(lm.model(), Embedder.Pooling.MEAN);
+            Embedder.Pooling p = pooling != null ? Embedder.Pooling.parse(pooling) : e.defaultPooling();
             ObjectMapper mapper = new ObjectMapper();
             ObjectNode reply = mapper.createObjectNode().put("object", "list");
             ArrayNode data = reply.putArray("data");

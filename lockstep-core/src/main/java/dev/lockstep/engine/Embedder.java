@@ -34,7 +34,7 @@ public final class Embedder implements AutoCloseable {
         }
 
         /** The file's {@code <arch>.pooling_type} if it names one of these, else {@code fallback}. */
-        public static Pooling of(Model model, Pooling fallback) {
+        static Pooling of(Model model, Pooling fallback) {
             int type = model.file().getInt(model.architecture() + ".pooling_type", 0);
             return switch (type) {
                 case 1 -> MEAN;
@@ -61,6 +61,7 @@ public final class Embedder implements AutoCloseable {
     private final WorkerPool pool;
     private final ModelRunner runner;
     private final int dim;
+    private final Pooling defaultPooling;
     private final int chunk;
     private final ForwardBatch batch;
     private final float[] rows;
@@ -73,6 +74,7 @@ public final class Embedder implements AutoCloseable {
 
     Embedder(Model model, int threads, Activations activations, int chunk) {
         this.model = model;
+        this.defaultPooling = Pooling.of(model, Pooling.MEAN);
         this.chunk = chunk;
         this.batch = new ForwardBatch(chunk, 1);
         this.pool = new WorkerPool(threads);
@@ -83,6 +85,11 @@ public final class Embedder implements AutoCloseable {
             throw new LockstepException("a " + model.architecture() + " model has no embedding output here (transformers only)");
         }
         this.rows = new float[chunk * dim];
+    }
+
+    /** The model's pooling: the file's {@code pooling_type} if it names mean, cls or last, else mean. */
+    public Pooling defaultPooling() {
+        return defaultPooling;
     }
 
     /** Length of the vectors. */

@@ -50,7 +50,7 @@ final class Embeddings {
         Embedder embedder = server.embedder(m);
         int dims = f.integer("dimensions", embedder.dim(), 1, embedder.dim());
         List<int[]> inputs = inputs(f, m, embedder.maxTokens());
-        Embedder.Pooling pooling = Embedder.Pooling.of(m.engine().model(), Embedder.Pooling.MEAN);
+        Embedder.Pooling pooling = embedder.defaultPooling();
         ObjectNode reply = json.createObjectNode().put("object", "list");
         ArrayNode data = reply.putArray("data");
         long tokens = 0;

@@ -18,7 +18,7 @@ import java.util.Map;
  * <p>Each model has its own engine (KV cache, batches, worker threads), so requests to different
  * models never share a batch, and each keeps the same-bits guarantee on its own.
  */
-final class ModelPool implements AutoCloseable {
+final class ModelPool {
     /** What loading a model gives: the model to serve, its memory, and how to release it. */
     record Loaded(ServedModel model, long bytes, Runnable unload) {}
 
@@ -86,11 +86,6 @@ final class ModelPool implements AutoCloseable {
 
     List<String> ids() {
         return List.copyOf(slots.keySet());
-    }
-
-    synchronized boolean isLoaded(String id) {
-        Slot s = slots.get(id);
-        return s != null && s.loaded != null;
     }
 
     /** The loaded model of this id, or null (no loading, no lease: for listings). */
@@ -213,11 +208,6 @@ final class ModelPool implements AutoCloseable {
             }
         used = 0;
         notifyAll();
-    }
-
-    @Override
-    public void close() {
-        closeAll();
     }
 
     /** Every loaded model (for shutdown and health). */

@@ -53,7 +53,7 @@ class ModelPoolTest {
             assertEquals("c", c.model().id());
         }
         assertEquals(List.of("load a", "load b", "load c", "unload b"), events);
-        assertTrue(p.isLoaded("a") && p.isLoaded("c") && !p.isLoaded("b"));
+        assertTrue(p.loadedModel("a") != null && p.loadedModel("c") != null && p.loadedModel("b") == null);
         assertEquals(70, p.usedBytes());
     }
 
@@ -64,14 +64,14 @@ class ModelPoolTest {
         ApiException e = assertThrows(ApiException.class, () -> p.acquire("b")); // 40 + 50 > 60, and a is held
         assertEquals(503, e.status);
         assertTrue(e.getMessage().contains("'b' needs") && e.getMessage().contains("held by models serving requests"), e.getMessage());
-        assertTrue(p.isLoaded("a") && !p.isLoaded("b"));
+        assertTrue(p.loadedModel("a") != null && p.loadedModel("b") == null);
         a.close();
         try (var b = p.acquire("b")) { // a is idle now: unloaded for b
             assertEquals("b", b.model().id());
         }
         // the refused b was loaded (these fake files have no size to check first), then released at once
         assertEquals(List.of("load a", "load b", "unload b", "load b", "unload a"), events);
-        assertFalse(p.isLoaded("a"));
+        assertFalse(p.loadedModel("a") != null);
     }
 
     @Test
@@ -83,7 +83,7 @@ class ModelPoolTest {
         try (var b = p.acquire("b")) { // 50 > 45: served alone, once nothing else is loaded
             assertEquals("b", b.model().id());
         }
-        assertFalse(p.isLoaded("a"));
+        assertFalse(p.loadedModel("a") != null);
         ApiException e = assertThrows(ApiException.class, () -> p.acquire("gpt-4o"));
         assertEquals(404, e.status);
         assertTrue(e.getMessage().contains("'gpt-4o' does not exist") && e.getMessage().contains("'a', 'b', 'c'"), e.getMessage());
