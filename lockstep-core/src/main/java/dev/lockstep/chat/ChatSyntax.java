@@ -146,12 +146,17 @@ public final class ChatSyntax {
     }
 
     /**
-     * A system-prompt paragraph for templates that do not show tools: the tools as JSON and how to
-     * call one (Hermes' syntax, which {@link #parse} then reads).
+     * A system-prompt paragraph for templates that do not show tools: the tools ({@code toolsJson}:
+     * their functions, compact JSON) and how to call one (Hermes' syntax, which {@link #parse} then
+     * reads). Short, since small models have short contexts.
      */
     public static String describeTools(String toolsJson) {
-        return "You can call these tools (JSON schemas):\n" + toolsJson + "\n\nTo call one, reply with "
-                + "<tool_call>{\"name\": <tool name>, \"arguments\": <arguments object>}</tool_call>.";
+        return "Tools: " + toolsJson + "\nTo call one, reply <tool_call>{\"name\": ..., \"arguments\": {...}}</tool_call>";
+    }
+
+    /** Whether the template's model marks thinking in its replies (or writes harmony channels). */
+    public boolean marksThinking() {
+        return thinking != null || calls instanceof Harmony;
     }
 
     /** Whether the rendered prompt leaves the model inside its thinking (the reply starts there). */
@@ -202,6 +207,14 @@ public final class ChatSyntax {
         CallSyntax.Parsed p = calls.parse(answer, tools);
         if (p == null || p.calls().isEmpty()) return new ChatReply(reasoning, answer, List.of());
         return new ChatReply(reasoning, emptyToNull(p.content().strip(), true), p.calls());
+    }
+
+    /**
+     * The content of a reply cut short (by max_tokens, a stop string) up to where a call it was
+     * writing begins: half a call is neither a call nor content.
+     */
+    public String beforeCall(String content) {
+        return content == null ? null : content.substring(0, calls.callStart(content));
     }
 
     private static String emptyToNull(String content, boolean called) {

@@ -50,8 +50,18 @@ public final class ReplyStream {
     /** The whole reply, and what was not shown yet. */
     public Finished finish() {
         ChatReply r = syntax.parse(text.toString(), thinkingOpened, tools);
+        return new Finished(r, remaining(r));
+    }
+
+    /** The text pushed so far. */
+    public String text() {
+        return text.toString();
+    }
+
+    /** What of {@code r} (the reply as finally read) was not shown yet. */
+    public Delta remaining(ChatReply r) {
         String reasoning = r.reasoning() == null ? "" : r.reasoning(), content = r.content() == null ? "" : r.content();
-        return new Finished(r, new Delta(rest(shownReasoning, reasoning), rest(shownContent, content)));
+        return new Delta(rest(shownReasoning, reasoning), rest(shownContent, content));
     }
 
     public record Finished(ChatReply reply, Delta delta) {}

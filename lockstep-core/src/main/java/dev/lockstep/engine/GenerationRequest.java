@@ -3,6 +3,7 @@ package dev.lockstep.engine;
 import dev.lockstep.sampling.SamplingParams;
 
 import java.util.List;
+import java.util.Set;
 
 /**
  * What to generate: a prompt (token ids), how to sample, when to stop, what to report.
@@ -16,17 +17,26 @@ import java.util.List;
  * @param spec           speculation for this request (null: the engine's default); never changes the output
  * @param format         plain text, or constrained: JSON mode, a JSON schema ({@link ResponseFormat})
  * @param tokenStops     token ids that end the output, and tokens to generate before any end may ({@link TokenStops})
+ * @param shownSpecial   control tokens whose text the output shows (a chat reply's tool-call and thinking markers, which
+ *                       the reply is parsed by); other control tokens add no text
  */
 public record GenerationRequest(int[] prompt, SamplingParams sampling, int maxTokens, List<String> stop, boolean ignoreEos,
                                 int logprobs, boolean promptLogprobs, long stream,
-                                SpecConfig.Mode spec, ResponseFormat format, TokenStops tokenStops) {
+                                SpecConfig.Mode spec, ResponseFormat format, TokenStops tokenStops, Set<Integer> shownSpecial) {
 
     public GenerationRequest {
         prompt = prompt.clone();
+        shownSpecial = shownSpecial == null ? Set.of() : Set.copyOf(shownSpecial);
         stop = stop == null ? List.of() : List.copyOf(stop);
         if (sampling == null) sampling = SamplingParams.GREEDY;
         if (format == null) format = ResponseFormat.TEXT;
         if (tokenStops == null) tokenStops = TokenStops.NONE;
+    }
+
+    public GenerationRequest(int[] prompt, SamplingParams sampling, int maxTokens, List<String> stop, boolean ignoreEos,
+                             int logprobs, boolean promptLogprobs, long stream, SpecConfig.Mode spec, ResponseFormat format,
+                             TokenStops tokenStops) {
+        this(prompt, sampling, maxTokens, stop, ignoreEos, logprobs, promptLogprobs, stream, spec, format, tokenStops, Set.of());
     }
 
     public GenerationRequest(int[] prompt, SamplingParams sampling, int maxTokens, List<String> stop, boolean ignoreEos,
@@ -45,15 +55,15 @@ public record GenerationRequest(int[] prompt, SamplingParams sampling, int maxTo
     }
 
     public GenerationRequest withSpec(SpecConfig.Mode m) {
-        return new GenerationRequest(prompt, sampling, maxTokens, stop, ignoreEos, logprobs, promptLogprobs, stream, m, format, tokenStops);
+        return new GenerationRequest(prompt, sampling, maxTokens, stop, ignoreEos, logprobs, promptLogprobs, stream, m, format, tokenStops, shownSpecial);
     }
 
     public GenerationRequest withFormat(ResponseFormat f) {
-        return new GenerationRequest(prompt, sampling, maxTokens, stop, ignoreEos, logprobs, promptLogprobs, stream, spec, f, tokenStops);
+        return new GenerationRequest(prompt, sampling, maxTokens, stop, ignoreEos, logprobs, promptLogprobs, stream, spec, f, tokenStops, shownSpecial);
     }
 
     public GenerationRequest withTokenStops(TokenStops t) {
-        return new GenerationRequest(prompt, sampling, maxTokens, stop, ignoreEos, logprobs, promptLogprobs, stream, spec, format, t);
+        return new GenerationRequest(prompt, sampling, maxTokens, stop, ignoreEos, logprobs, promptLogprobs, stream, spec, format, t, shownSpecial);
     }
 
     public static GenerationRequest greedy(int[] prompt, int maxTokens) {
@@ -61,22 +71,26 @@ public record GenerationRequest(int[] prompt, SamplingParams sampling, int maxTo
     }
 
     public GenerationRequest withLogprobs(int k) {
-        return new GenerationRequest(prompt, sampling, maxTokens, stop, ignoreEos, k, promptLogprobs, stream, spec, format, tokenStops);
+        return new GenerationRequest(prompt, sampling, maxTokens, stop, ignoreEos, k, promptLogprobs, stream, spec, format, tokenStops, shownSpecial);
     }
 
     public GenerationRequest withPromptLogprobs(boolean on) {
-        return new GenerationRequest(prompt, sampling, maxTokens, stop, ignoreEos, logprobs, on, stream, spec, format, tokenStops);
+        return new GenerationRequest(prompt, sampling, maxTokens, stop, ignoreEos, logprobs, on, stream, spec, format, tokenStops, shownSpecial);
     }
 
     public GenerationRequest withIgnoreEos(boolean on) {
-        return new GenerationRequest(prompt, sampling, maxTokens, stop, on, logprobs, promptLogprobs, stream, spec, format, tokenStops);
+        return new GenerationRequest(prompt, sampling, maxTokens, stop, on, logprobs, promptLogprobs, stream, spec, format, tokenStops, shownSpecial);
     }
 
     public GenerationRequest withStop(List<String> s) {
-        return new GenerationRequest(prompt, sampling, maxTokens, s, ignoreEos, logprobs, promptLogprobs, stream, spec, format, tokenStops);
+        return new GenerationRequest(prompt, sampling, maxTokens, s, ignoreEos, logprobs, promptLogprobs, stream, spec, format, tokenStops, shownSpecial);
+    }
+
+    public GenerationRequest withShownSpecial(Set<Integer> ids) {
+        return new GenerationRequest(prompt, sampling, maxTokens, stop, ignoreEos, logprobs, promptLogprobs, stream, spec, format, tokenStops, ids);
     }
 
     public GenerationRequest withStream(long s) {
-        return new GenerationRequest(prompt, sampling, maxTokens, stop, ignoreEos, logprobs, promptLogprobs, s, spec, format, tokenStops);
+        return new GenerationRequest(prompt, sampling, maxTokens, stop, ignoreEos, logprobs, promptLogprobs, s, spec, format, tokenStops, shownSpecial);
     }
 }

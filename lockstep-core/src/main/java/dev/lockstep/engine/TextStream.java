@@ -5,6 +5,7 @@ import dev.lockstep.tokenizer.Tokenizer;
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
+import java.util.Set;
 
 /**
  * Turns a request's tokens into text as they come: joins token bytes into whole UTF-8 characters,
@@ -14,13 +15,20 @@ import java.util.List;
 final class TextStream {
     private final Tokenizer tokenizer;
     private final List<String> stops;
+    private final Set<Integer> shownSpecial;
     private final ByteArrayOutputStream partial = new ByteArrayOutputStream();
     private final StringBuilder held = new StringBuilder();
     private boolean stopped;
 
     TextStream(Tokenizer tokenizer, List<String> stops) {
+        this(tokenizer, stops, Set.of());
+    }
+
+    /** {@code shownSpecial}: control tokens whose text is shown ({@link GenerationRequest#shownSpecial}). */
+    TextStream(Tokenizer tokenizer, List<String> stops, Set<Integer> shownSpecial) {
         this.tokenizer = tokenizer;
         this.stops = stops;
+        this.shownSpecial = shownSpecial;
     }
 
     boolean stopped() {
@@ -30,7 +38,7 @@ final class TextStream {
     /** Adds a token; returns the text that can be shown now. */
     String push(int token) {
         if (tokenizer == null || stopped) return "";
-        partial.writeBytes(tokenizer.piece(token, false));
+        partial.writeBytes(tokenizer.piece(token, !shownSpecial.isEmpty() && shownSpecial.contains(token)));
         byte[] b = partial.toByteArray();
         int complete = completePrefix(b);
         if (complete > 0) {

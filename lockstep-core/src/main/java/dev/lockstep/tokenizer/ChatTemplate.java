@@ -1,6 +1,7 @@
 package dev.lockstep.tokenizer;
 
 import dev.lockstep.LockstepException;
+import dev.lockstep.chat.ChatSyntax;
 import dev.lockstep.gguf.GgufFile;
 import dev.lockstep.template.Strftime;
 import dev.lockstep.template.Template;
@@ -64,6 +65,7 @@ public final class ChatTemplate {
     private final TemplateException compileError;
     private final Template.Limits limits;
     private final Supplier<LocalDateTime> clock;
+    private final ChatSyntax syntax;
 
     public ChatTemplate(String source, String bosToken, String eosToken) {
         this(source, bosToken, eosToken, false, Template.Limits.DEFAULT, LocalDateTime::now);
@@ -77,6 +79,7 @@ public final class ChatTemplate {
         this.eos = eosToken;
         this.limits = limits;
         this.clock = clock;
+        this.syntax = ChatSyntax.of(source);
         Template t = null;
         TemplateException error = null;
         try {
@@ -120,13 +123,9 @@ public final class ChatTemplate {
         return compileError == null ? null : compileError.getMessage();
     }
 
-    /**
-     * Whether the template writes tool calls in the Hermes syntax ({@code <tool_call>{"name": ...,
-     * "arguments": ...}</tool_call>}, as Qwen 2.5 / 3 and Hermes models are trained to), so that a
-     * model's own calls can be read back out of its reply.
-     */
-    public boolean hermesToolCalls() {
-        return source.contains("<tool_call>") && source.contains("tools");
+    /** What the template teaches the model about tool calls and thinking ({@link ChatSyntax}). */
+    public ChatSyntax syntax() {
+        return syntax;
     }
 
     /** Whether this is the documented default (the model file carries no template). */

@@ -5,8 +5,10 @@ import dev.lockstep.gguf.GgufFile;
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.List;
 import java.util.Set;
+import java.util.TreeSet;
 
 /**
  * Text to token ids and back, as llama.cpp does it for the tokenizer a GGUF file carries.
@@ -133,6 +135,19 @@ public abstract sealed class Tokenizer permits SpmTokenizer, BpeTokenizer {
         ByteArrayOutputStream b = new ByteArrayOutputStream();
         for (int id : ids) b.writeBytes(piece(id, special));
         return b.toString(StandardCharsets.UTF_8);
+    }
+
+    /**
+     * The control tokens whose text is one of {@code texts}: the markers a chat reply must show to be
+     * parsed (a tool-call opener may be a single control token whose text decoding leaves out).
+     */
+    public Set<Integer> controlTokens(Collection<String> texts) {
+        Set<Integer> out = new TreeSet<>();
+        for (String t : texts) {
+            int id = vocab.id(t);
+            if (id >= 0 && isSpecialType(id)) out.add(id);
+        }
+        return out;
     }
 
     protected boolean isSpecialType(int id) {

@@ -4,7 +4,10 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.lockstep.engine.FinishReason;
+import dev.lockstep.chat.ChatReply;
+import dev.lockstep.chat.ChatSyntax;
+import dev.lockstep.chat.ReplyStream;
+import dev.lockstep.chat.ToolCall;
 import dev.lockstep.engine.GenerationEvent;
 import dev.lockstep.engine.GenerationRequest;
 import dev.lockstep.engine.ResponseFormat;
@@ -34,7 +37,7 @@ final class ChatCompletions {
 
     /** Every field this endpoint reads; others get a 400 ({@link Fields#only}). */
     static final Set<String> FIELDS = SamplingFields.fields("messages", "logprobs", "top_logprobs", "return_token_ids",
-            "response_format", "tools", "tool_choice", "parallel_tool_calls");
+            "response_format", "tools", "tool_choice", "parallel_tool_calls", "chat_template_kwargs", "reasoning_effort");
     private static final ObjectMapper PLAIN = new ObjectMapper();
 
     void handle(Context ctx) throws Exception {
@@ -47,7 +50,7 @@ final class ChatCompletions {
 
     private void handle(Context ctx, Fields f, ServedModel m) throws Exception {
         ResponseFormat format = responseFormat(f);
-        ToolCalls tools = ToolCalls.parse(f, json, m.template().hermesToolCalls());
+        ToolCalls tools = ToolCalls.parse(f, json);
         format = ToolCalls.decodeFormat(tools, format, "response_format");
         List<ChatTemplate.Message> messages = messages(f);
         SamplingFields sf = SamplingFields.parse(f, -1, m.engine().model().vocabSize());
@@ -56,17 +59,79 @@ final class ChatCompletions {
         boolean returnIds = f.bool("return_token_ids", false);
         if (f.has("top_logprobs") && !logprobs)
             throw ApiException.badRequest("top_logprobs", "top_logprobs requires logprobs to be true");
-        int[] prompt = m.tokenizer().encodeChat(m.template().render(messages, true, tools == null ? null : tools.templateTools()));
+        Prompt prompt = prompt(m, messages, tools, templateVariables(f));
         List<GenerationRequest> reqs = new ArrayList<>();
         for (int i = 0; i < sf.n(); i++)
-            reqs.add(new GenerationRequest(prompt, sf.sampling(), sf.maxTokens(), sf.stop(), sf.ignoreEos(),
-                    logprobs ? top : -1, false, i, sf.spec(), format, sf.tokenStops()));
+            reqs.add(new GenerationRequest(prompt.ids(), sf.sampling(), sf.maxTokens(), sf.stop(), sf.ignoreEos(),
+                    logprobs ? top : -1, false, i, sf.spec(), format, sf.tokenStops(), prompt.shownSpecial()));
         String id = server.newId("chatcmpl-");
         long created = System.currentTimeMillis() / 1000;
         try (Runs runs = server.submit(m, reqs, "messages")) {
-            if (sf.stream()) stream(ctx, m, runs, sf, id, created, logprobs, tools);
-            else collect(ctx, m, runs, id, created, logprobs, returnIds ? prompt : null, tools);
+            if (sf.stream()) stream(ctx, m, runs, sf, id, created, logprobs, tools, prompt);
+            else collect(ctx, m, runs, id, created, logprobs, returnIds ? prompt.ids() : null, tools, prompt);
         }
+    }
+
+    /**
+     * A rendered conversation: its tokens, whether it leaves the model inside its thinking, and the
+     * control tokens the reply must show to be read ({@link ChatSyntax#markers}).
+     */
+    record Prompt(int[] ids, boolean thinkingOpened, Set<Integer> shownSpecial) {}
+
+    /**
+     * Renders {@code messages} with the model's template. Tools go to the template's {@code tools}
+     * variable; with {@code "auto"}, a template that never shows them gets them described in the
+     * system message.
+     */
+    static Prompt prompt(ServedModel m, List<ChatTemplate.Message> messages, ToolCalls tools, Map<String, Object> variables) {
+        ChatSyntax syntax = m.template().syntax();
+        // "auto" with a template that never shows tools: the model is told of them, and of a syntax to call them in
+        // (a forced call needs neither: its grammar writes the call)
+        if (tools != null && tools.auto() && !syntax.templateShowsTools()) messages = withSystemNote(messages, tools.described());
+        String rendered = m.template().render(messages, true, tools == null ? null : tools.templateTools(), variables);
+        return new Prompt(m.tokenizer().encodeChat(rendered), syntax.opensThinking(rendered), m.tokenizer().controlTokens(syntax.markers()));
+    }
+
+    /** {@code note} appended to the system message, or as a new first system message. */
+    private static List<ChatTemplate.Message> withSystemNote(List<ChatTemplate.Message> messages, String note) {
+        List<ChatTemplate.Message> out = new ArrayList<>(messages);
+        if (!out.isEmpty() && out.getFirst().role().equals("system")) {
+            ChatTemplate.Message sys = out.getFirst();
+            out.set(0, new ChatTemplate.Message("system", sys.content() + "\n\n" + note, sys.extra()));
+        } else {
+            out.addFirst(new ChatTemplate.Message("system", note));
+        }
+        return out;
+    }
+
+    /** Efforts OpenAI documents for {@code reasoning_effort}. */
+    private static final Set<String> EFFORTS = Set.of("none", "minimal", "low", "medium", "high", "xhigh");
+
+    /**
+     * Extra template variables: vLLM's {@code chat_template_kwargs} (e.g. {@code enable_thinking} for
+     * Qwen 3) and {@code reasoning_effort}, which templates that take an effort read (gpt-oss).
+     * They never replace the standard variables.
+     */
+    static Map<String, Object> templateVariables(Fields f) {
+        Map<String, Object> vars = new LinkedHashMap<>();
+        JsonNode kw = f.node("chat_template_kwargs");
+        if (kw != null && !kw.isNull()) {
+            if (!kw.isObject()) throw Fields.wrongType("chat_template_kwargs", "an object", kw);
+            for (var e : kw.properties()) {
+                if (Set.of("messages", "tools", "add_generation_prompt", "bos_token", "eos_token").contains(e.getKey()))
+                    throw ApiException.badRequest("chat_template_kwargs." + e.getKey(), "chat_template_kwargs cannot set '" + e.getKey()
+                            + "', which the server sets");
+                vars.put(e.getKey(), PLAIN.convertValue(e.getValue(), Object.class));
+            }
+        }
+        JsonNode effort = f.node("reasoning_effort");
+        if (effort != null && !effort.isNull()) {
+            if (!effort.isTextual() || !EFFORTS.contains(effort.textValue()))
+                throw ApiException.badRequest("reasoning_effort", "reasoning_effort must be one of " + new java.util.TreeSet<>(EFFORTS)
+                        + ", got " + effort);
+            vars.put("reasoning_effort", effort.textValue());
+        }
+        return vars;
     }
 
     /**
@@ -196,7 +261,7 @@ final class ChatCompletions {
     }
 
     private void collect(Context ctx, ServedModel m, Runs runs, String id, long created, boolean logprobs,
-                         int[] promptIds, ToolCalls tools) throws Exception {
+                         int[] promptIds, ToolCalls tools, Prompt prompt) throws Exception {
         int n = runs.size();
         StringBuilder[] text = new StringBuilder[n];
         ArrayNode[] lps = new ArrayNode[n];
@@ -240,17 +305,14 @@ final class ChatCompletions {
             c.put("index", i);
             ObjectNode msg = c.putObject("message");
             msg.put("role", "assistant");
-            ToolCalls.Reply r = tools != null && fin[i].reason() == FinishReason.STOP
-                    ? tools.reply(text[i].toString(), () -> server.newId("call_"), json) : null;
-            boolean called = r != null && !r.calls().isEmpty();
-            if (called) {
-                if (r.content() == null) msg.putNull("content");
-                else msg.put("content", r.content());
-                msg.set("tool_calls", r.calls());
-            } else {
-                msg.put("content", text[i].toString());
-            }
-            if (logprobs) c.putObject("logprobs").set("content", lps[i]);
+            ChatReply r = ToolCalls.read(m.template().syntax(), tools, text[i].toString(), fin[i].reason(), prompt.thinkingOpened());
+            if (r.content() == null) msg.putNull("content");
+            else msg.put("content", r.content());
+            msg.putNull("refusal");
+            if (r.reasoning() != null) msg.put("reasoning_content", r.reasoning());
+            boolean called = !r.calls().isEmpty();
+            if (called) msg.set("tool_calls", ToolCalls.toJson(r.calls(), () -> server.newId("call_"), json));
+            if (logprobs) c.putObject("logprobs").put("refusal", (String) null).set("content", lps[i]);
             else c.putNull("logprobs");
             c.put("finish_reason", called ? "tool_calls" : fin[i].reason().openAi());
             if (promptIds != null) c.set("token_ids", ids[i]);
@@ -265,26 +327,27 @@ final class ChatCompletions {
     }
 
     /**
-     * A stream of chunks. A tool call is sent whole in the last chunk of its choice (one
-     * {@code tool_calls} delta), since it is only a call once it is complete.
+     * A stream of chunks. Thinking and content are sent as they come ({@code delta.reasoning_content},
+     * {@code delta.content}); text from where a tool call may begin is held until the reply is done
+     * ({@link ReplyStream}), and each call is then sent as OpenAI does: its id and name, then its
+     * arguments. A forced call (the whole reply is the call) is sent at the end.
      */
     private void stream(Context ctx, ServedModel m, Runs runs, SamplingFields sf, String id, long created,
-                        boolean logprobs, ToolCalls tools) throws Exception {
+                        boolean logprobs, ToolCalls tools, Prompt prompt) throws Exception {
         Sse sse = new Sse(ctx, json);
         int n = runs.size();
         Usage usage = new Usage();
         boolean[] failed = {false};
-        StringBuilder[] held = new StringBuilder[n]; // tool calls: the text so far
-        for (int i = 0; i < n; i++) held[i] = new StringBuilder();
+        ChatSyntax syntax = m.template().syntax();
+        boolean forced = tools != null && !tools.auto();
+        ReplyStream[] replies = new ReplyStream[n];
+        StringBuilder[] forcedText = new StringBuilder[n]; // a forced call: read from the whole text at the end
         for (int i = 0; i < n; i++) {
-            ObjectNode chunk = envelope("chat.completion.chunk", id, created, m);
-            ObjectNode c = chunk.putArray("choices").addObject();
-            c.put("index", i);
-            ObjectNode delta = c.putObject("delta");
-            delta.put("role", "assistant");
-            delta.put("content", "");
-            c.putNull("logprobs");
-            c.putNull("finish_reason");
+            replies[i] = syntax.stream(prompt.thinkingOpened(), tools == null ? null : tools.specs());
+            forcedText[i] = new StringBuilder();
+            ObjectNode chunk = chunk(m, id, created, i);
+            choice(chunk).putObject("delta").put("role", "assistant").put("content", "");
+            choice(chunk).putNull("logprobs");
             sse.data(chunk);
         }
         boolean ok = runs.pump(new Runs.Sink() {
@@ -292,19 +355,16 @@ final class ChatCompletions {
             public void event(int i, GenerationEvent e) throws IOException {
                 switch (e) {
                     case GenerationEvent.Token t -> {
-                        if (tools != null) { // held back until the call is complete
-                            held[i].append(t.text());
-                            return;
-                        }
-                        if (t.text().isEmpty() && t.logprob() == null) return;
-                        ObjectNode chunk = envelope("chat.completion.chunk", id, created, m);
-                        ObjectNode c = chunk.putArray("choices").addObject();
-                        c.put("index", i);
-                        c.putObject("delta").put("content", t.text());
-                        if (t.logprob() != null && logprobs)
-                            c.putObject("logprobs").putArray("content").add(LogprobsJson.chatEntry(m.tokenizer(), t.logprob()));
-                        else c.putNull("logprobs");
-                        c.putNull("finish_reason");
+                        ReplyStream.Delta d = NOTHING;
+                        if (forced) forcedText[i].append(t.text());
+                        else d = replies[i].push(t.text());
+                        boolean lp = t.logprob() != null && logprobs;
+                        if (d.isEmpty() && !lp) return;
+                        ObjectNode chunk = chunk(m, id, created, i);
+                        delta(choice(chunk).putObject("delta"), d);
+                        if (lp) choice(chunk).putObject("logprobs").put("refusal", (String) null).putArray("content")
+                                .add(LogprobsJson.chatEntry(m.tokenizer(), t.logprob()));
+                        else choice(chunk).putNull("logprobs");
                         sse.data(chunk);
                     }
                     case GenerationEvent.Finished done -> {
@@ -313,24 +373,8 @@ final class ChatCompletions {
                             sse.data(server.errorBody(OpenAiServer.engineFailure(done)));
                             return;
                         }
-                        ObjectNode chunk = envelope("chat.completion.chunk", id, created, m);
-                        ObjectNode c = chunk.putArray("choices").addObject();
-                        c.put("index", i);
-                        ObjectNode delta = c.putObject("delta");
-                        String rest = tools == null ? done.text() : held[i].append(done.text()).toString();
-                        ToolCalls.Reply r = tools != null && done.reason() == FinishReason.STOP
-                                ? tools.reply(rest, () -> server.newId("call_"), json) : null;
-                        boolean called = r != null && !r.calls().isEmpty();
-                        if (called) {
-                            for (int k = 0; k < r.calls().size(); k++) ((ObjectNode) r.calls().get(k)).put("index", k);
-                            if (r.content() != null) delta.put("content", r.content());
-                            delta.set("tool_calls", r.calls());
-                        } else if (!rest.isEmpty()) {
-                            delta.put("content", rest);
-                        }
-                        c.putNull("logprobs");
-                        c.put("finish_reason", called ? "tool_calls" : done.reason().openAi());
-                        sse.data(chunk);
+                        finish(sse, m, id, created, i, done, forced ? forcedText[i].append(done.text()).toString() : null, replies[i],
+                                tools, prompt);
                         usage.add(done, i == 0, true); // every choice has the same prompt
                     }
                     case GenerationEvent.PromptLogprobs p -> { }
@@ -350,5 +394,64 @@ final class ChatCompletions {
             usageChunk.set("usage", usage.toJson(json));
         }
         sse.finish(usageChunk);
+    }
+
+    private static final ReplyStream.Delta NOTHING = new ReplyStream.Delta("", "");
+
+    /** The end of choice {@code i}: the text not shown yet, each call (id and name, then arguments), the finish reason. */
+    private void finish(Sse sse, ServedModel m, String id, long created, int i, GenerationEvent.Finished done, String forcedText,
+                        ReplyStream reply, ToolCalls tools, Prompt prompt) throws IOException {
+        ReplyStream.Delta rest = NOTHING;
+        ChatReply r;
+        if (forcedText != null) {
+            r = ToolCalls.read(m.template().syntax(), tools, forcedText, done.reason(), prompt.thinkingOpened());
+        } else {
+            reply.push(done.text());
+            r = ToolCalls.read(m.template().syntax(), tools, reply.text(), done.reason(), prompt.thinkingOpened());
+            rest = reply.remaining(r);
+        }
+        if (!rest.isEmpty()) {
+            ObjectNode chunk = chunk(m, id, created, i);
+            delta(choice(chunk).putObject("delta"), rest);
+            choice(chunk).putNull("logprobs");
+            sse.data(chunk);
+        }
+        for (int k = 0; k < r.calls().size(); k++) {
+            ToolCall call = r.calls().get(k);
+            ObjectNode head = chunk(m, id, created, i);
+            ObjectNode tc = choice(head).putObject("delta").putArray("tool_calls").addObject();
+            tc.put("index", k).put("id", server.newId("call_")).put("type", "function");
+            tc.putObject("function").put("name", call.name()).put("arguments", "");
+            choice(head).putNull("logprobs");
+            sse.data(head);
+            ObjectNode args = chunk(m, id, created, i);
+            choice(args).putObject("delta").putArray("tool_calls").addObject().put("index", k)
+                    .putObject("function").put("arguments", call.arguments());
+            choice(args).putNull("logprobs");
+            sse.data(args);
+        }
+        ObjectNode last = chunk(m, id, created, i);
+        choice(last).putObject("delta");
+        choice(last).putNull("logprobs");
+        choice(last).put("finish_reason", r.calls().isEmpty() ? done.reason().openAi() : "tool_calls");
+        sse.data(last);
+    }
+
+    /** A chunk with one choice, {@code i}, whose finish_reason is null until the last. */
+    private ObjectNode chunk(ServedModel m, String id, long created, int i) {
+        ObjectNode chunk = envelope("chat.completion.chunk", id, created, m);
+        ObjectNode c = chunk.putArray("choices").addObject();
+        c.put("index", i);
+        c.putNull("finish_reason");
+        return chunk;
+    }
+
+    private static ObjectNode choice(ObjectNode chunk) {
+        return (ObjectNode) chunk.get("choices").get(0);
+    }
+
+    private static void delta(ObjectNode delta, ReplyStream.Delta d) {
+        if (!d.reasoning().isEmpty()) delta.put("reasoning_content", d.reasoning());
+        if (!d.content().isEmpty() || d.reasoning().isEmpty()) delta.put("content", d.content());
     }
 }

@@ -4,6 +4,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.lockstep.chat.ChatReply;
+import dev.lockstep.chat.ToolCall;
 import dev.lockstep.engine.FinishReason;
 import dev.lockstep.engine.GenerationEvent;
 import dev.lockstep.engine.GenerationRequest;
@@ -13,6 +15,7 @@ import io.javalin.http.Context;
 
 import java.io.IOException;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 /**
@@ -62,15 +65,16 @@ final class Responses {
         List<ChatTemplate.Message> msgs = ChatCompletions.messages(cf);
         SamplingFields sf = SamplingFields.parse(cf, -1, m.engine().model().vocabSize());
         ResponseFormat format = format(f);
-        ToolCalls tools = ToolCalls.parse(cf, json, m.template().hermesToolCalls());
+        ToolCalls tools = ToolCalls.parse(cf, json);
         format = ToolCalls.decodeFormat(tools, format, "text.format");
-        int[] prompt = m.tokenizer().encodeChat(m.template().render(msgs, true, tools == null ? null : tools.templateTools()));
-        GenerationRequest req = new GenerationRequest(prompt, sf.sampling(), sf.maxTokens(), List.of(), false, -1, false, 0,
-                sf.spec(), format, sf.tokenStops());
+        ChatCompletions.Prompt prompt = ChatCompletions.prompt(m, msgs, tools, Map.of());
+        GenerationRequest req = new GenerationRequest(prompt.ids(), sf.sampling(), sf.maxTokens(), List.of(), false, -1, false, 0,
+                sf.spec(), format, sf.tokenStops(), prompt.shownSpecial());
         ObjectNode response = envelope(server.newId("resp_"), m, body, instructions, maxOutput);
+        Reader reader = (text, done) -> ToolCalls.read(m.template().syntax(), tools, text, done.reason(), prompt.thinkingOpened());
         try (Runs runs = server.submit(m, List.of(req), "input")) {
-            if (sf.stream()) stream(ctx, runs, response, tools);
-            else collect(ctx, runs, response, tools);
+            if (sf.stream()) stream(ctx, runs, response, reader, tools == null && !m.template().syntax().marksThinking());
+            else collect(ctx, runs, response, reader);
         }
     }
 
@@ -194,22 +198,31 @@ final class Responses {
         return o;
     }
 
-    /** The output items of a finished reply: a message, or the calls it made. */
-    private ArrayNode output(String text, GenerationEvent.Finished done, ToolCalls tools) {
+    /** How a finished reply is read: its thinking, content and calls ({@link ToolCalls#read}). */
+    private interface Reader {
+        ChatReply read(String text, GenerationEvent.Finished done);
+    }
+
+    /** The output items of a finished reply: its reasoning, a message, and the calls it made. */
+    private ArrayNode output(ChatReply r) {
         ArrayNode out = json.createArrayNode();
-        ToolCalls.Reply r = tools != null && done.reason() == FinishReason.STOP ? tools.reply(text, () -> server.newId("call_"), json) : null;
-        String content = r == null || r.calls().isEmpty() ? text : r.content();
-        if (content != null) out.add(message(server.newId("msg_"), content, "completed"));
-        if (r != null) {
-            for (JsonNode c : r.calls()) {
-                ObjectNode item = out.addObject();
-                item.put("type", "function_call");
-                item.put("id", server.newId("fc_"));
-                item.put("call_id", c.get("id").asText());
-                item.put("name", c.at("/function/name").asText());
-                item.put("arguments", c.at("/function/arguments").asText());
-                item.put("status", "completed");
-            }
+        if (r.reasoning() != null) {
+            ObjectNode item = out.addObject();
+            item.put("type", "reasoning");
+            item.put("id", server.newId("rs_"));
+            item.putArray("summary");
+            item.putArray("content").addObject().put("type", "reasoning_text").put("text", r.reasoning());
+            item.put("status", "completed");
+        }
+        if (r.content() != null && (r.calls().isEmpty() || !r.content().isEmpty())) out.add(message(server.newId("msg_"), r.content(), "completed"));
+        for (ToolCall c : r.calls()) {
+            ObjectNode item = out.addObject();
+            item.put("type", "function_call");
+            item.put("id", server.newId("fc_"));
+            item.put("call_id", server.newId("call_"));
+            item.put("name", c.name());
+            item.put("arguments", c.arguments());
+            item.put("status", "completed");
         }
         return out;
     }
@@ -230,6 +243,7 @@ final class Responses {
         part.put("type", "output_text");
         part.put("text", text);
         part.putArray("annotations");
+        part.putArray("logprobs");
         return part;
     }
 
@@ -240,13 +254,13 @@ final class Responses {
         if (cut) response.putObject("incomplete_details").put("reason", "max_output_tokens");
         ObjectNode u = response.putObject("usage");
         u.put("input_tokens", done.promptTokens());
-        u.putObject("input_tokens_details").put("cached_tokens", done.cachedPromptTokens());
+        u.putObject("input_tokens_details").put("cached_tokens", done.cachedPromptTokens()).put("cache_write_tokens", 0);
         u.put("output_tokens", done.completionTokens());
         u.putObject("output_tokens_details").put("reasoning_tokens", 0);
         u.put("total_tokens", done.promptTokens() + done.completionTokens());
     }
 
-    private void collect(Context ctx, Runs runs, ObjectNode response, ToolCalls tools) throws Exception {
+    private void collect(Context ctx, Runs runs, ObjectNode response, Reader reader) throws Exception {
         StringBuilder text = new StringBuilder();
         GenerationEvent.Finished[] fin = new GenerationEvent.Finished[1];
         JsonReply reply = new JsonReply(ctx, json);
@@ -267,7 +281,7 @@ final class Responses {
         }, server.idleMillis());
         if (!ok) return;
         if (server.replyFailure(reply, fin[0])) return;
-        finish(response, output(text.toString(), fin[0], tools), fin[0]);
+        finish(response, output(reader.read(text.toString(), fin[0])), fin[0]);
         reply.send(response);
     }
 
@@ -276,7 +290,8 @@ final class Responses {
      * with tools the reply is held until it ends (a call is only a call once complete), then sent as
      * its items' added / done events.
      */
-    private void stream(Context ctx, Runs runs, ObjectNode response, ToolCalls tools) throws Exception {
+    /** {@code live}: the text streams as it comes (no tools, no thinking to take apart); else the items come at the end. */
+    private void stream(Context ctx, Runs runs, ObjectNode response, Reader reader, boolean live) throws Exception {
         Sse sse = new Sse(ctx, json);
         int[] seq = {0};
         String msgId = server.newId("msg_");
@@ -288,7 +303,6 @@ final class Responses {
         };
         emit.send("response.created", json.createObjectNode().set("response", response.deepCopy()));
         emit.send("response.in_progress", json.createObjectNode().set("response", response.deepCopy()));
-        boolean live = tools == null; // text streams as it comes
         if (live) openMessage(emit, msgId, 0);
         boolean ok = runs.pump(new Runs.Sink() {
             @Override
@@ -305,7 +319,7 @@ final class Responses {
                         return;
                     }
                     if (live && !done.text().isEmpty()) emit.send("response.output_text.delta", delta(msgId, 0, done.text()));
-                    ArrayNode output = live ? json.createArrayNode().add(message(msgId, text.toString(), "completed")) : output(text.toString(), done, tools);
+                    ArrayNode output = live ? json.createArrayNode().add(message(msgId, text.toString(), "completed")) : output(reader.read(text.toString(), done));
                     if (live) closeMessage(emit, msgId, text.toString(), 0);
                     else sendItems(emit, output);
                     finish(response, output, done);

@@ -4,6 +4,11 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.lockstep.chat.ChatReply;
+import dev.lockstep.chat.ChatSyntax;
+import dev.lockstep.chat.ToolCall;
+import dev.lockstep.chat.ToolSpecs;
+import dev.lockstep.engine.FinishReason;
 import dev.lockstep.engine.ResponseFormat;
 import dev.lockstep.sampling.JsonSchemaGrammar;
 
@@ -19,32 +24,29 @@ import java.util.regex.Pattern;
  * decoded with the grammar of {@code {"name": <a tool's name>, "arguments": <that tool's parameters
  * schema>}} ({@link JsonSchemaGrammar}), so it is always one well-formed call of a tool that exists,
  * whatever the model. With {@code "auto"} (OpenAI's default when tools are given) the model decides:
- * its reply is free text, and calls written in the Hermes syntax its template teaches
- * ({@code <tool_call>{"name": ..., "arguments": ...}</tool_call>}, Qwen 2.5 / 3, Hermes) are read back
- * out of it; a template without a tool-call syntax this server knows makes {@code "auto"} a 400 rather
- * than a guess. In every case the tools go to the chat template's {@code tools} variable. {@code
- * "none"} generates text, and the tools are not shown to the model.
+ * its reply is free text, and the calls it writes in its family's syntax ({@link ChatSyntax}: Hermes,
+ * Llama 3, Mistral, DeepSeek, Qwen3-Coder, GLM, gpt-oss, ...) are read back out of it. A template
+ * that does not show tools to the model gets them described in the system prompt instead, with
+ * Hermes' syntax to call them. {@code "none"} generates text, and the tools are not shown.
  */
 final class ToolCalls {
+    private static final ObjectMapper JSON = new ObjectMapper();
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9_-]{1,64}");
 
-    private static final Pattern HERMES = Pattern.compile("<tool_call>\\s*(.*?)\\s*</tool_call>", Pattern.DOTALL);
-
-    private final List<String> names;
+    private final ToolSpecs specs;
     private final ResponseFormat format; // a forced call's grammar; null with "auto"
     private final List<Map<String, Object>> templateTools;
+    private final String toolsJson;
 
-    private ToolCalls(List<String> names, ResponseFormat format, List<Map<String, Object>> templateTools) {
-        this.names = names;
+    private ToolCalls(ToolSpecs specs, ResponseFormat format, List<Map<String, Object>> templateTools, String toolsJson) {
+        this.specs = specs;
         this.format = format;
         this.templateTools = templateTools;
+        this.toolsJson = toolsJson;
     }
 
-    /**
-     * The request's tools, or null (no tools, or {@code tool_choice: "none"}). {@code hermes}: the
-     * model's template writes Hermes tool calls (needed for {@code "auto"}).
-     */
-    static ToolCalls parse(Fields f, ObjectMapper json, boolean hermes) {
+    /** The request's tools, or null (no tools, or {@code tool_choice: "none"}). */
+    static ToolCalls parse(Fields f, ObjectMapper json) {
         JsonNode tools = f.node("tools");
         JsonNode choice = f.node("tool_choice");
         if (f.has("parallel_tool_calls")) f.bool("parallel_tool_calls", true); // type-checked; one call is always allowed
@@ -74,13 +76,11 @@ final class ToolCalls {
         }
         List<Map<String, Object>> templateTools = new ArrayList<>();
         for (JsonNode t : tools) templateTools.add(json.convertValue(t, Map.class));
-        if (choice == null || choice.isTextual() && choice.textValue().equals("auto")) {
-            if (!hermes)
-                throw ApiException.badRequest("tool_choice", "tool_choice 'auto' (the default with tools) needs a chat template that writes "
-                        + "tool calls in a syntax this server reads (Hermes <tool_call>, as Qwen's); this model's has none: pass "
-                        + "tool_choice 'required', a named function, or 'none'");
-            return new ToolCalls(names, null, templateTools);
-        }
+        ToolSpecs specs = ToolSpecs.of(tools);
+        ArrayNode functions = json.createArrayNode(); // what describes them in a prompt: the functions, without the wrappers
+        for (JsonNode t : tools) functions.add(t.get("function"));
+        if (choice == null || choice.isTextual() && choice.textValue().equals("auto"))
+            return new ToolCalls(specs, null, templateTools, functions.toString());
         List<Integer> callable = new ArrayList<>();
         if (choice.isTextual()) {
             switch (choice.textValue()) {
@@ -112,7 +112,7 @@ final class ToolCalls {
         } catch (JsonSchemaGrammar.UnsupportedSchemaException e) {
             throw ApiException.badRequest("tools", "a tool's parameters: " + e.getMessage());
         }
-        return new ToolCalls(names, format, templateTools);
+        return new ToolCalls(specs, format, templateTools, functions.toString());
     }
 
     /** The grammar of a forced call; {@link ResponseFormat#TEXT} with {@code "auto"}. */
@@ -136,63 +136,59 @@ final class ToolCalls {
         return format == null;
     }
 
-    /** A finished reply as {@code content} and {@code tool_calls} (empty: no call). */
-    record Reply(String content, ArrayNode calls) {}
+    /** The tools as the reply parser needs them (names and parameter types). */
+    ToolSpecs specs() {
+        return specs;
+    }
 
     /**
-     * A finished reply's calls: the whole reply with a forced call; with {@code "auto"}, the Hermes
-     * blocks of listed tools (the text around them stays content, null if nothing is left). A block
-     * that is not a well-formed call of a listed tool leaves the whole reply as text, as vLLM's Hermes
-     * parser does.
+     * The system-prompt paragraph that shows the tools to a model whose template does not
+     * ({@link ChatSyntax#templateShowsTools}).
      */
-    Reply reply(String text, Supplier<String> ids, ObjectMapper json) {
-        if (!auto()) return new Reply(null, toolCalls(text, ids.get(), json));
-        Matcher m = HERMES.matcher(text);
-        ArrayNode calls = json.createArrayNode();
-        StringBuilder rest = new StringBuilder();
-        int last = 0;
-        while (m.find()) {
-            JsonNode call;
-            try {
-                call = json.readTree(m.group(1));
-            } catch (Exception e) {
-                return new Reply(text, json.createArrayNode());
-            }
-            if (call == null || !call.path("name").isTextual() || !names.contains(call.get("name").textValue())
-                    || call.has("arguments") && !call.get("arguments").isObject())
-                return new Reply(text, json.createArrayNode());
-            ObjectNode c = calls.addObject();
-            c.put("id", ids.get());
-            c.put("type", "function");
-            c.putObject("function").put("name", call.get("name").textValue())
-                    .put("arguments", call.has("arguments") ? call.get("arguments").toString() : "{}");
-            rest.append(text, last, m.start());
-            last = m.end();
+    String described() {
+        return ChatSyntax.describeTools(toolsJson);
+    }
+
+    /**
+     * A forced call's reply (one JSON object of the call grammar) as a {@link ChatReply}; a reply cut
+     * short before the object closed has no call and no content (finish_reason says length).
+     */
+    ChatReply forced(String text, boolean complete) {
+        if (!complete) return new ChatReply(null, null, List.of());
+        JsonNode call;
+        try {
+            call = JSON.readTree(text);
+        } catch (Exception e) {
+            throw new IllegalStateException("a finished tool call is not JSON: " + text, e);
         }
-        rest.append(text.substring(last));
-        String content = rest.toString().strip();
-        return new Reply(calls.isEmpty() ? text : content.isEmpty() ? null : content, calls);
+        return new ChatReply(null, null, List.of(new ToolCall(call.get("name").asText(), call.get("arguments").toString())));
+    }
+
+    /**
+     * A finished choice as the chat APIs return it. {@code tools}: null without tools. Calls are read
+     * only from a reply that ended on its own; a reply cut short keeps its content up to the call it
+     * was writing.
+     */
+    static ChatReply read(ChatSyntax syntax, ToolCalls tools, String text, FinishReason reason, boolean thinkingOpened) {
+        if (tools != null && !tools.auto()) return tools.forced(text, reason == FinishReason.STOP);
+        ChatReply r = syntax.parse(text, thinkingOpened, tools == null ? null : tools.specs());
+        if (tools == null || reason == FinishReason.STOP) return r;
+        return new ChatReply(r.reasoning(), syntax.beforeCall(r.content()), List.of());
+    }
+
+    /** OpenAI's {@code tool_calls} list for calls, each with a new id. */
+    static ArrayNode toJson(List<ToolCall> calls, Supplier<String> ids, ObjectMapper json) {
+        ArrayNode out = json.createArrayNode();
+        for (ToolCall c : calls) {
+            ObjectNode o = out.addObject();
+            o.put("id", ids.get());
+            o.put("type", "function");
+            o.putObject("function").put("name", c.name()).put("arguments", c.arguments());
+        }
+        return out;
     }
 
     List<Map<String, Object>> templateTools() {
         return templateTools;
-    }
-
-    /** OpenAI's {@code tool_calls} for a forced call's reply (one JSON object of the call grammar). */
-    private static ArrayNode toolCalls(String text, String id, ObjectMapper json) {
-        JsonNode call;
-        try {
-            call = json.readTree(text);
-        } catch (Exception e) {
-            throw new IllegalStateException("a finished tool call is not JSON: " + text, e);
-        }
-        ArrayNode calls = json.createArrayNode();
-        ObjectNode c = calls.addObject();
-        c.put("id", id);
-        c.put("type", "function");
-        ObjectNode fn = c.putObject("function");
-        fn.put("name", call.get("name").asText());
-        fn.put("arguments", call.get("arguments").toString());
-        return calls;
     }
 }
