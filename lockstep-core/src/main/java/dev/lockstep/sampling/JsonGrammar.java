@@ -7,13 +7,14 @@ package dev.lockstep.sampling;
  * byte that cannot continue any JSON object gives {@link #REJECT}.
  *
  * <p>Limits that keep a model from wandering forever inside the grammar: nesting at most
- * {@link #MAX_DEPTH} containers, and whitespace between tokens only as llama.cpp's JSON grammar has
- * it: one space, or a newline and at most {@link #MAX_INDENT} spaces or tabs (small models otherwise
- * spend their whole budget on whitespace, which is valid JSON).
+ * {@link #MAX_DEPTH} containers, and compact whitespace: at most one space between tokens, no
+ * newlines or indentation. Models otherwise spend their budget on whitespace, which is valid JSON
+ * (with llama.cpp's allowance of a newline and 20 indent bytes, a forced {@code {"city":"Paris"}}
+ * call was measured at 144 completion tokens against 39); the value is the same either way.
  *
  * <p>Layout of the state: bits 0-5 mode, 6-10 aux (what the mode needs: the hex digits seen and what
  * they began, UTF-8 bytes still due, a literal and the position in it), 11-13 the range the next UTF-8 continuation byte
- * must fall in, 14 "this string is a key", 15-20 nesting depth, 21-26 the whitespace run (0 none, 1 one space, 2 + k a newline and k indent bytes), 32-63 the
+ * must fall in, 14 "this string is a key", 15-20 nesting depth, 21-26 the whitespace run (0 none, 1 one space), 32-63 the
  * container stack (bit d set: the container at depth d + 1 is an object).
  */
 public final class JsonGrammar {
@@ -21,7 +22,6 @@ public final class JsonGrammar {
 
     public static final long REJECT = -1L;
     public static final int MAX_DEPTH = 32;
-    public static final int MAX_INDENT = 20;
 
     // modes
     private static final int START = 0, OBJ_OPEN = 1, KEY = 2, COLON = 3, VALUE = 4, ARR_OPEN = 5, AFTER = 6,
@@ -187,12 +187,8 @@ public final class JsonGrammar {
     private static long structural(long s, int b) {
         int mode = mode(s);
         if (b == ' ' || b == '\t' || b == '\n' || b == '\r') {
-            int run = ws(s);
-            if (run == 0) run = b == ' ' ? 1 : b == '\n' ? 2 : -1;
-            else if (run >= 2 && (b == ' ' || b == '\t') && run - 2 < MAX_INDENT) run++;
-            else run = -1;
-            if (run < 0) return REJECT;
-            return s & ~(63L << 21) | (long) run << 21;
+            if (b != ' ' || ws(s) != 0) return REJECT; // one space at most
+            return s & ~(63L << 21) | 1L << 21;
         }
         switch (mode) {
             case START:

@@ -34,7 +34,7 @@ import java.util.Set;
  *   <li>annotations (title, description, default, examples, $schema, $id, $comment) are ignored.</li>
  * </ul>
  *
- * <p>Whitespace is JSON mode's ({@link JsonGrammar}): one space, or a newline and up to 20 indent
+ * <p>Whitespace is JSON mode's ({@link JsonGrammar}): at most one space between tokens
  * bytes. Numbers have at most 16 integer and 16 fraction digits and a 3-digit exponent (as llama.cpp's
  * JSON grammar caps them), so a model cannot write digits forever. The root must be an object schema.
  */
@@ -352,20 +352,12 @@ public final class JsonSchemaGrammar {
         return r;
     }
 
+    /** Compact whitespace, as JSON mode's ({@link JsonGrammar}): nothing or one space. */
     private int ws() {
         return once("ws", () -> {
-            int[] indent = new int[JsonGrammar.MAX_INDENT + 1];
-            for (int i = 0; i <= JsonGrammar.MAX_INDENT; i++) indent[i] = g.rule("indent " + i);
-            g.alt(indent[0]);
-            int blank = g.anyOf(' ', '\t');
-            for (int i = 1; i <= JsonGrammar.MAX_INDENT; i++) {
-                g.alt(indent[i]);
-                g.alt(indent[i], blank, indent[i - 1]);
-            }
             int r = g.rule("ws");
             g.alt(r);
             g.alt(r, g.literal(" "));
-            g.alt(r, g.literal("\n"), indent[JsonGrammar.MAX_INDENT]);
             return r;
         });
     }

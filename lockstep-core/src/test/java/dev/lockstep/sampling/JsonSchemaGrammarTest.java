@@ -79,9 +79,16 @@ class JsonSchemaGrammarTest {
                 "{\"name\": \"Ann \\u00e9\\ud83d\\ude00\", \"age\": -3, \"score\": 1.5e-3, \"tags\": [\"a\", \"c\"], "
                         + "\"address\": {\"street\": \"Main\", \"zip\": null}, \"nick\": \"A\", \"kind\": \"person\", \"extra\": true,"
                         + " \"friends\": [{\"name\":\"Bo\",\"age\":0,\"tags\":[\"b\"],\"kind\":\"person\"}]}",
-                "{\n  \"name\" : \"x\",\n  \"age\" : 7,\n  \"tags\" : [ \"b\", \"b\", \"b\" ],\n  \"kind\" : \"person\"\n}"}) {
+                "{ \"name\" : \"x\", \"age\" : 7, \"tags\" : [ \"b\", \"b\", \"b\" ], \"kind\" : \"person\" }"}) {
             assertAccepted(a, doc);
             assertEquals(List.of(), v.validate(JSON.readTree(doc)), doc);
+        }
+        // compact whitespace: no newlines, no runs of spaces (a model cannot spend its tokens on them)
+        for (String doc : new String[]{"{\n\"name\":\"x\",\"age\":7,\"tags\":[],\"kind\":\"person\"}",
+                "{\"name\":  \"x\",\"age\":7,\"tags\":[],\"kind\":\"person\"}"}) {
+            long s = a.start();
+            for (byte b : doc.getBytes(StandardCharsets.UTF_8)) if (s != ByteAutomaton.REJECT) s = a.step(s, b & 0xFF);
+            assertEquals(ByteAutomaton.REJECT, s, doc);
         }
     }
 
