@@ -2,11 +2,14 @@ package dev.lockstep.engine;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.lockstep.sampling.ByteAutomaton;
+import dev.lockstep.sampling.Grammar;
 import dev.lockstep.sampling.GrammarAutomaton;
 import dev.lockstep.sampling.GrammarLimitException;
 import dev.lockstep.sampling.GrammarMeter;
 import dev.lockstep.sampling.JsonGrammar;
 import dev.lockstep.sampling.JsonSchemaGrammar;
+
+import java.util.List;
 
 /**
  * What shape the generated text must have. A constrained format is decoded with a byte automaton
@@ -59,6 +62,17 @@ public final class ResponseFormat {
             throw new JsonSchemaGrammar.UnsupportedSchemaException("the schema is too ambiguous to enforce: " + e.getMessage());
         }
         return new ResponseFormat("JSON schema" + (name == null ? "" : " '" + name + "'"), a);
+    }
+
+    /**
+     * Output that is exactly one of {@code choices} (vLLM's {@code guided_choice}): a grammar whose
+     * root is the choices as literal alternatives.
+     */
+    public static ResponseFormat choice(List<String> choices) {
+        Grammar.Builder g = new Grammar.Builder();
+        int root = g.rule("choice");
+        for (String c : choices) g.alt(root, g.literal(c));
+        return new ResponseFormat("one of " + choices.size() + " choices", new GrammarAutomaton(g.build(root)));
     }
 
     public boolean constrained() {

@@ -35,9 +35,20 @@ final class ChatCompletions {
         this.json = json;
     }
 
+    /** vLLM's and llama.cpp's ways of asking for structured output besides response_format. */
+    static final Set<String> FORMAT_EXTENSIONS = Set.of("guided_json", "guided_choice", "json_schema", "structured_outputs");
+
     /** Every field this endpoint reads; others get a 400 ({@link Fields#only}). */
-    static final Set<String> FIELDS = SamplingFields.fields("messages", "logprobs", "top_logprobs", "return_token_ids",
-            "response_format", "tools", "tool_choice", "parallel_tool_calls", "chat_template_kwargs", "reasoning_effort");
+    static final Set<String> FIELDS = union(SamplingFields.fields("messages", "logprobs", "top_logprobs", "return_token_ids",
+            "response_format", "tools", "tool_choice", "parallel_tool_calls", "chat_template_kwargs", "reasoning_effort", "n_probs"),
+            NoOpFields.CHAT, FORMAT_EXTENSIONS);
+
+    @SafeVarargs
+    static Set<String> union(Set<String>... sets) {
+        Set<String> all = new java.util.HashSet<>();
+        for (Set<String> s : sets) all.addAll(s);
+        return Set.copyOf(all);
+    }
     private static final ObjectMapper PLAIN = new ObjectMapper();
 
     void handle(Context ctx) throws Exception {
@@ -49,13 +60,15 @@ final class ChatCompletions {
     }
 
     private void handle(Context ctx, Fields f, ServedModel m) throws Exception {
+        NoOpFields.check(f, NoOpFields.CHAT);
         ResponseFormat format = responseFormat(f);
         ToolCalls tools = ToolCalls.parse(f, json);
         format = ToolCalls.decodeFormat(tools, format, "response_format");
         List<ChatTemplate.Message> messages = messages(f);
         SamplingFields sf = SamplingFields.parse(f, -1, m.engine().model().vocabSize());
-        boolean logprobs = f.bool("logprobs", false);
-        int top = f.integer("top_logprobs", 0, 0, 20);
+        int nProbs = f.integer("n_probs", 0, 0, 20); // llama.cpp's: the top n alternatives of each token
+        boolean logprobs = f.bool("logprobs", nProbs > 0);
+        int top = f.integer("top_logprobs", nProbs, 0, 20);
         boolean returnIds = f.bool("return_token_ids", false);
         if (f.has("top_logprobs") && !logprobs)
             throw ApiException.badRequest("top_logprobs", "top_logprobs requires logprobs to be true");
@@ -142,6 +155,49 @@ final class ChatCompletions {
      * grammar refuses.
      */
     static ResponseFormat responseFormat(Fields f) {
+        ResponseFormat rf = openAiFormat(f);
+        String ext = null;
+        for (String k : FORMAT_EXTENSIONS) if (f.node(k) != null && !f.node(k).isNull()) {
+            if (ext != null) throw ApiException.badRequest(k, k + " and " + ext + " both constrain the output; pass one");
+            ext = k;
+        }
+        if (ext == null) return rf;
+        if (rf != ResponseFormat.TEXT)
+            throw ApiException.badRequest(ext, ext + " and response_format both constrain the output; pass one");
+        JsonNode v = f.node(ext);
+        if (ext.equals("structured_outputs")) { // vLLM's newer spelling: {"json": schema} or {"choice": [...]}
+            if (!v.isObject() || v.size() != 1 || !(v.has("json") || v.has("choice")))
+                throw ApiException.badRequest(ext, "structured_outputs must be {\"json\": schema} or {\"choice\": [strings]} "
+                        + "(regex, grammar and structural tags are not supported)");
+            ext = v.has("json") ? ext + ".json" : ext + ".choice";
+            v = v.has("json") ? v.get("json") : v.get("choice");
+        }
+        if (ext.endsWith("choice")) {
+            if (!v.isArray() || v.isEmpty() || v.size() > 256) throw Fields.wrongType(ext, "a list of 1 to 256 strings", v);
+            List<String> choices = new ArrayList<>();
+            for (JsonNode c : v) {
+                if (!c.isTextual() || c.textValue().isEmpty()) throw Fields.wrongType(ext, "a list of non-empty strings", v);
+                choices.add(c.textValue());
+            }
+            return ResponseFormat.choice(choices);
+        }
+        if (v.isTextual()) { // vLLM accepts the schema as a JSON string too
+            try {
+                v = PLAIN.readTree(v.textValue());
+            } catch (IOException e) {
+                throw ApiException.badRequest(ext, ext + " must be a JSON schema (an object, or a string holding one)");
+            }
+        }
+        if (!v.isObject()) throw Fields.wrongType(ext, "a JSON schema object", v);
+        try {
+            return ResponseFormat.jsonSchema(null, v);
+        } catch (JsonSchemaGrammar.UnsupportedSchemaException e) {
+            throw ApiException.badRequest(ext, ext + ": " + e.getMessage());
+        }
+    }
+
+    /** OpenAI's {@code response_format}. */
+    private static ResponseFormat openAiFormat(Fields f) {
         JsonNode rf = f.node("response_format");
         if (rf == null) return ResponseFormat.TEXT;
         if (!rf.isObject() || !rf.path("type").isTextual())

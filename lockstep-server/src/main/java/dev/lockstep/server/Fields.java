@@ -44,15 +44,9 @@ final class Fields {
     private static final Map<String, String> UNSUPPORTED = Map.ofEntries(
             Map.entry("functions", "the deprecated functions field is not supported; use tools"),
             Map.entry("function_call", "the deprecated function_call field is not supported; use tool_choice"),
-            Map.entry("audio", "audio output is not supported by this server"),
-            Map.entry("modalities", "only text output is supported by this server"),
-            Map.entry("prediction", "predicted outputs are not supported by this server (see the speculation extension)"),
             Map.entry("web_search_options", "web search is not supported by this server"),
-            Map.entry("reasoning_effort", "reasoning effort is not supported by this server"),
-            Map.entry("reasoning", "reasoning options are not supported by this server"),
             Map.entry("previous_response_id", "this server stores no responses: send the whole conversation as input"),
             Map.entry("conversation", "this server stores no conversations: send the whole conversation as input"),
-            Map.entry("background", "background responses are not supported by this server"),
             Map.entry("include", "include (extra output data) is not supported by this server"));
 
     /**

@@ -28,8 +28,9 @@ import java.util.Set;
  * goes back as input, as with chat.
  */
 final class Responses {
-    static final Set<String> FIELDS = Set.of("model", "input", "instructions", "max_output_tokens", "temperature", "top_p",
-            "stream", "text", "tools", "tool_choice", "parallel_tool_calls", "store", "metadata", "user", "seed");
+    static final Set<String> FIELDS = ChatCompletions.union(Set.of("model", "input", "instructions", "max_output_tokens", "temperature",
+            "top_p", "stream", "text", "tools", "tool_choice", "parallel_tool_calls", "store", "metadata", "user", "seed", "reasoning",
+            "top_logprobs", "max_tool_calls"), NoOpFields.RESPONSES);
 
     private final OpenAiServer server;
     private final ObjectMapper json;
@@ -50,6 +51,9 @@ final class Responses {
 
     private void handle(Context ctx, Fields f, ServedModel m, JsonNode body) throws Exception {
         f.bool("store", false); // type-checked; nothing is stored either way
+        NoOpFields.check(f, NoOpFields.RESPONSES);
+        f.integer("top_logprobs", 0, 0, 20); // type-checked; logprobs come only with include, which takes no values here
+        int maxCalls = f.integer("max_tool_calls", Integer.MAX_VALUE, 1, Integer.MAX_VALUE);
         if (f.node("metadata") != null && !f.node("metadata").isObject()) throw Fields.wrongType("metadata", "an object", f.node("metadata"));
         // the same request in the chat shape, so that it is checked and rendered by the same code
         ObjectNode chat = json.createObjectNode();
@@ -67,11 +71,14 @@ final class Responses {
         ResponseFormat format = format(f);
         ToolCalls tools = ToolCalls.parse(cf, json);
         format = ToolCalls.decodeFormat(tools, format, "text.format");
-        ChatCompletions.Prompt prompt = ChatCompletions.prompt(m, msgs, tools, Map.of());
+        ChatCompletions.Prompt prompt = ChatCompletions.prompt(m, msgs, tools, reasoning(f));
         GenerationRequest req = new GenerationRequest(prompt.ids(), sf.sampling(), sf.maxTokens(), List.of(), false, -1, false, 0,
                 sf.spec(), format, sf.tokenStops(), prompt.shownSpecial());
         ObjectNode response = envelope(server.newId("resp_"), m, body, instructions, maxOutput);
-        Reader reader = (text, done) -> ToolCalls.read(m.template().syntax(), tools, text, done.reason(), prompt.thinkingOpened());
+        Reader reader = (text, done) -> {
+            ChatReply r = ToolCalls.read(m.template().syntax(), tools, text, done.reason(), prompt.thinkingOpened());
+            return r.calls().size() <= maxCalls ? r : new ChatReply(r.reasoning(), r.content(), r.calls().subList(0, maxCalls));
+        };
         try (Runs runs = server.submit(m, List.of(req), "input")) {
             if (sf.stream()) stream(ctx, runs, response, reader, tools == null && !m.template().syntax().marksThinking());
             else collect(ctx, runs, response, reader);
@@ -79,6 +86,23 @@ final class Responses {
     }
 
     // ------------------------------------------------------------------ the request
+
+    /** {@code reasoning}: null, or {@code {"effort": ...}}, which reaches the template as chat's reasoning_effort does. */
+    private Map<String, Object> reasoning(Fields f) {
+        JsonNode r = f.node("reasoning");
+        if (r == null || r.isNull()) return Map.of();
+        if (!r.isObject()) throw Fields.wrongType("reasoning", "an object", r);
+        for (var e : r.properties())
+            if (!e.getKey().equals("effort") && !(e.getKey().equals("summary") && e.getValue().isNull()))
+                throw ApiException.badRequest("reasoning." + e.getKey(), "reasoning." + e.getKey() + " is not supported (effort is)");
+        if (!r.has("effort") || r.get("effort").isNull()) return Map.of();
+        ObjectNode chat = json.createObjectNode().set("reasoning_effort", r.get("effort"));
+        try {
+            return ChatCompletions.templateVariables(new Fields(chat));
+        } catch (ApiException e) {
+            throw ApiException.badRequest("reasoning.effort", e.getMessage().replace("reasoning_effort", "reasoning.effort"));
+        }
+    }
 
     /** {@code input}: a string, or a list of items, as chat messages. */
     private void input(JsonNode in, ArrayNode messages) {

@@ -37,8 +37,8 @@ final class TextCompletions {
     private record Prompt(String text, int[] ids) {}
 
     /** Every field this endpoint reads; others get a 400 ({@link Fields#only}). */
-    static final Set<String> FIELDS = SamplingFields.fields("prompt", "echo", "logprobs", "return_token_ids",
-            "suffix", "best_of", "response_format");
+    static final Set<String> FIELDS = ChatCompletions.union(SamplingFields.fields("prompt", "echo", "logprobs", "return_token_ids",
+            "suffix", "best_of", "response_format", "n_probs"), NoOpFields.COMPLETIONS, ChatCompletions.FORMAT_EXTENSIONS);
 
     void handle(Context ctx) throws Exception {
         Fields f = new Fields(server.readJson(ctx));
@@ -55,7 +55,8 @@ final class TextCompletions {
         if (scoreOnly && !echo)
             throw ApiException.badRequest("max_tokens", "max_tokens = 0 is only allowed with echo = true (scoring the prompt)");
         SamplingFields sf = scoreOnly ? scoreFields(f) : SamplingFields.parse(f, 16, m.engine().model().vocabSize());
-        int logprobs = f.integer("logprobs", -1, 0, 20);
+        NoOpFields.check(f, NoOpFields.COMPLETIONS);
+        int logprobs = f.integer("logprobs", f.integer("n_probs", -1, 0, 20), 0, 20); // n_probs: llama.cpp's name
         ResponseFormat format = ChatCompletions.responseFormat(f); // vLLM's extension of this endpoint
         boolean returnIds = f.bool("return_token_ids", false);
         if (f.has("suffix")) throw ApiException.badRequest("suffix", "suffix (insertion) is not supported");
