@@ -214,7 +214,13 @@ final class Responses {
         o.put("temperature", body.path("temperature").asDouble(1.0));
         o.put("top_p", body.path("top_p").asDouble(1.0));
         o.set("tool_choice", body.has("tool_choice") ? body.get("tool_choice") : json.getNodeFactory().textNode("auto"));
-        o.set("tools", body.has("tools") ? body.get("tools") : json.createArrayNode());
+        ArrayNode tools = o.putArray("tools"); // as OpenAI echoes them: every function tool with its parameters and strict
+        if (body.path("tools").isArray()) for (JsonNode t : body.get("tools")) {
+            ObjectNode e = t.deepCopy();
+            if (!e.has("parameters")) e.putNull("parameters");
+            if (!e.has("strict")) e.putNull("strict");
+            tools.add(e);
+        }
         o.set("text", body.has("text") ? body.get("text") : json.createObjectNode().set("format", json.createObjectNode().put("type", "text")));
         o.set("metadata", body.has("metadata") ? body.get("metadata") : json.createObjectNode());
         o.put("store", false);
@@ -366,7 +372,9 @@ final class Responses {
     }
 
     private ObjectNode delta(String itemId, int index, String text) {
-        return json.createObjectNode().put("item_id", itemId).put("output_index", index).put("content_index", 0).put("delta", text);
+        ObjectNode d = json.createObjectNode().put("item_id", itemId).put("output_index", index).put("content_index", 0).put("delta", text);
+        d.putArray("logprobs");
+        return d;
     }
 
     /** A message item begins: its added event, then its (empty) text part's. */
@@ -378,15 +386,19 @@ final class Responses {
     }
 
     private void closeMessage(Emitter emit, String msgId, String text, int index) throws IOException {
-        emit.send("response.output_text.done", json.createObjectNode().put("item_id", msgId).put("output_index", index)
-                .put("content_index", 0).put("text", text));
+        ObjectNode done = json.createObjectNode().put("item_id", msgId).put("output_index", index).put("content_index", 0).put("text", text);
+        done.putArray("logprobs");
+        emit.send("response.output_text.done", done);
         ObjectNode part = json.createObjectNode().put("item_id", msgId).put("output_index", index).put("content_index", 0);
         part.set("part", outputText(text));
         emit.send("response.content_part.done", part);
         emit.send("response.output_item.done", json.createObjectNode().put("output_index", index).set("item", message(msgId, text, "completed")));
     }
 
-    /** Finished items, each as its added and done events (a message with its text part, or a call with its arguments). */
+    /**
+     * Finished items, each as its added and done events (reasoning with its text, a message with its
+     * text part, or a call with its arguments).
+     */
     private void sendItems(Emitter emit, ArrayNode output) throws IOException {
         for (int i = 0; i < output.size(); i++) {
             ObjectNode item = (ObjectNode) output.get(i);
@@ -395,13 +407,23 @@ final class Responses {
                 openMessage(emit, id, i);
                 emit.send("response.output_text.delta", delta(id, i, text));
                 closeMessage(emit, id, text, i);
+            } else if (item.get("type").asText().equals("reasoning")) {
+                String id = item.get("id").asText(), text = item.at("/content/0/text").asText();
+                ObjectNode pending = item.deepCopy().put("status", "in_progress");
+                pending.putArray("content");
+                emit.send("response.output_item.added", json.createObjectNode().put("output_index", i).set("item", pending));
+                emit.send("response.reasoning_text.delta", json.createObjectNode().put("item_id", id).put("output_index", i)
+                        .put("content_index", 0).put("delta", text));
+                emit.send("response.reasoning_text.done", json.createObjectNode().put("item_id", id).put("output_index", i)
+                        .put("content_index", 0).put("text", text));
+                emit.send("response.output_item.done", json.createObjectNode().put("output_index", i).set("item", item));
             } else {
                 ObjectNode pending = item.deepCopy().put("status", "in_progress").put("arguments", "");
                 emit.send("response.output_item.added", json.createObjectNode().put("output_index", i).set("item", pending));
                 emit.send("response.function_call_arguments.delta", json.createObjectNode().put("item_id", item.get("id").asText())
                         .put("output_index", i).put("delta", item.get("arguments").asText()));
                 emit.send("response.function_call_arguments.done", json.createObjectNode().put("item_id", item.get("id").asText())
-                        .put("output_index", i).put("arguments", item.get("arguments").asText()));
+                        .put("output_index", i).put("name", item.get("name").asText()).put("arguments", item.get("arguments").asText()));
                 emit.send("response.output_item.done", json.createObjectNode().put("output_index", i).set("item", item));
             }
         }
