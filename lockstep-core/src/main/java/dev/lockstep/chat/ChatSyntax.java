@@ -87,6 +87,7 @@ public final class ChatSyntax {
                     "<atem:invoke name=\"(?<name>[^\"]+)\">(?<body>.*?)</atem:invoke>",
                     "<atem:parameter name=\"(?<key>[^\"]+)\">(?<value>.*?)</atem:parameter>"),
                     Pattern.compile("(?:<\\|eom\\|>)?(?:<\\|start\\|>assistant)?\\s*to=[A-Za-z0-9_.-]+<\\|message\\|>"), null),
+            new Family("functionary-v3.2", s -> all(s, ">>>all", ">>>${recipient}"), new Recipients()),
             new Family("functionary-v3.1", s -> all(s, "<function=", "<|start_header_id|>"), NamedCalls.jsonArguments(
                     List.of("<function="), List.of(), "<function=(?<name>[^>]+)>", "\\s*</function>")),
             new Family("solar", s -> s.contains("<|tool_call:begin|>"), NamedCalls.jsonArguments(
@@ -203,7 +204,13 @@ public final class ChatSyntax {
             reasoning = s.reasoning() == null ? null : s.reasoning().strip();
             answer = s.answer();
         }
-        if (tools == null) return new ChatReply(reasoning, answer, List.of());
+        if (tools == null) {
+            if (calls instanceof Recipients) { // its content has a recipient in front, tools or not
+                CallSyntax.Parsed p = calls.parse(answer, ToolSpecs.of(null));
+                if (p != null) answer = p.content();
+            }
+            return new ChatReply(reasoning, answer, List.of());
+        }
         CallSyntax.Parsed p = calls.parse(answer, tools);
         if (p == null || p.calls().isEmpty()) return new ChatReply(reasoning, answer, List.of());
         return new ChatReply(reasoning, emptyToNull(p.content().strip(), true), p.calls());

@@ -78,6 +78,19 @@ class ChatSyntaxTest {
     }
 
     @Test
+    void functionaryV32Recipients() {
+        ChatSyntax s = syntax(">>>all >>>${recipient} tools");
+        assertEquals("functionary-v3.2", s.family());
+        ChatReply r = s.parse("all\nLet me check.>>>get_weather\n{\"city\": \"Paris\"}", false, TOOLS);
+        assertEquals(List.of(PARIS), r.calls());
+        assertEquals("Let me check.", r.content());
+        assertEquals(List.of(PARIS), s.parse("get_weather\n{\"city\": \"Paris\"}", false, TOOLS).calls());
+        assertEquals("a story", s.parse("a story", false, TOOLS).content(), "no recipient: text as written");
+        assertEquals(List.of(), s.parse("get_weather\n{\"city\": ", false, TOOLS).calls());
+        assertEquals("Hello", s.parse("all\nHello", false, null).content(), "without tools too");
+    }
+
+    @Test
     void markupArgumentsFollowTheSchemaTypes() {
         ChatSyntax s = syntax("<tool_call> <function= <parameter= tools");
         ChatReply r = s.parse("<tool_call>\n<function=get_weather>\n<parameter=city>\nParis\n</parameter>\n<parameter=days>\n3\n</parameter>\n"
