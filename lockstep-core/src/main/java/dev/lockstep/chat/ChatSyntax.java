@@ -87,6 +87,8 @@ public final class ChatSyntax {
                     "<atem:invoke name=\"(?<name>[^\"]+)\">(?<body>.*?)</atem:invoke>",
                     "<atem:parameter name=\"(?<key>[^\"]+)\">(?<value>.*?)</atem:parameter>"),
                     Pattern.compile("(?:<\\|eom\\|>)?(?:<\\|start\\|>assistant)?\\s*to=[A-Za-z0-9_.-]+<\\|message\\|>"), null),
+            new Family("gemma4", s -> s.contains("'<|tool_call>call:'"), new GemmaCalls(),
+                    Pattern.compile("<\\|tool_response>\\s*$"), new Thinking("<|channel>thought", "<channel|>")), // it ends a turn of calls
             new Family("functionary-v3.2", s -> all(s, ">>>all", ">>>${recipient}"), new Recipients()),
             new Family("functionary-v3.1", s -> all(s, "<function=", "<|start_header_id|>"), NamedCalls.jsonArguments(
                     List.of("<function="), List.of(), "<function=(?<name>[^>]+)>", "\\s*</function>")),

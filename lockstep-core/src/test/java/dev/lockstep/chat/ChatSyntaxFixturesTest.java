@@ -47,8 +47,8 @@ class ChatSyntaxFixturesTest {
             Map.entry("CohereForAI-c4ai-command-r-plus-tool_use", "command-r-plus"), Map.entry("Kimi-K2-Instruct", "kimi-k2"),
             Map.entry("Kimi-K2-Thinking", "kimi-k2"), Map.entry("mistralai-Ministral-3-14B-Reasoning-2512", "ministral-3"),
             Map.entry("Bielik-11B-v3.0-Instruct", "hermes"), Map.entry("LFM2-8B-A1B", "none"), Map.entry("LFM2.5-8B-A1B", "none"),
-            Map.entry("GigaChat3-10B-A1.8B", "none"), Map.entry("google-gemma-4-31B-it", "none"),
-            Map.entry("google-gemma-4-31B-it-interleaved", "none"), Map.entry("MiniMax-M3", "minimax-m3"), Map.entry("llama-cpp-rwkv-world", "none")));
+            Map.entry("GigaChat3-10B-A1.8B", "none"), Map.entry("google-gemma-4-31B-it", "gemma4"),
+            Map.entry("google-gemma-4-31B-it-interleaved", "gemma4"), Map.entry("MiniMax-M3", "minimax-m3"), Map.entry("llama-cpp-rwkv-world", "none")));
 
     @Test
     void everyTemplateIsAssignedItsFamily() throws IOException {

@@ -91,6 +91,14 @@ class ChatSyntaxTest {
     }
 
     @Test
+    void gemma4ArgumentsAreRewrittenAsJson() {
+        ChatSyntax s = syntax("'<|tool_call>call:' tools");
+        ChatReply r = s.parse("<|tool_call>call:get_weather{city:<|\"|>Paris, \"centre\" {x}<|\"|>,days:3}<tool_call|>", false, TOOLS);
+        assertEquals(List.of(new ToolCall("get_weather", "{\"city\":\"Paris, \\\"centre\\\" {x}\",\"days\":3}")), r.calls());
+        assertEquals(List.of(), s.parse("<|tool_call>call:get_weather{city:<|\"|>Par}<tool_call|>", false, TOOLS).calls());
+    }
+
+    @Test
     void markupArgumentsFollowTheSchemaTypes() {
         ChatSyntax s = syntax("<tool_call> <function= <parameter= tools");
         ChatReply r = s.parse("<tool_call>\n<function=get_weather>\n<parameter=city>\nParis\n</parameter>\n<parameter=days>\n3\n</parameter>\n"
