@@ -830,8 +830,8 @@ public final class Engine implements AutoCloseable {
         s.lastTokenNanos = now;
         boolean eog = tokenizer != null && tokenizer.isEndOfGeneration(tok) && !r.ignoreEos();
         boolean closed = false, closing = false; // the value is complete / may be: its grammar job will say
-        if (c != null) {
-            eog = false; // end-of-generation tokens have no bytes, so the mask never allows them
+        if (c != null && !eog) {
+            // (an end-of-generation token is in the mask only where the grammar's output may end: it ends it)
             if (tok == expect && expectNext != null) {
                 c.moveTo(expectNext);
                 closed = expectNext.done();

@@ -115,6 +115,18 @@ final class GrammarWorker implements AutoCloseable {
         return j;
     }
 
+    private long[] endTokens;
+
+    /** The end-of-generation tokens as a mask: where a grammar's output may end, they may come. */
+    private long[] endTokens() {
+        if (endTokens == null) {
+            endTokens = new long[(vocab + 63) / 64];
+            for (int id = 0; id < vocab && id < tokenizer.size(); id++)
+                if (tokenizer.isEndOfGeneration(id)) endTokens[id >>> 6] |= 1L << id;
+        }
+        return endTokens;
+    }
+
     /** The bytes of a token as the trie has them (the thread that asks must be this one, or after {@link #trie()} was built). */
     private TokenTrie trie() {
         if (trie == null) {
@@ -158,7 +170,7 @@ final class GrammarWorker implements AutoCloseable {
         Constraint c = j.constraint;
         GrammarMeter meter = new GrammarMeter(JOB_WORK, () -> c.cancelled);
         ByteAutomaton a = c.automaton;
-        TokenMasks m = masks.computeIfAbsent(a, k -> new TokenMasks(trie(), k));
+        TokenMasks m = masks.computeIfAbsent(a, k -> new TokenMasks(trie(), k, endTokens()));
         TokenTrie t = trie();
         long state = j.token < 0 ? j.from : a.run(j.from, t.bytes(j.token), meter);
         Point at = j.firstPointKnown ? null : point(a, m, state, meter);

@@ -2,6 +2,7 @@ package dev.lockstep.engine;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.lockstep.sampling.ByteAutomaton;
+import dev.lockstep.sampling.Gbnf;
 import dev.lockstep.sampling.Grammar;
 import dev.lockstep.sampling.GrammarAutomaton;
 import dev.lockstep.sampling.GrammarLimitException;
@@ -62,6 +63,22 @@ public final class ResponseFormat {
             throw new JsonSchemaGrammar.UnsupportedSchemaException("the schema is too ambiguous to enforce: " + e.getMessage());
         }
         return new ResponseFormat("JSON schema" + (name == null ? "" : " '" + name + "'"), a);
+    }
+
+    /**
+     * Output that a GBNF grammar accepts (llama.cpp's {@code grammar}, {@link Gbnf}); throws
+     * {@link Gbnf.GbnfException} naming what does not parse, or if the grammar is too ambiguous.
+     */
+    public static ResponseFormat gbnf(String source) {
+        GrammarAutomaton a = new GrammarAutomaton(Gbnf.compile(source));
+        try {
+            a.probe(PROBE_STATES, GrammarMeter.of(PROBE_WORK));
+        } catch (GrammarLimitException.OverBudget probeDone) {
+            // as for schemas: the grammar thread's bounds hold later
+        } catch (GrammarLimitException e) {
+            throw new Gbnf.GbnfException("the grammar is too ambiguous to enforce: " + e.getMessage());
+        }
+        return new ResponseFormat("GBNF grammar", a);
     }
 
     /**

@@ -19,6 +19,14 @@ public interface ByteAutomaton {
     boolean isDone(long state);
 
     /**
+     * A whole word of the language has been read, though more may follow (a GBNF {@code [a-z]+} after
+     * "abc"): the output may end here, with an end-of-generation token. JSON values end only when done.
+     */
+    default boolean canEnd(long state) {
+        return isDone(state);
+    }
+
+    /**
      * {@link #step(long, int)}, charging {@code meter} for the work: automata whose transitions can be
      * expensive ({@link GrammarAutomaton}) charge what they do; others one unit.
      */

@@ -118,6 +118,13 @@ public final class GrammarAutomaton implements ByteAutomaton {
     }
 
     @Override
+    public boolean canEnd(long state) {
+        if (state == REJECT) return false;
+        for (Stack s : states.get((int) state)) if (s == ACCEPT) return true;
+        return false;
+    }
+
+    @Override
     public boolean isDone(long state) {
         if (state == REJECT) return false;
         Stack[] ss = states.get((int) state);

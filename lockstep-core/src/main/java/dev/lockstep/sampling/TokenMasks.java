@@ -20,9 +20,20 @@ public final class TokenMasks {
         }
     };
 
+    private final long[] endTokens;
+
     public TokenMasks(TokenTrie trie, ByteAutomaton automaton) {
+        this(trie, automaton, null);
+    }
+
+    /**
+     * {@code endTokens}: the end-of-generation tokens (a mask), allowed in every state where the
+     * output may end but could also go on ({@link ByteAutomaton#canEnd}); null: never.
+     */
+    public TokenMasks(TokenTrie trie, ByteAutomaton automaton, long[] endTokens) {
         this.trie = trie;
         this.automaton = automaton;
+        this.endTokens = endTokens;
     }
 
     public ByteAutomaton automaton() {
@@ -43,6 +54,10 @@ public final class TokenMasks {
         long[] m = cache.get(state);
         if (m == null) {
             m = trie.allowed(automaton, state, meter);
+            if (endTokens != null && automaton.canEnd(state) && !automaton.isDone(state)) {
+                m = m.clone();
+                for (int i = 0; i < m.length && i < endTokens.length; i++) m[i] |= endTokens[i];
+            }
             cache.put(state, m);
         }
         return m;

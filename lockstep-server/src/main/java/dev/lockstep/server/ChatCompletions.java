@@ -11,6 +11,7 @@ import dev.lockstep.chat.ToolCall;
 import dev.lockstep.engine.GenerationEvent;
 import dev.lockstep.engine.GenerationRequest;
 import dev.lockstep.engine.ResponseFormat;
+import dev.lockstep.sampling.Gbnf;
 import dev.lockstep.sampling.JsonSchemaGrammar;
 import dev.lockstep.tokenizer.ChatTemplate;
 import io.javalin.http.Context;
@@ -36,7 +37,8 @@ final class ChatCompletions {
     }
 
     /** vLLM's and llama.cpp's ways of asking for structured output besides response_format. */
-    static final Set<String> FORMAT_EXTENSIONS = Set.of("guided_json", "guided_choice", "json_schema", "structured_outputs");
+    static final Set<String> FORMAT_EXTENSIONS = Set.of("guided_json", "guided_choice", "json_schema", "structured_outputs", "grammar",
+            "guided_grammar");
 
     /** Every field this endpoint reads; others get a 400 ({@link Fields#only}). */
     static final Set<String> FIELDS = union(SamplingFields.fields("messages", "logprobs", "top_logprobs", "return_token_ids",
@@ -166,11 +168,20 @@ final class ChatCompletions {
             throw ApiException.badRequest(ext, ext + " and response_format both constrain the output; pass one");
         JsonNode v = f.node(ext);
         if (ext.equals("structured_outputs")) { // vLLM's newer spelling: {"json": schema} or {"choice": [...]}
-            if (!v.isObject() || v.size() != 1 || !(v.has("json") || v.has("choice")))
-                throw ApiException.badRequest(ext, "structured_outputs must be {\"json\": schema} or {\"choice\": [strings]} "
-                        + "(regex, grammar and structural tags are not supported)");
-            ext = v.has("json") ? ext + ".json" : ext + ".choice";
-            v = v.has("json") ? v.get("json") : v.get("choice");
+            if (!v.isObject() || v.size() != 1 || !(v.has("json") || v.has("choice") || v.has("grammar")))
+                throw ApiException.badRequest(ext, "structured_outputs must be {\"json\": schema}, {\"choice\": [strings]} or "
+                        + "{\"grammar\": GBNF} (regex and structural tags are not supported)");
+            String key = v.fieldNames().next();
+            ext = ext + "." + key;
+            v = v.get(key);
+        }
+        if (ext.endsWith("grammar")) { // llama.cpp's GBNF (vLLM accepts GBNF as guided_grammar)
+            if (!v.isTextual()) throw Fields.wrongType(ext, "a GBNF grammar (a string)", v);
+            try {
+                return ResponseFormat.gbnf(v.textValue());
+            } catch (Gbnf.GbnfException e) {
+                throw ApiException.badRequest(ext, ext + ": " + e.getMessage());
+            }
         }
         if (ext.endsWith("choice")) {
             if (!v.isArray() || v.isEmpty() || v.size() > 256) throw Fields.wrongType(ext, "a list of 1 to 256 strings", v);

@@ -107,6 +107,34 @@ class DocumentedFieldsTest {
         }
     }
 
+    /**
+     * llama.cpp's GBNF {@code grammar} (and vLLM's guided_grammar): every reply is in the grammar's
+     * language; where the grammar may end but could go on, the model may end it (end-of-generation
+     * is allowed there), so replies of different lengths come out. Errors name the line and column.
+     */
+    @Test
+    void gbnfGrammarsConstrainTheReply() throws Exception {
+        String grammar = "root ::= word (\" \" word){0,5} \".\"?\nword ::= [a-z]{1,8}";
+        java.util.regex.Pattern language = java.util.regex.Pattern.compile("[a-z]{1,8}( [a-z]{1,8}){0,5}\\.?");
+        java.util.Set<String> seen = new java.util.HashSet<>();
+        for (int seed = 0; seed < 6; seed++) {
+            for (String field : List.of("grammar", "guided_grammar")) {
+                HttpResponse<String> r = fx.post("/v1/chat/completions", "{" + MSG.replace("\"max_tokens\": 8", "\"max_tokens\": 60")
+                        + ", \"seed\": " + seed + ", \"" + field + "\": " + new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(grammar) + "}");
+                assertEquals(200, r.statusCode(), r.body());
+                JsonNode c = fx.parse(r.body()).at("/choices/0");
+                assertEquals("stop", c.get("finish_reason").asText(), c.toString());
+                String text = c.at("/message/content").asText();
+                assertTrue(language.matcher(text).matches(), text);
+                seen.add(text);
+            }
+        }
+        assertTrue(seen.size() > 1, "the seeds give different replies: " + seen);
+        HttpResponse<String> bad = fx.post("/v1/chat/completions", "{" + MSG + ", \"grammar\": \"root ::= \\\"a\\\"\\nroot ::= x\"}");
+        assertEquals(400, bad.statusCode(), bad.body());
+        assertTrue(fx.parse(bad.body()).at("/error/message").asText().contains("line 2, column 1"), bad.body());
+    }
+
     /** llama.cpp's n_probs: each token's top n alternatives. */
     @Test
     void nProbsAsksForTopAlternatives() throws Exception {
