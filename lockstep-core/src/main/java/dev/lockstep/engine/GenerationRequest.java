@@ -19,10 +19,12 @@ import java.util.Set;
  * @param tokenStops     token ids that end the output, and tokens to generate before any end may ({@link TokenStops})
  * @param shownSpecial   control tokens whose text the output shows (a chat reply's tool-call and thinking markers, which
  *                       the reply is parsed by); other control tokens add no text
+ * @param includeStop    a stop string that ends the output is part of it (vLLM's include_stop_str_in_output)
  */
 public record GenerationRequest(int[] prompt, SamplingParams sampling, int maxTokens, List<String> stop, boolean ignoreEos,
                                 int logprobs, boolean promptLogprobs, long stream,
-                                SpecConfig.Mode spec, ResponseFormat format, TokenStops tokenStops, Set<Integer> shownSpecial) {
+                                SpecConfig.Mode spec, ResponseFormat format, TokenStops tokenStops, Set<Integer> shownSpecial,
+                                boolean includeStop) {
 
     public GenerationRequest {
         prompt = prompt.clone();
@@ -36,7 +38,7 @@ public record GenerationRequest(int[] prompt, SamplingParams sampling, int maxTo
     public GenerationRequest(int[] prompt, SamplingParams sampling, int maxTokens, List<String> stop, boolean ignoreEos,
                              int logprobs, boolean promptLogprobs, long stream, SpecConfig.Mode spec, ResponseFormat format,
                              TokenStops tokenStops) {
-        this(prompt, sampling, maxTokens, stop, ignoreEos, logprobs, promptLogprobs, stream, spec, format, tokenStops, Set.of());
+        this(prompt, sampling, maxTokens, stop, ignoreEos, logprobs, promptLogprobs, stream, spec, format, tokenStops, Set.of(), false);
     }
 
     public GenerationRequest(int[] prompt, SamplingParams sampling, int maxTokens, List<String> stop, boolean ignoreEos,
@@ -55,15 +57,15 @@ public record GenerationRequest(int[] prompt, SamplingParams sampling, int maxTo
     }
 
     public GenerationRequest withSpec(SpecConfig.Mode m) {
-        return new GenerationRequest(prompt, sampling, maxTokens, stop, ignoreEos, logprobs, promptLogprobs, stream, m, format, tokenStops, shownSpecial);
+        return new GenerationRequest(prompt, sampling, maxTokens, stop, ignoreEos, logprobs, promptLogprobs, stream, m, format, tokenStops, shownSpecial, includeStop);
     }
 
     public GenerationRequest withFormat(ResponseFormat f) {
-        return new GenerationRequest(prompt, sampling, maxTokens, stop, ignoreEos, logprobs, promptLogprobs, stream, spec, f, tokenStops, shownSpecial);
+        return new GenerationRequest(prompt, sampling, maxTokens, stop, ignoreEos, logprobs, promptLogprobs, stream, spec, f, tokenStops, shownSpecial, includeStop);
     }
 
     public GenerationRequest withTokenStops(TokenStops t) {
-        return new GenerationRequest(prompt, sampling, maxTokens, stop, ignoreEos, logprobs, promptLogprobs, stream, spec, format, t, shownSpecial);
+        return new GenerationRequest(prompt, sampling, maxTokens, stop, ignoreEos, logprobs, promptLogprobs, stream, spec, format, t, shownSpecial, includeStop);
     }
 
     public static GenerationRequest greedy(int[] prompt, int maxTokens) {
@@ -71,26 +73,31 @@ public record GenerationRequest(int[] prompt, SamplingParams sampling, int maxTo
     }
 
     public GenerationRequest withLogprobs(int k) {
-        return new GenerationRequest(prompt, sampling, maxTokens, stop, ignoreEos, k, promptLogprobs, stream, spec, format, tokenStops, shownSpecial);
+        return new GenerationRequest(prompt, sampling, maxTokens, stop, ignoreEos, k, promptLogprobs, stream, spec, format, tokenStops, shownSpecial, includeStop);
     }
 
     public GenerationRequest withPromptLogprobs(boolean on) {
-        return new GenerationRequest(prompt, sampling, maxTokens, stop, ignoreEos, logprobs, on, stream, spec, format, tokenStops, shownSpecial);
+        return new GenerationRequest(prompt, sampling, maxTokens, stop, ignoreEos, logprobs, on, stream, spec, format, tokenStops, shownSpecial, includeStop);
     }
 
     public GenerationRequest withIgnoreEos(boolean on) {
-        return new GenerationRequest(prompt, sampling, maxTokens, stop, on, logprobs, promptLogprobs, stream, spec, format, tokenStops, shownSpecial);
+        return new GenerationRequest(prompt, sampling, maxTokens, stop, on, logprobs, promptLogprobs, stream, spec, format, tokenStops, shownSpecial, includeStop);
     }
 
     public GenerationRequest withStop(List<String> s) {
-        return new GenerationRequest(prompt, sampling, maxTokens, s, ignoreEos, logprobs, promptLogprobs, stream, spec, format, tokenStops, shownSpecial);
+        return new GenerationRequest(prompt, sampling, maxTokens, s, ignoreEos, logprobs, promptLogprobs, stream, spec, format, tokenStops, shownSpecial, includeStop);
     }
 
     public GenerationRequest withShownSpecial(Set<Integer> ids) {
-        return new GenerationRequest(prompt, sampling, maxTokens, stop, ignoreEos, logprobs, promptLogprobs, stream, spec, format, tokenStops, ids);
+        return new GenerationRequest(prompt, sampling, maxTokens, stop, ignoreEos, logprobs, promptLogprobs, stream, spec, format, tokenStops, ids, includeStop);
+    }
+
+    public GenerationRequest withIncludeStop(boolean on) {
+        return new GenerationRequest(prompt, sampling, maxTokens, stop, ignoreEos, logprobs, promptLogprobs, stream, spec, format, tokenStops,
+                shownSpecial, on);
     }
 
     public GenerationRequest withStream(long s) {
-        return new GenerationRequest(prompt, sampling, maxTokens, stop, ignoreEos, logprobs, promptLogprobs, s, spec, format, tokenStops, shownSpecial);
+        return new GenerationRequest(prompt, sampling, maxTokens, stop, ignoreEos, logprobs, promptLogprobs, s, spec, format, tokenStops, shownSpecial, includeStop);
     }
 }

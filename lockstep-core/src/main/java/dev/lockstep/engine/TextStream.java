@@ -16,19 +16,24 @@ final class TextStream {
     private final Tokenizer tokenizer;
     private final List<String> stops;
     private final Set<Integer> shownSpecial;
+    private final boolean includeStop;
     private final ByteArrayOutputStream partial = new ByteArrayOutputStream();
     private final StringBuilder held = new StringBuilder();
     private boolean stopped;
 
     TextStream(Tokenizer tokenizer, List<String> stops) {
-        this(tokenizer, stops, Set.of());
+        this(tokenizer, stops, Set.of(), false);
     }
 
-    /** {@code shownSpecial}: control tokens whose text is shown ({@link GenerationRequest#shownSpecial}). */
-    TextStream(Tokenizer tokenizer, List<String> stops, Set<Integer> shownSpecial) {
+    /**
+     * {@code shownSpecial}: control tokens whose text is shown ({@link GenerationRequest#shownSpecial});
+     * {@code includeStop}: the stop string that ends the text is part of it.
+     */
+    TextStream(Tokenizer tokenizer, List<String> stops, Set<Integer> shownSpecial, boolean includeStop) {
         this.tokenizer = tokenizer;
         this.stops = stops;
         this.shownSpecial = shownSpecial;
+        this.includeStop = includeStop;
     }
 
     boolean stopped() {
@@ -62,15 +67,18 @@ final class TextStream {
     }
 
     private String release() {
-        int cut = -1;
+        int cut = -1, end = -1;
         for (String s : stops) {
             if (s.isEmpty()) continue;
             int at = held.indexOf(s);
-            if (at >= 0 && (cut < 0 || at < cut)) cut = at;
+            if (at >= 0 && (cut < 0 || at < cut || at == cut && at + s.length() > end)) {
+                cut = at;
+                end = at + s.length();
+            }
         }
         if (cut >= 0) {
             stopped = true;
-            String out = held.substring(0, cut);
+            String out = held.substring(0, includeStop ? end : cut);
             held.setLength(0);
             return out;
         }

@@ -42,7 +42,8 @@ final class ChatCompletions {
 
     /** Every field this endpoint reads; others get a 400 ({@link Fields#only}). */
     static final Set<String> FIELDS = union(SamplingFields.fields("messages", "logprobs", "top_logprobs", "return_token_ids",
-            "response_format", "tools", "tool_choice", "parallel_tool_calls", "chat_template_kwargs", "reasoning_effort", "n_probs"),
+            "response_format", "tools", "tool_choice", "parallel_tool_calls", "chat_template_kwargs", "reasoning_effort", "n_probs",
+            "include_stop_str_in_output"),
             NoOpFields.CHAT, FORMAT_EXTENSIONS);
 
     @SafeVarargs
@@ -78,7 +79,8 @@ final class ChatCompletions {
         List<GenerationRequest> reqs = new ArrayList<>();
         for (int i = 0; i < sf.n(); i++)
             reqs.add(new GenerationRequest(prompt.ids(), sf.sampling(), sf.maxTokens(), sf.stop(), sf.ignoreEos(),
-                    logprobs ? top : -1, false, i, sf.spec(), format, sf.tokenStops(), prompt.shownSpecial()));
+                    logprobs ? top : -1, false, i, sf.spec(), format, sf.tokenStops(), prompt.shownSpecial(),
+                    f.bool("include_stop_str_in_output", false)));
         String id = server.newId("chatcmpl-");
         long created = System.currentTimeMillis() / 1000;
         try (Runs runs = server.submit(m, reqs, "messages")) {

@@ -43,14 +43,13 @@ final class NoOpFields {
             Map.entry("include", new Rule("an empty list (no extra output data)", n -> n.isArray() && n.isEmpty())),
             Map.entry("background", new Rule("false (replies are never run in the background)", n -> n.isBoolean() && !n.booleanValue())),
             Map.entry("cache_prompt", new Rule("a boolean (prefix caching is always on, and exact)", JsonNode::isBoolean)),
-            Map.entry("typical_p", new Rule("1 (typical sampling is not implemented)", n -> n.isNumber() && n.doubleValue() == 1.0)),
-            Map.entry("include_stop_str_in_output", new Rule("false (stop strings are never included)", n -> n.isBoolean() && !n.booleanValue())));
+            Map.entry("typical_p", new Rule("1 (typical sampling is not implemented)", n -> n.isNumber() && n.doubleValue() == 1.0)));
 
     /** Chat completions' documented no-op fields and extensions. */
     static final Set<String> CHAT = Set.of("store", "metadata", "service_tier", "verbosity", "prompt_cache_key", "safety_identifier",
-            "modalities", "audio", "prediction", "cache_prompt", "typical_p", "include_stop_str_in_output");
+            "modalities", "audio", "prediction", "cache_prompt", "typical_p");
     /** Text completions'. */
-    static final Set<String> COMPLETIONS = Set.of("cache_prompt", "typical_p", "include_stop_str_in_output");
+    static final Set<String> COMPLETIONS = Set.of("cache_prompt", "typical_p");
     /** The Responses API's ({@code store} and {@code metadata} are its own: echoed back). */
     static final Set<String> RESPONSES = Set.of("service_tier", "prompt_cache_key", "safety_identifier", "truncation", "include",
             "background");

@@ -73,7 +73,7 @@ final class Responses {
         format = ToolCalls.decodeFormat(tools, format, "text.format");
         ChatCompletions.Prompt prompt = ChatCompletions.prompt(m, msgs, tools, reasoning(f));
         GenerationRequest req = new GenerationRequest(prompt.ids(), sf.sampling(), sf.maxTokens(), List.of(), false, -1, false, 0,
-                sf.spec(), format, sf.tokenStops(), prompt.shownSpecial());
+                sf.spec(), format, sf.tokenStops(), prompt.shownSpecial(), false);
         ObjectNode response = envelope(server.newId("resp_"), m, body, instructions, maxOutput);
         Reader reader = (text, done) -> {
             ChatReply r = ToolCalls.read(m.template().syntax(), tools, text, done.reason(), prompt.thinkingOpened());

@@ -38,7 +38,8 @@ final class TextCompletions {
 
     /** Every field this endpoint reads; others get a 400 ({@link Fields#only}). */
     static final Set<String> FIELDS = ChatCompletions.union(SamplingFields.fields("prompt", "echo", "logprobs", "return_token_ids",
-            "suffix", "best_of", "response_format", "n_probs"), NoOpFields.COMPLETIONS, ChatCompletions.FORMAT_EXTENSIONS);
+            "suffix", "best_of", "response_format", "n_probs", "include_stop_str_in_output"), NoOpFields.COMPLETIONS,
+            ChatCompletions.FORMAT_EXTENSIONS);
 
     void handle(Context ctx) throws Exception {
         Fields f = new Fields(server.readJson(ctx));
@@ -56,6 +57,7 @@ final class TextCompletions {
             throw ApiException.badRequest("max_tokens", "max_tokens = 0 is only allowed with echo = true (scoring the prompt)");
         SamplingFields sf = scoreOnly ? scoreFields(f) : SamplingFields.parse(f, 16, m.engine().model().vocabSize());
         NoOpFields.check(f, NoOpFields.COMPLETIONS);
+        boolean includeStop = f.bool("include_stop_str_in_output", false); // vLLM's: the stop string stays in the text
         int logprobs = f.integer("logprobs", f.integer("n_probs", -1, 0, 20), 0, 20); // n_probs: llama.cpp's name
         ResponseFormat format = ChatCompletions.responseFormat(f); // vLLM's extension of this endpoint
         boolean returnIds = f.bool("return_token_ids", false);
@@ -66,7 +68,8 @@ final class TextCompletions {
         for (Prompt p : prompts)
             for (int i = 0; i < sf.n(); i++)
                 reqs.add(new GenerationRequest(p.ids(), sf.sampling(), scoreOnly ? 1 : sf.maxTokens(), sf.stop(), sf.ignoreEos(),
-                        logprobs, echo && logprobs >= 0, i, sf.spec(), scoreOnly ? ResponseFormat.TEXT : format, sf.tokenStops()));
+                        logprobs, echo && logprobs >= 0, i, sf.spec(), scoreOnly ? ResponseFormat.TEXT : format, sf.tokenStops())
+                        .withIncludeStop(includeStop));
         String id = server.newId("cmpl-");
         long created = System.currentTimeMillis() / 1000;
         try (Runs runs = server.submit(m, reqs, "prompt")) {

@@ -46,7 +46,7 @@ class DocumentedFieldsTest {
 
         for (Map.Entry<String, String> bad : Map.of("store", "true", "service_tier", "\"flex\"", "modalities", "[\"text\", \"audio\"]",
                 "audio", "{\"voice\": \"alloy\", \"format\": \"mp3\"}", "typical_p", "0.5", "verbosity", "\"low\"",
-                "include_stop_str_in_output", "true", "reasoning_effort", "\"extreme\"").entrySet()) {
+                "reasoning_effort", "\"extreme\"").entrySet()) {
             HttpResponse<String> e = fx.post("/v1/chat/completions", "{" + MSG + ", \"" + bad.getKey() + "\": " + bad.getValue() + "}");
             assertEquals(400, e.statusCode(), bad + ": " + e.body());
             assertEquals(bad.getKey(), fx.parse(e.body()).at("/error/param").asText(), e.body());
@@ -134,6 +134,26 @@ class DocumentedFieldsTest {
         assertEquals(400, bad.statusCode(), bad.body());
         assertTrue(fx.parse(bad.body()).at("/error/message").asText().contains("line 2, column 1"), bad.body());
     }
+
+    /** vLLM's include_stop_str_in_output: the stop string that ended the reply stays in it. */
+    @Test
+    void includeStopStringInOutput() throws Exception {
+        String body = "{\"prompt\": \"Once upon a time\", \"max_tokens\": 40, \"seed\": 2";
+        String whole = fx.parse(fx.post("/v1/completions", body + "}").body()).at("/choices/0/text").asText();
+        String stop = whole.substring(5, 7); // a stop string the reply is known to contain
+        int at = whole.indexOf(stop);
+        String without = fx.parse(fx.post("/v1/completions", body + ", \"stop\": " + JSON.writeValueAsString(stop) + "}").body())
+                .at("/choices/0/text").asText();
+        String with = fx.parse(fx.post("/v1/completions", body + ", \"stop\": " + JSON.writeValueAsString(stop)
+                + ", \"include_stop_str_in_output\": true}").body()).at("/choices/0/text").asText();
+        assertEquals(whole.substring(0, at), without);
+        assertEquals(whole.substring(0, at + stop.length()), with);
+        JsonNode chat = fx.parse(fx.post("/v1/chat/completions", "{" + MSG + ", \"stop\": \"e\", \"include_stop_str_in_output\": true}")
+                .body()).at("/choices/0");
+        if (chat.get("finish_reason").asText().equals("stop")) assertTrue(chat.at("/message/content").asText().endsWith("e"), chat.toString());
+    }
+
+    static final com.fasterxml.jackson.databind.ObjectMapper JSON = new com.fasterxml.jackson.databind.ObjectMapper();
 
     /** llama.cpp's n_probs: each token's top n alternatives. */
     @Test
