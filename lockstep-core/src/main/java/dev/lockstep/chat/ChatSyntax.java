@@ -200,21 +200,25 @@ public final class ChatSyntax {
             if (tools == null && !r.calls().isEmpty()) r = new ChatReply(r.reasoning(), reply, List.of());
             return new ChatReply(r.reasoning(), emptyToNull(r.content(), !r.calls().isEmpty()), r.calls());
         }
-        String reasoning = null, answer = erase == null ? reply : erase.matcher(reply).replaceAll("");
+        String reasoning = null, answer = erase == null ? reply : erase.matcher(reply).replaceAll(""), asWritten = reply;
         if (thinking != null) {
             Thinking.Split s = thinking.split(answer, thinkingOpened);
             reasoning = s.reasoning() == null ? null : s.reasoning().strip();
             answer = s.answer();
+            asWritten = erase == null ? answer : thinking.split(reply, thinkingOpened).answer();
+        } else if (erase == null) {
+            asWritten = answer;
         }
         if (tools == null) {
             if (calls instanceof Recipients) { // its content has a recipient in front, tools or not
                 CallSyntax.Parsed p = calls.parse(answer, ToolSpecs.of(null));
                 if (p != null) answer = p.content();
             }
-            return new ChatReply(reasoning, answer, List.of());
+            return new ChatReply(reasoning, calls instanceof Recipients ? answer : asWritten, List.of());
         }
         CallSyntax.Parsed p = calls.parse(answer, tools);
-        if (p == null || p.calls().isEmpty()) return new ChatReply(reasoning, answer, List.of());
+        // no call: the answer as the model wrote it (the family's erased markers only frame calls)
+        if (p == null || p.calls().isEmpty()) return new ChatReply(reasoning, asWritten, List.of());
         return new ChatReply(reasoning, emptyToNull(p.content().strip(), true), p.calls());
     }
 

@@ -21,8 +21,9 @@ import static org.junit.jupiter.api.Assertions.fail;
 /**
  * Every published template of the fixtures against its own syntax: the template renders an assistant
  * turn that calls tools (one call, then two), the turn's text is what a model trained on it writes,
- * and reading it back must give the same calls and no leftover content. This is how the parsers are
- * checked against what the families really write, not against our idea of it.
+ * and reading it back must give the same calls and no leftover content; the same turn cut short inside
+ * its arguments, or calling a tool that was not offered, gives no call and keeps the text. This is how
+ * the parsers are checked against what the families really write, not against our idea of it.
  */
 class ChatSyntaxFixturesTest {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -85,6 +86,16 @@ class ChatSyntaxFixturesTest {
                 if (!r.calls().equals(want) || r.content() != null && !r.content().isBlank())
                     wrong.add(name(p) + " (" + syntax.family() + ", " + calls.size() + " calls): wrote " + JSON.valueToTree(written)
                             + ", read " + r);
+                // the same turn malformed: cut short anywhere inside the last call's arguments, or calling a tool
+                // that was not offered; no call is read and the text stays as written
+                boolean opened = syntax.opensThinking(prompt);
+                String last = calls.size() == 2 ? "Europe/Paris" : "Paris";
+                int inArgs = written.lastIndexOf(last) + 2;
+                for (String bad : List.of(written.substring(0, inArgs), written.replace("get_weather", "rm_rf"))) {
+                    ChatReply b = syntax.parse(bad, opened, SPECS);
+                    if (!b.calls().isEmpty() || b.content() == null || !bad.contains(b.content().strip()))
+                        wrong.add(name(p) + " (" + syntax.family() + "): malformed " + JSON.valueToTree(bad) + " read as " + b);
+                }
             }
         }
         if (!wrong.isEmpty()) fail(wrong.size() + " of " + checked + " turns read back wrong:\n" + String.join("\n", wrong));
