@@ -95,6 +95,18 @@ class ToolCallsTest {
                     .model(fx.parse(fx.get("/v1/models").body()).at("/data/0/id").asText()).addUserMessage("Weather?").maxCompletionTokens(4)
                     .addFunctionTool(com.openai.models.FunctionDefinition.builder().name("get_weather").build()).build());
             assertTrue(c.choices().get(0).message().content().isPresent());
+            // the turn after a call: the assistant's call and the tool's result go back through the template (the SDK's types)
+            var call = com.openai.models.chat.completions.ChatCompletionMessageToolCall.ofFunction(
+                    com.openai.models.chat.completions.ChatCompletionMessageFunctionToolCall.builder().id("call_1")
+                            .function(com.openai.models.chat.completions.ChatCompletionMessageFunctionToolCall.Function.builder()
+                                    .name("get_weather").arguments("{\"city\": \"Paris\"}").build()).build());
+            var after = fx.sdk().chat().completions().create(com.openai.models.chat.completions.ChatCompletionCreateParams.builder()
+                    .model(fx.parse(fx.get("/v1/models").body()).at("/data/0/id").asText()).addUserMessage("Weather?")
+                    .addMessage(com.openai.models.chat.completions.ChatCompletionAssistantMessageParam.builder().toolCalls(List.of(call)).build())
+                    .addMessage(com.openai.models.chat.completions.ChatCompletionToolMessageParam.builder().toolCallId("call_1")
+                            .content("18 degrees").build())
+                    .maxCompletionTokens(4).addFunctionTool(com.openai.models.FunctionDefinition.builder().name("get_weather").build()).build());
+            assertTrue(after.choices().get(0).message().content().isPresent());
         } finally {
             fx.close();
         }
@@ -158,6 +170,12 @@ class ToolCallsTest {
                     assertEquals(whole.get("content").asText(), content.toString());
                     assertTrue(whole.get("content").asText().length() > 10, whole.toString());
                 } else {
+                    // the official SDK sees it too, as the extra field vLLM and llama.cpp send
+                    var sdk = fx.sdk().chat().completions().create(com.openai.models.chat.completions.ChatCompletionCreateParams.builder()
+                            .model(fx.parse(fx.get("/v1/models").body()).at("/data/0/id").asText()).addUserMessage("Once upon a time")
+                            .maxCompletionTokens(24).seed(1).build());
+                    assertEquals(whole.get("reasoning_content").asText(),
+                            sdk.choices().get(0).message()._additionalProperties().get("reasoning_content").asString().orElseThrow());
                     assertEquals(whole.get("reasoning_content").asText(), reasoning.toString().strip());
                     assertTrue(reasoning.length() > 10, whole.toString());
                     assertEquals("", whole.get("content").asText(), "the thinking never closed: all of it is reasoning");
