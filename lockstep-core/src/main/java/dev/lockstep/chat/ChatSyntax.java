@@ -109,7 +109,7 @@ public final class ChatSyntax {
             new Family("hermes", s -> s.contains("<tool_call>"), new JsonCallBlocks("<tool_call>", "</tool_call>")),
             new Family("llama3", s -> all(s, "<|start_header_id|>", "ipython") || s.contains("<|python_tag|>"), new BareJsonCall()));
 
-    /** The syntax of templates that teach none: calls are asked for in Hermes' syntax by the system prompt (see {@link #describeTools}). */
+    /** The syntax of templates that teach none: calls are asked for in Hermes' syntax by the system prompt ({@link #describeTools}). */
     private static final CallSyntax FALLBACK = new JsonCallBlocks("<tool_call>", "</tool_call>");
 
     private final String family;
@@ -150,11 +150,14 @@ public final class ChatSyntax {
 
     /**
      * A system-prompt paragraph for templates that do not show tools: the tools ({@code toolsJson}:
-     * their functions, compact JSON) and how to call one (Hermes' syntax, which {@link #parse} then
-     * reads). Short, since small models have short contexts.
+     * their functions, compact JSON) and, when the template teaches no call syntax, how to call one
+     * (Hermes' syntax, which {@link #parse} then reads); a model of a known family (DeepSeek V3.1's
+     * template writes calls but never lists tools) calls in its own syntax. Short, since small models
+     * have short contexts.
      */
-    public static String describeTools(String toolsJson) {
-        return "Tools: " + toolsJson + "\nTo call one, reply <tool_call>{\"name\": ..., \"arguments\": {...}}</tool_call>";
+    public String describeTools(String toolsJson) {
+        String tools = "Tools: " + toolsJson;
+        return calls == FALLBACK ? tools + "\nTo call one, reply <tool_call>{\"name\": ..., \"arguments\": {...}}</tool_call>" : tools;
     }
 
     /** Whether the template's model marks thinking in its replies (or writes harmony channels). */

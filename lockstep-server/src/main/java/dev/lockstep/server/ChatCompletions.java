@@ -104,7 +104,7 @@ final class ChatCompletions {
         ChatSyntax syntax = m.template().syntax();
         // "auto" with a template that never shows tools: the model is told of them, and of a syntax to call them in
         // (a forced call needs neither: its grammar writes the call)
-        if (tools != null && tools.auto() && !syntax.templateShowsTools()) messages = withSystemNote(messages, tools.described());
+        if (tools != null && tools.auto() && !syntax.templateShowsTools()) messages = withSystemNote(messages, tools.described(syntax));
         String rendered = m.template().render(messages, true, tools == null ? null : tools.templateTools(), variables);
         return new Prompt(m.tokenizer().encodeChat(rendered), syntax.opensThinking(rendered), m.tokenizer().controlTokens(syntax.markers()));
     }

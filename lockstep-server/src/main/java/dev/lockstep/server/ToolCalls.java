@@ -143,10 +143,10 @@ final class ToolCalls {
 
     /**
      * The system-prompt paragraph that shows the tools to a model whose template does not
-     * ({@link ChatSyntax#templateShowsTools}).
+     * ({@link ChatSyntax#templateShowsTools}, {@link ChatSyntax#describeTools}).
      */
-    String described() {
-        return ChatSyntax.describeTools(toolsJson);
+    String described(ChatSyntax syntax) {
+        return syntax.describeTools(toolsJson);
     }
 
     /**

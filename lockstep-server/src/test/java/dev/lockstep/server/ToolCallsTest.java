@@ -191,10 +191,15 @@ class ToolCallsTest {
      * positions work past the 128 it was trained to; prompts with tools are long for its 512-token vocabulary).
      */
     static Path copy(Path to, String template) throws Exception {
+        return copy(to, template, 1024);
+    }
+
+    /** As {@link #copy(Path, String)}, with a context of {@code context} tokens. */
+    static Path copy(Path to, String template, int context) throws Exception {
         try (GgufFile src = GgufFile.open(ServerFixture.MODEL)) {
             GgufWriter w = new GgufWriter().copyMetadata(src, "");
             if (template != null) w.putString("tokenizer.chat_template", template);
-            w.putUInt32("llama.context_length", 1024);
+            w.putUInt32("llama.context_length", context);
             for (TensorInfo t : src.tensors().values())
                 w.addRaw(t.name(), t.type(), t.dims(), src.tensorData(t).toArray(ValueLayout.JAVA_BYTE));
             w.write(to);
