@@ -11,6 +11,7 @@ import dev.lockstep.sampling.JsonGrammar;
 import dev.lockstep.sampling.JsonSchemaGrammar;
 
 import java.util.List;
+import java.util.function.Function;
 
 /**
  * What shape the generated text must have. A constrained format is decoded with a byte automaton
@@ -54,15 +55,8 @@ public final class ResponseFormat {
      * {@link JsonSchemaGrammar.UnsupportedSchemaException} naming what it cannot enforce.
      */
     public static ResponseFormat jsonSchema(String name, JsonNode schema) {
-        GrammarAutomaton a = new GrammarAutomaton(JsonSchemaGrammar.compile(schema));
-        try {
-            a.probe(PROBE_STATES, GrammarMeter.of(PROBE_WORK));
-        } catch (GrammarLimitException.OverBudget probeDone) {
-            // the probe's own budget ran out before it found anything wrong: the grammar thread's bounds hold later
-        } catch (GrammarLimitException e) {
-            throw new JsonSchemaGrammar.UnsupportedSchemaException("the schema is too ambiguous to enforce: " + e.getMessage());
-        }
-        return new ResponseFormat("JSON schema" + (name == null ? "" : " '" + name + "'"), a);
+        return new ResponseFormat("JSON schema" + (name == null ? "" : " '" + name + "'"), probed(JsonSchemaGrammar.compile(schema),
+                why -> new JsonSchemaGrammar.UnsupportedSchemaException("the schema is too ambiguous to enforce: " + why)));
     }
 
     /**
@@ -70,15 +64,21 @@ public final class ResponseFormat {
      * {@link Gbnf.GbnfException} naming what does not parse, or if the grammar is too ambiguous.
      */
     public static ResponseFormat gbnf(String source) {
-        GrammarAutomaton a = new GrammarAutomaton(Gbnf.compile(source));
+        return new ResponseFormat("GBNF grammar", probed(Gbnf.compile(source),
+                why -> new Gbnf.GbnfException("the grammar is too ambiguous to enforce: " + why)));
+    }
+
+    /** The automaton of {@code g}, probed from its start; a blow-up the probe finds is thrown as {@code refusal} makes it. */
+    private static GrammarAutomaton probed(Grammar g, Function<String, RuntimeException> refusal) {
+        GrammarAutomaton a = new GrammarAutomaton(g);
         try {
             a.probe(PROBE_STATES, GrammarMeter.of(PROBE_WORK));
         } catch (GrammarLimitException.OverBudget probeDone) {
-            // as for schemas: the grammar thread's bounds hold later
+            // the probe's own budget ran out before it found anything wrong: the grammar thread's bounds hold later
         } catch (GrammarLimitException e) {
-            throw new Gbnf.GbnfException("the grammar is too ambiguous to enforce: " + e.getMessage());
+            throw refusal.apply(e.getMessage());
         }
-        return new ResponseFormat("GBNF grammar", a);
+        return a;
     }
 
     /**
