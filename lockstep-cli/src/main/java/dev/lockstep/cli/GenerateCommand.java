@@ -44,6 +44,10 @@ final class GenerateCommand implements Callable<Integer> {
     @Parameters(index = "0", arity = "0..1", paramLabel = "PROMPT", description = "the prompt; '-' or absent: read standard input")
     String prompt;
 
+    @Option(names = "--prompt-ids", split = ",", paramLabel = "ID,...",
+            description = "the prompt as token ids (for example a chat reply's prompt_token_ids, to reproduce it), instead of PROMPT")
+    int[] promptIds;
+
     @Mixin ModelOptions modelOptions;
 
     @Option(names = {"-n", "--max-tokens"}, paramLabel = "N", description = "tokens to generate at most (default: ${DEFAULT-VALUE}; "
@@ -99,7 +103,8 @@ final class GenerateCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        String text = prompt == null || prompt.equals("-") ? new String(System.in.readAllBytes(), StandardCharsets.UTF_8) : prompt;
+        if (promptIds != null && prompt != null) throw new LockstepException("give PROMPT or --prompt-ids, not both");
+        String text = promptIds != null ? "" : prompt == null || prompt.equals("-") ? new String(System.in.readAllBytes(), StandardCharsets.UTF_8) : prompt;
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         if (logprobs != null && (logprobs < 0 || logprobs > 20))
@@ -113,7 +118,10 @@ final class GenerateCommand implements Callable<Integer> {
         SamplingParams params = sampling.toParams();
         long t0 = System.nanoTime();
         try (LoadedModel lm = LoadedModel.open(modelOptions.resolve(), true)) {
-            int[] ids = lm.tokenizer().encode(text, true, false);
+            int[] ids = promptIds != null ? promptIds.clone() : lm.tokenizer().encode(text, true, false);
+            for (int id : ids)
+                if (id < 0 || id >= lm.model().vocabSize())
+                    throw new LockstepException("--prompt-ids: " + id + " is outside the vocabulary [0, " + lm.model().vocabSize() + ")");
             int ctx = lm.model().contextLength();
             if (ids.length >= ctx)
                 throw new LockstepException("the prompt has " + ids.length + " tokens but the model's context length is " + ctx);

@@ -84,7 +84,7 @@ final class ChatCompletions {
         String id = server.newId("chatcmpl-");
         long created = System.currentTimeMillis() / 1000;
         try (Runs runs = server.submit(m, reqs, "messages")) {
-            if (sf.stream()) stream(ctx, m, runs, sf, id, created, logprobs, tools, prompt);
+            if (sf.stream()) stream(ctx, m, runs, sf, id, created, logprobs, tools, prompt, returnIds);
             else collect(ctx, m, runs, id, created, logprobs, returnIds ? prompt.ids() : null, tools, prompt);
         }
     }
@@ -402,7 +402,7 @@ final class ChatCompletions {
      * arguments. A forced call (the whole reply is the call) is sent at the end.
      */
     private void stream(Context ctx, ServedModel m, Runs runs, SamplingFields sf, String id, long created,
-                        boolean logprobs, ToolCalls tools, Prompt prompt) throws Exception {
+                        boolean logprobs, ToolCalls tools, Prompt prompt, boolean returnIds) throws Exception {
         Sse sse = new Sse(ctx, json);
         int n = runs.size();
         Usage usage = new Usage();
@@ -417,6 +417,10 @@ final class ChatCompletions {
             ObjectNode chunk = chunk(m, id, created, i);
             choice(chunk).putObject("delta").put("role", "assistant").put("content", "");
             choice(chunk).putNull("logprobs");
+            if (returnIds && i == 0) { // as vLLM streams them: the prompt's ids first, then each chunk's token ids
+                ArrayNode p = chunk.putArray("prompt_token_ids");
+                for (int t : prompt.ids()) p.add(t);
+            }
             sse.data(chunk);
         }
         boolean ok = runs.pump(new Runs.Sink() {
@@ -428,9 +432,10 @@ final class ChatCompletions {
                         if (forced) forcedText[i].append(t.text());
                         else d = replies[i].push(t.text());
                         boolean lp = t.logprob() != null && logprobs;
-                        if (d.isEmpty() && !lp) return;
+                        if (d.isEmpty() && !lp && !returnIds) return;
                         ObjectNode chunk = chunk(m, id, created, i);
                         delta(choice(chunk).putObject("delta"), d);
+                        if (returnIds) choice(chunk).putArray("token_ids").add(t.token());
                         if (lp) choice(chunk).putObject("logprobs").put("refusal", (String) null).putArray("content")
                                 .add(LogprobsJson.chatEntry(m.tokenizer(), t.logprob()));
                         else choice(chunk).putNull("logprobs");
