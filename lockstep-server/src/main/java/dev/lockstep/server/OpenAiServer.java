@@ -173,6 +173,9 @@ public final class OpenAiServer implements AutoCloseable {
             cfg.routes.before(this::authorize);
             cfg.routes.before(this::checkContentType);
             cfg.routes.after(ctx -> headerDeadline.requestEnded(connection(ctx)));
+            cfg.routes.get("/", ChatPage::index);
+            cfg.routes.get("/ui/{file}", ChatPage::file);
+            cfg.routes.get("/webjars/" + ChatPage.MARKED, ChatPage::marked);
             cfg.routes.get("/health", this::health);
             cfg.routes.get("/v1/models", ctx -> {
                 checkServing();
@@ -601,7 +604,7 @@ public final class OpenAiServer implements AutoCloseable {
     /** Compared in constant time: how long a wrong key takes to refuse says nothing about the right one. */
     private void authorize(Context ctx) {
         String key = options.apiKey();
-        if (key == null || ctx.path().equals("/health")) return;
+        if (key == null || ctx.path().equals("/health") || ChatPage.isPage(ctx.method().name(), ctx.path())) return;
         if (ctx.method().name().equals("OPTIONS")) return; // a CORS preflight carries no credentials (the request after it does)
         String auth = ctx.header("Authorization");
         boolean ok = auth != null && MessageDigest.isEqual(auth.getBytes(StandardCharsets.UTF_8),
