@@ -1,6 +1,6 @@
 // Drives Lockstep's chat page in a real headless browser (Debian's chromium through playwright-core):
 // send a message and see it stream, replay it and see "identical", open a token's alternatives, the
-// reproducing command, regenerate and edit, a JSON schema, stop a reply, reload and find the
+// reproducing command, regenerate and edit, a JSON schema, a tool call's card, stop a reply, reload and find the
 // conversations, model HTML shown as text, and the API key prompt. With LOCKSTEP_SCREENSHOT it saves
 // a screenshot of the page there (the README's). Run by ChatPageBrowserTest
 // with LOCKSTEP_URL (a server it started) and LOCKSTEP_LONG_SEED (a seed whose reply is long).
@@ -96,6 +96,18 @@ try {
   const json = await page.evaluate(() => JSON.parse(localStorage.getItem('lockstep.conversations'))[0].messages.at(-1));
   if (json.finish === 'stop' && typeof JSON.parse(json.content).name !== 'string') fail('not the schema: ' + json.content);
   await page.fill('#schema', '');
+
+  step('a tool call shows as a card');
+  await page.fill('#tools', '[{"type": "function", "function": {"name": "get_time", "parameters": {"type": "object", "properties": {}}}}]');
+  await page.selectOption('#tool_choice', 'required');
+  await page.fill('#input', 'What time is it?');
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => document.querySelectorAll('.msg.assistant').length === 3
+    && document.querySelectorAll('.msg.assistant')[2].querySelector('.meta button'), null, { timeout: 30000 });
+  const card = await page.textContent('.msg.assistant >> nth=2 >> .tool-call');
+  if (!card.includes('get_time(')) fail('tool card: ' + card);
+  await page.fill('#tools', '');
+  await page.selectOption('#tool_choice', 'auto');
 
   step('stop a long reply');
   await page.click('#new-chat');

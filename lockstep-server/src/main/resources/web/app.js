@@ -110,7 +110,8 @@ function absorb(acc, chunk) {
 function settings() {
   const num = (id) => ($(id).value === '' ? null : Number($(id).value));
   return { system: $('system').value, temperature: num('temperature'), top_p: num('top_p'), top_k: num('top_k'),
-    max_tokens: num('max_tokens'), seed: num('seed'), schema: $('schema').value.trim(), tools: $('tools').value.trim() };
+    max_tokens: num('max_tokens'), seed: num('seed'), schema: $('schema').value.trim(), tools: $('tools').value.trim(),
+    toolChoice: $('tool_choice').value };
 }
 
 function requestBody(history) {
@@ -128,7 +129,10 @@ function requestBody(history) {
     seed: s.seed ?? Math.floor(Math.random() * 2 ** 31) };
   for (const k of ['temperature', 'top_p', 'top_k', 'max_tokens']) if (s[k] !== null) body[k] = s[k];
   if (s.schema) body.response_format = { type: 'json_schema', json_schema: { name: 'schema', schema: JSON.parse(s.schema) } };
-  if (s.tools) body.tools = JSON.parse(s.tools);
+  if (s.tools) {
+    body.tools = JSON.parse(s.tools);
+    body.tool_choice = s.toolChoice;
+  }
   return body;
 }
 
