@@ -1,6 +1,8 @@
 package dev.lockstep.cli;
 
+import dev.lockstep.LockstepException;
 import dev.lockstep.convert.QuantPolicy;
+import dev.lockstep.convert.RecurrentSynthesizer;
 import dev.lockstep.convert.Synthesizer;
 import dev.lockstep.gguf.GgufWriter;
 import picocli.CommandLine.Command;
@@ -21,7 +23,8 @@ final class SynthCommand implements Callable<Integer> {
     Path out;
 
     @Option(names = "--preset", required = true, paramLabel = "NAME",
-            description = "llama-3.2-1b, llama-3.2-3b, llama-3.1-8b, qwen3-0.6b, qwen2.5-0.5b, small, tiny")
+            description = "llama-3.2-1b, llama-3.2-3b, llama-3.1-8b, qwen3-0.6b, qwen2.5-0.5b, small, tiny; recurrent: "
+                    + "mamba-130m, mamba2-370m, mamba-tiny, mamba2-tiny")
     String preset;
 
     @Option(names = "--arch", paramLabel = "ARCH", description = "llama, mistral, qwen2 or qwen3 (default: the preset's)")
@@ -41,13 +44,19 @@ final class SynthCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        Synthesizer.Preset p = Synthesizer.preset(preset, arch);
         QuantPolicy policy = QuantPolicy.parse(type, pure);
-        GgufWriter w = Synthesizer.plan(p, policy, seed, vocabFrom);
+        RecurrentSynthesizer.Preset recurrent = RecurrentSynthesizer.find(preset);
+        GgufWriter w;
+        if (recurrent != null) {
+            if (arch != null || vocabFrom != null) throw new LockstepException("--arch and --vocab-from are for the transformer presets");
+            w = RecurrentSynthesizer.plan(recurrent, policy, seed);
+        } else {
+            w = Synthesizer.plan(Synthesizer.preset(preset, arch), policy, seed, vocabFrom);
+        }
         try (Progress bar = new Progress("synth " + out.getFileName(), w.totalTensorBytes())) {
             w.write(out, bar::bytes);
         }
-        spec.commandLine().getOut().printf("wrote %s: %s %s, %s%n", out, p.name(), policy.name(), Sizes.human(w.totalTensorBytes()));
+        spec.commandLine().getOut().printf("wrote %s: %s %s, %s%n", out, preset, policy.name(), Sizes.human(w.totalTensorBytes()));
         return 0;
     }
 }
