@@ -3,6 +3,8 @@ package dev.lockstep.model;
 import dev.lockstep.kernels.Dot;
 import dev.lockstep.kernels.Exp;
 import dev.lockstep.kernels.Ops;
+import dev.lockstep.kernels.Scan;
+import dev.lockstep.kernels.WorkerPool;
 
 /**
  * The Mamba-2 block (Dao and Gu 2024) for one token: scalar decay per head, B and C shared by groups
@@ -66,12 +68,39 @@ public final class Mamba2Mixer implements RecurrentMixer {
     public void step(float[] x, int xo, int pos, float[] st, int so) {
         Ops.rmsNorm(h, 0, x, xo, norm, dModel, eps);
         for (int r = 0; r < zxbcdt.length; r++) zxbcdt[r] = Dot.dot(inProj, r * dModel, h, 0, dModel);
+        recurrence(zxbcdt, 0, st, so, y, 0);
+        for (int r = 0; r < dModel; r++) x[xo + r] += Dot.dot(outProj, r * dInner, y, 0, dInner);
+    }
+
+    private float[] hs = new float[0], zs = new float[0], ys = new float[0];
+
+    /** The step's tokens at once: norms, the in-projection for all, the recurrence token by token, the out-projection for all. */
+    @Override
+    public void steps(float[] x, int dModel, int n, int[] positions, float[] st, int[] so, WorkerPool pool) {
+        if (n == 1) {
+            step(x, 0, positions[0], st, so[0]);
+            return;
+        }
+        int width = zxbcdt.length;
+        if (hs.length < n * dModel) {
+            hs = new float[n * dModel];
+            zs = new float[n * width];
+            ys = new float[n * dInner];
+        }
+        for (int t = 0; t < n; t++) Ops.rmsNorm(hs, t * dModel, x, t * dModel, norm, dModel, eps);
+        Projections.apply(pool, inProj, width, dModel, hs, n, zs, false);
+        for (int t = 0; t < n; t++) recurrence(zs, t * width, st, so[t], ys, t * dInner);
+        Projections.apply(pool, outProj, dModel, dInner, ys, n, x, true);
+    }
+
+    /** Conv, SSD scan, gate and group norm for one token: its in-projection z to y. */
+    private void recurrence(float[] z, int zo, float[] st, int so, float[] y, int yo) {
         int w = dConv - 1;
         for (int c = 0; c < convDim; c++) {
             int base = so + c * w;
             float acc = convB[c];
             for (int i = 0; i < w; i++) acc = Math.fma(convW[c * dConv + i], st[base + i], acc);
-            float in = zxbcdt[dInner + c];
+            float in = z[zo + dInner + c];
             acc = Math.fma(convW[c * dConv + w], in, acc);
             for (int i = 0; i + 1 < w; i++) st[base + i] = st[base + i + 1];
             if (w > 0) st[base + w - 1] = in;
@@ -80,30 +109,23 @@ public final class Mamba2Mixer implements RecurrentMixer {
         int ssm = so + convDim * w, perGroup = heads / groups;
         for (int hh = 0; hh < heads; hh++) {
             int g = hh / perGroup, bOff = dInner + g * dState, cOff = dInner + groups * dState + g * dState;
-            float v = zxbcdt[dInner + convDim + hh] + dtB[hh];
+            float v = z[zo + dInner + convDim + hh] + dtB[hh];
             float delta = v > 20f ? v : (float) StrictMath.log1p(Exp.exp(v));
             float decay = Exp.exp(delta * a[hh]);
             for (int p = 0; p < headDim; p++) {
                 float xv = xbc[hh * headDim + p], dx = delta * xv;
-                int s0 = ssm + (hh * headDim + p) * dState;
-                float acc = 0f;
-                for (int n = 0; n < dState; n++) {
-                    float s = Math.fma(decay, st[s0 + n], dx * xbc[bOff + n]);
-                    st[s0 + n] = s;
-                    acc = Math.fma(s, xbc[cOff + n], acc);
-                }
-                y[hh * headDim + p] = Math.fma(d[hh], xv, acc) * Exp.silu(zxbcdt[hh * headDim + p]);
+                float acc = Scan.ssd(st, ssm + (hh * headDim + p) * dState, decay, dx, xbc, bOff, xbc, cOff, dState);
+                y[yo + hh * headDim + p] = Math.fma(d[hh], xv, acc) * Exp.silu(z[zo + hh * headDim + p]);
             }
         }
         int gs = dInner / groups;
-        for (int g = 0; g < groups; g++) rmsNormSlice(y, g * gs, gs);
-        for (int r = 0; r < dModel; r++) x[xo + r] += Dot.dot(outProj, r * dInner, y, 0, dInner);
+        for (int g = 0; g < groups; g++) rmsNormSlice(y, yo + g * gs, g * gs, gs);
     }
 
-    /** y[o .. o+n) = y / sqrt(mean(y^2) + eps) * gnorm[o ..], the sum of squares in canonical order. */
-    private void rmsNormSlice(float[] v, int o, int n) {
+    /** v[o .. o+n) = v / sqrt(mean(v^2) + eps) * gnorm[go ..], the sum of squares in canonical order. */
+    private void rmsNormSlice(float[] v, int o, int go, int n) {
         float ss = Dot.dot(v, o, v, o, n);
         float inv = 1f / (float) Math.sqrt(ss / n + eps); // as Ops.rmsNorm: sqrt is exactly rounded
-        for (int i = 0; i < n; i++) v[o + i] = v[o + i] * inv * gnorm[o + i];
+        for (int i = 0; i < n; i++) v[o + i] = v[o + i] * inv * gnorm[go + i];
     }
 }

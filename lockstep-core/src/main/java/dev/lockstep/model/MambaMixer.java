@@ -3,6 +3,8 @@ package dev.lockstep.model;
 import dev.lockstep.kernels.Dot;
 import dev.lockstep.kernels.Exp;
 import dev.lockstep.kernels.Ops;
+import dev.lockstep.kernels.Scan;
+import dev.lockstep.kernels.WorkerPool;
 
 /**
  * The Mamba-1 block (Gu and Dao 2023) for one token, with its recurrent state: a rolling window of
@@ -85,15 +87,41 @@ public final class MambaMixer implements RecurrentMixer {
     public void step(float[] x, int xo, float[] conv, int co, float[] ssm, int so) {
         Ops.rmsNorm(h, 0, x, xo, norm, dModel, eps);
         for (int r = 0; r < 2 * dInner; r++) xz[r] = Dot.dot(inProj, r * dModel, h, 0, dModel);
+        recurrence(xz, 0, conv, co, ssm, so, y, 0);
+        for (int r = 0; r < dModel; r++) x[xo + r] += Dot.dot(outProj, r * dInner, y, 0, dInner);
+    }
+
+    private float[] hs = new float[0], xzs = new float[0], ys = new float[0];
+
+    /** The step's tokens at once: norms, then the in-projection for all, the recurrence token by token, the out-projection for all. */
+    @Override
+    public void steps(float[] x, int dModel, int n, int[] positions, float[] state, int[] so, WorkerPool pool) {
+        if (n == 1) {
+            step(x, 0, positions[0], state, so[0]);
+            return;
+        }
+        if (hs.length < n * dModel) {
+            hs = new float[n * dModel];
+            xzs = new float[n * 2 * dInner];
+            ys = new float[n * dInner];
+        }
+        for (int t = 0; t < n; t++) Ops.rmsNorm(hs, t * dModel, x, t * dModel, norm, dModel, eps);
+        Projections.apply(pool, inProj, 2 * dInner, dModel, hs, n, xzs, false);
+        for (int t = 0; t < n; t++) recurrence(xzs, t * 2 * dInner, state, so[t], state, so[t] + convStateSize(), ys, t * dInner);
+        Projections.apply(pool, outProj, dModel, dInner, ys, n, x, true);
+    }
+
+    /** Conv, selective scan and gate for one token: xz (its in-projection) to y. */
+    private void recurrence(float[] xz, int xzo, float[] conv, int co, float[] ssm, int so, float[] y, int yo) {
         int w = dConv - 1;
         for (int c = 0; c < dInner; c++) {
             // conv over the window (oldest first) and the new input, then roll the window
             int base = co + c * w;
             float acc = convB[c];
             for (int i = 0; i < w; i++) acc = Math.fma(convW[c * dConv + i], conv[base + i], acc);
-            acc = Math.fma(convW[c * dConv + w], xz[c], acc);
+            acc = Math.fma(convW[c * dConv + w], xz[xzo + c], acc);
             for (int i = 0; i + 1 < w; i++) conv[base + i] = conv[base + i + 1];
-            if (w > 0) conv[base + w - 1] = xz[c];
+            if (w > 0) conv[base + w - 1] = xz[xzo + c];
             u[c] = Exp.silu(acc);
         }
         for (int r = 0; r < xdbc.length; r++) xdbc[r] = Dot.dot(xProj, r * dInner, u, 0, dInner);
@@ -104,15 +132,8 @@ public final class MambaMixer implements RecurrentMixer {
         int bOff = dtRank, cOff = dtRank + dState;
         for (int c = 0; c < dInner; c++) {
             float dc = delta[c], du = dc * u[c];
-            int s0 = so + c * dState;
-            float acc = 0f;
-            for (int n = 0; n < dState; n++) {
-                float s = Math.fma(Exp.exp(dc * a[c * dState + n]), ssm[s0 + n], du * xdbc[bOff + n]);
-                ssm[s0 + n] = s;
-                acc = Math.fma(s, xdbc[cOff + n], acc);
-            }
-            y[c] = Math.fma(d[c], u[c], acc) * Exp.silu(xz[dInner + c]);
+            float acc = Scan.selective(ssm, so + c * dState, dc, a, c * dState, du, xdbc, bOff, xdbc, cOff, dState);
+            y[yo + c] = Math.fma(d[c], u[c], acc) * Exp.silu(xz[xzo + dInner + c]);
         }
-        for (int r = 0; r < dModel; r++) x[xo + r] += Dot.dot(outProj, r * dInner, y, 0, dInner);
     }
 }

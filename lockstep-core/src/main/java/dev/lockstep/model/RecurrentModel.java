@@ -17,7 +17,8 @@ import dev.lockstep.kernels.WorkerPool;
  * constant however long the context grows.
  *
  * <p>Tokens of a sequence are processed strictly in position order through the same per-token
- * functions, so chunked prefill, batching and token-by-token decoding give identical bits.
+ * functions (a block's projections may run for all the step's tokens at once, each output the same
+ * dot product), so chunked prefill, batching and token-by-token decoding give identical bits.
  */
 public abstract class RecurrentModel implements Model {
     protected final GgufFile file;
@@ -86,13 +87,17 @@ public abstract class RecurrentModel implements Model {
     private final class Runner implements ModelRunner {
         private final int maxTokens;
         private final MatMul matmul;
+        private final WorkerPool pool;
         private final float[] x, xb;
+        private final int[] so;
         // each runner has its own blocks' scratch: the weights are shared, the buffers are not
         private final RecurrentMixer[] own;
 
         Runner(WorkerPool pool, int maxTokens, Activations activations) {
             this.maxTokens = maxTokens;
             this.matmul = new MatMul(pool, activations);
+            this.pool = pool;
+            this.so = new int[maxTokens];
             this.x = new float[maxTokens * dModel];
             this.xb = new float[maxTokens * dModel];
             this.own = new RecurrentMixer[layers];
@@ -112,13 +117,12 @@ public abstract class RecurrentModel implements Model {
             for (int t = 0; t < n; t++) embedding.dequantizeRow(b.tokens[t], x, t * dModel);
             float[] st = b.stateStore;
             int per = stateFloats();
-            // tokens of one sequence are contiguous and in position order: each goes through every block in turn
-            for (int t = 0; t < n; t++) {
-                int o = b.stateSlots[b.seqOf[t]] * per;
-                for (int li = 0; li < layers; li++) {
-                    own[li].step(x, t * dModel, b.positions[t], st, o);
-                    o += own[li].stateSize();
-                }
+            // block by block over all the tokens (each token's block input is the previous block's output for it,
+            // and tokens of one sequence are contiguous and in position order, so each state advances in order)
+            for (int t = 0; t < n; t++) so[t] = b.stateSlots[b.seqOf[t]] * per;
+            for (int li = 0; li < layers; li++) {
+                own[li].steps(x, dModel, n, b.positions, st, so, pool);
+                for (int t = 0; t < n; t++) so[t] += own[li].stateSize();
             }
             for (int i = 0; i < b.numLogits; i++)
                 Ops.rmsNorm(xb, i * dModel, x, b.logitTokens[i] * dModel, outputNorm, dModel, eps);
