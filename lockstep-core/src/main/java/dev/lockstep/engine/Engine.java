@@ -289,8 +289,8 @@ public final class Engine implements AutoCloseable {
                 GenerationRequest req = reqs.get(i);
                 long id = nextId.getAndIncrement();
                 RequestHandle h = new RequestHandle(id, this);
-                Sequence s = new Sequence(id, req, h, maxLength[i], config.blockSize(), new TextStream(tokenizer, req.stop(), req.shownSpecial(), req.includeStop()),
-                        spec[i], config.spec().draftMax());
+                TextStream text = new TextStream(tokenizer, req.stop(), req.shownSpecial(), req.includeStop());
+                Sequence s = new Sequence(id, req, h, maxLength[i], config.blockSize(), text, spec[i], config.spec().draftMax());
                 s.group = group;
                 s.arrivalNanos = System.nanoTime();
                 if (req.tokenStops().minTokens() > 0) s.bannedEarly = bannedEarly(req.tokenStops());

@@ -4,6 +4,7 @@ import dev.lockstep.tokenizer.Tokenizer;
 
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Set;
 
@@ -15,7 +16,7 @@ import java.util.Set;
 final class TextStream {
     private final Tokenizer tokenizer;
     private final List<String> stops;
-    private final Set<Integer> shownSpecial;
+    private final int[] shownSpecial; // sorted: looked up per token without boxing
     private final boolean includeStop;
     private final ByteArrayOutputStream partial = new ByteArrayOutputStream();
     private final StringBuilder held = new StringBuilder();
@@ -32,7 +33,7 @@ final class TextStream {
     TextStream(Tokenizer tokenizer, List<String> stops, Set<Integer> shownSpecial, boolean includeStop) {
         this.tokenizer = tokenizer;
         this.stops = stops;
-        this.shownSpecial = shownSpecial;
+        this.shownSpecial = shownSpecial.stream().mapToInt(Integer::intValue).sorted().toArray();
         this.includeStop = includeStop;
     }
 
@@ -43,7 +44,7 @@ final class TextStream {
     /** Adds a token; returns the text that can be shown now. */
     String push(int token) {
         if (tokenizer == null || stopped) return "";
-        partial.writeBytes(tokenizer.piece(token, !shownSpecial.isEmpty() && shownSpecial.contains(token)));
+        partial.writeBytes(tokenizer.piece(token, shownSpecial.length > 0 && Arrays.binarySearch(shownSpecial, token) >= 0));
         byte[] b = partial.toByteArray();
         int complete = completePrefix(b);
         if (complete > 0) {
