@@ -62,6 +62,47 @@ public final class Dot {
         return Canonical.tree(acc);
     }
 
+    /**
+     * Four canonical dots of one row {@code a[ao..ao+n)} with {@code b[b0..)}, {@code b[b1..)},
+     * {@code b[b2..)} and {@code b[b3..)}, into {@code out[o..o+4)}: each the bits of {@link #dot}, but
+     * four independent accumulator chains share each load of the row (one chain waits on the fma
+     * latency; four keep the units busy).
+     */
+    public static void dot4(float[] a, int ao, float[] b, int b0, int b1, int b2, int b3, int n, float[] out, int o) {
+        if (Canonical.SIMD256) {
+            Dot256.dot4(a, ao, b, b0, b1, b2, b3, n, out, o);
+            return;
+        }
+        if (!Canonical.SIMD512) {
+            out[o] = Canonical.dotScalar(a, ao, b, b0, n);
+            out[o + 1] = Canonical.dotScalar(a, ao, b, b1, n);
+            out[o + 2] = Canonical.dotScalar(a, ao, b, b2, n);
+            out[o + 3] = Canonical.dotScalar(a, ao, b, b3, n);
+            return;
+        }
+        FloatVector c0 = FloatVector.zero(F512), c1 = c0, c2 = c0, c3 = c0;
+        int k = 0;
+        for (; k + 16 <= n; k += 16) {
+            FloatVector w = FloatVector.fromArray(F512, a, ao + k);
+            c0 = w.fma(FloatVector.fromArray(F512, b, b0 + k), c0);
+            c1 = w.fma(FloatVector.fromArray(F512, b, b1 + k), c1);
+            c2 = w.fma(FloatVector.fromArray(F512, b, b2 + k), c2);
+            c3 = w.fma(FloatVector.fromArray(F512, b, b3 + k), c3);
+        }
+        if (k < n) {
+            VectorMask<Float> m = F512.indexInRange(k, n);
+            FloatVector w = FloatVector.fromArray(F512, a, ao + k, m);
+            c0 = c0.blend(w.fma(FloatVector.fromArray(F512, b, b0 + k, m), c0), m);
+            c1 = c1.blend(w.fma(FloatVector.fromArray(F512, b, b1 + k, m), c1), m);
+            c2 = c2.blend(w.fma(FloatVector.fromArray(F512, b, b2 + k, m), c2), m);
+            c3 = c3.blend(w.fma(FloatVector.fromArray(F512, b, b3 + k, m), c3), m);
+        }
+        out[o] = Canonical.tree(c0);
+        out[o + 1] = Canonical.tree(c1);
+        out[o + 2] = Canonical.tree(c2);
+        out[o + 3] = Canonical.tree(c3);
+    }
+
     /** Canonical dot of {@code n} little-endian floats at byte {@code off} of {@code seg} with {@code x[xo..)}. */
     public static float segment(MemorySegment seg, long off, int n, float[] x, int xo) {
         if (Canonical.SIMD512) return f32(seg, off, n, x, xo, new float[Canonical.LANES]);

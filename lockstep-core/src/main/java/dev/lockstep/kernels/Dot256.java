@@ -54,6 +54,39 @@ final class Dot256 {
         return Canonical.tree(lo, hi);
     }
 
+    /** {@link Dot#dot4} on 256-bit vectors: each output's lanes 0-7 and 8-15 as {@link #dot} keeps them. */
+    static void dot4(float[] a, int ao, float[] b, int b0, int b1, int b2, int b3, int n, float[] out, int o) {
+        FloatVector l0 = FloatVector.zero(F256), h0 = l0, l1 = l0, h1 = l0, l2 = l0, h2 = l0, l3 = l0, h3 = l0;
+        int k = 0;
+        for (; k + 16 <= n; k += 16) {
+            FloatVector wl = FloatVector.fromArray(F256, a, ao + k), wh = FloatVector.fromArray(F256, a, ao + k + 8);
+            l0 = wl.fma(FloatVector.fromArray(F256, b, b0 + k), l0);
+            h0 = wh.fma(FloatVector.fromArray(F256, b, b0 + k + 8), h0);
+            l1 = wl.fma(FloatVector.fromArray(F256, b, b1 + k), l1);
+            h1 = wh.fma(FloatVector.fromArray(F256, b, b1 + k + 8), h1);
+            l2 = wl.fma(FloatVector.fromArray(F256, b, b2 + k), l2);
+            h2 = wh.fma(FloatVector.fromArray(F256, b, b2 + k + 8), h2);
+            l3 = wl.fma(FloatVector.fromArray(F256, b, b3 + k), l3);
+            h3 = wh.fma(FloatVector.fromArray(F256, b, b3 + k + 8), h3);
+        }
+        if (k < n) {
+            VectorMask<Float> ml = F256.indexInRange(k, n), mh = F256.indexInRange(k + 8, n);
+            FloatVector wl = FloatVector.fromArray(F256, a, ao + k, ml), wh = FloatVector.fromArray(F256, a, ao + k + 8, mh);
+            l0 = l0.blend(wl.fma(FloatVector.fromArray(F256, b, b0 + k, ml), l0), ml);
+            h0 = h0.blend(wh.fma(FloatVector.fromArray(F256, b, b0 + k + 8, mh), h0), mh);
+            l1 = l1.blend(wl.fma(FloatVector.fromArray(F256, b, b1 + k, ml), l1), ml);
+            h1 = h1.blend(wh.fma(FloatVector.fromArray(F256, b, b1 + k + 8, mh), h1), mh);
+            l2 = l2.blend(wl.fma(FloatVector.fromArray(F256, b, b2 + k, ml), l2), ml);
+            h2 = h2.blend(wh.fma(FloatVector.fromArray(F256, b, b2 + k + 8, mh), h2), mh);
+            l3 = l3.blend(wl.fma(FloatVector.fromArray(F256, b, b3 + k, ml), l3), ml);
+            h3 = h3.blend(wh.fma(FloatVector.fromArray(F256, b, b3 + k + 8, mh), h3), mh);
+        }
+        out[o] = Canonical.tree(l0, h0);
+        out[o + 1] = Canonical.tree(l1, h1);
+        out[o + 2] = Canonical.tree(l2, h2);
+        out[o + 3] = Canonical.tree(l3, h3);
+    }
+
     static float f32(MemorySegment w, long off, int n, float[] x, int xo) {
         FloatVector lo = FloatVector.zero(F256), hi = lo;
         int k = 0;

@@ -18,14 +18,20 @@ final class Projections {
      */
     static void apply(WorkerPool pool, float[] w, int rows, int cols, float[] in, int n, float[] out, boolean accumulate) {
         pool.execute((worker, workers) -> {
+            float[] four = new float[4];
             for (int r = WorkerPool.rangeStart(rows, worker, workers), end = WorkerPool.rangeStart(rows, worker + 1, workers); r < end; r++) {
-                int wo = r * cols;
-                for (int t = 0; t < n; t++) {
-                    float v = Dot.dot(w, wo, in, t * cols, cols);
-                    if (accumulate) out[t * rows + r] += v;
-                    else out[t * rows + r] = v;
+                int wo = r * cols, t = 0;
+                for (; t + 4 <= n; t += 4) { // four tokens per pass over the row: four fma chains
+                    Dot.dot4(w, wo, in, t * cols, (t + 1) * cols, (t + 2) * cols, (t + 3) * cols, cols, four, 0);
+                    for (int j = 0; j < 4; j++) put(out, (t + j) * rows + r, four[j], accumulate);
                 }
+                for (; t < n; t++) put(out, t * rows + r, Dot.dot(w, wo, in, t * cols, cols), accumulate);
             }
         });
+    }
+
+    private static void put(float[] out, int i, float v, boolean accumulate) {
+        if (accumulate) out[i] += v;
+        else out[i] = v;
     }
 }
