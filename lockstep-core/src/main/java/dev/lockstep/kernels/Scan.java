@@ -32,6 +32,45 @@ public final class Scan {
     }
 
     /**
+     * Four consecutive rows of one Mamba-2 head ({@code st[s0 + j*n ..]}, {@code dx[xo + j]}, the
+     * same decay, B and C): each row and its read-out exactly as {@link #ssd}, the read-out summed as
+     * the state is written (in {@link Dot#dot}'s lanes and order) and the four rows' chains side by side.
+     */
+    public static void ssd4(float[] st, int s0, float decay, float[] dx, int xo, float[] b, int bo, float[] c, int co, int n,
+                            float[] out, int o) {
+        if (Canonical.SIMD512 && n % 16 == 0) ssd4x512(st, s0, decay, dx, xo, b, bo, c, co, n, out, o);
+        else for (int j = 0; j < 4; j++) out[o + j] = ssd(st, s0 + j * n, decay, dx[xo + j], b, bo, c, co, n);
+    }
+
+    private static void ssd4x512(float[] st, int s0, float decay, float[] dx, int xo, float[] b, int bo, float[] c, int co, int n,
+                                 float[] out, int o) {
+        VectorSpecies<Float> sp = Canonical.F512;
+        FloatVector dv = FloatVector.broadcast(sp, decay);
+        float x0 = dx[xo], x1 = dx[xo + 1], x2 = dx[xo + 2], x3 = dx[xo + 3];
+        int r0 = s0, r1 = s0 + n, r2 = s0 + 2 * n, r3 = s0 + 3 * n;
+        FloatVector a0 = FloatVector.zero(sp), a1 = a0, a2 = a0, a3 = a0;
+        for (int k = 0; k < n; k += 16) { // n is a multiple of 16 here
+            FloatVector bv = FloatVector.fromArray(sp, b, bo + k), cv = FloatVector.fromArray(sp, c, co + k);
+            FloatVector v0 = dv.fma(FloatVector.fromArray(sp, st, r0 + k), bv.mul(x0));
+            FloatVector v1 = dv.fma(FloatVector.fromArray(sp, st, r1 + k), bv.mul(x1));
+            FloatVector v2 = dv.fma(FloatVector.fromArray(sp, st, r2 + k), bv.mul(x2));
+            FloatVector v3 = dv.fma(FloatVector.fromArray(sp, st, r3 + k), bv.mul(x3));
+            v0.intoArray(st, r0 + k);
+            v1.intoArray(st, r1 + k);
+            v2.intoArray(st, r2 + k);
+            v3.intoArray(st, r3 + k);
+            a0 = v0.fma(cv, a0);
+            a1 = v1.fma(cv, a1);
+            a2 = v2.fma(cv, a2);
+            a3 = v3.fma(cv, a3);
+        }
+        out[o] = Canonical.tree(a0);
+        out[o + 1] = Canonical.tree(a1);
+        out[o + 2] = Canonical.tree(a2);
+        out[o + 3] = Canonical.tree(a3);
+    }
+
+    /**
      * Mamba-1: {@code st[s0+i] = fma(exp(dt * a[ao+i]), st[s0+i], dtu * b[bo+i])} for {@code i < n}
      * ({@link Exp#exp}, the same bits lane by lane); returns {@code st[s0..) . c[co..)}.
      */

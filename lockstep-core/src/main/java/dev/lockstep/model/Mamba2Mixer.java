@@ -24,7 +24,7 @@ public final class Mamba2Mixer implements RecurrentMixer {
     final int dModel, dInner, dState, dConv, heads, groups, headDim, convDim;
     final float[] norm, inProj, convW, convB, dtB, a, d, gnorm, outProj;
     final float eps;
-    private final float[] h, zxbcdt, xbc, y;
+    private final float[] h, zxbcdt, xbc, y, dxs, acc4; // dxs, acc4: one head's rows (headDim)
 
     public Mamba2Mixer(int dModel, int dInner, int dState, int dConv, int heads, int groups, float eps, float[] norm,
                        float[] inProj, float[] convW, float[] convB, float[] dtB, float[] a, float[] d, float[] gnorm,
@@ -50,6 +50,8 @@ public final class Mamba2Mixer implements RecurrentMixer {
         this.h = new float[dModel];
         this.zxbcdt = new float[dInner + convDim + heads];
         this.xbc = new float[convDim];
+        this.dxs = new float[headDim];
+        this.acc4 = new float[headDim];
         this.y = new float[dInner];
     }
 
@@ -112,10 +114,15 @@ public final class Mamba2Mixer implements RecurrentMixer {
             float v = z[zo + dInner + convDim + hh] + dtB[hh];
             float delta = v > 20f ? v : (float) StrictMath.log1p(Exp.exp(v));
             float decay = Exp.exp(delta * a[hh]);
-            for (int p = 0; p < headDim; p++) {
-                float xv = xbc[hh * headDim + p], dx = delta * xv;
-                float acc = Scan.ssd(st, ssm + (hh * headDim + p) * dState, decay, dx, xbc, bOff, xbc, cOff, dState);
-                y[yo + hh * headDim + p] = Math.fma(d[hh], xv, acc) * Exp.silu(z[zo + hh * headDim + p]);
+            int p = 0;
+            for (int q = 0; q < headDim; q++) dxs[q] = delta * xbc[hh * headDim + q];
+            for (; p + 4 <= headDim; p += 4) // four rows of the head at once (the same bits as one by one)
+                Scan.ssd4(st, ssm + (hh * headDim + p) * dState, decay, dxs, p, xbc, bOff, xbc, cOff, dState, acc4, p);
+            for (; p < headDim; p++)
+                acc4[p] = Scan.ssd(st, ssm + (hh * headDim + p) * dState, decay, dxs[p], xbc, bOff, xbc, cOff, dState);
+            for (int q = 0; q < headDim; q++) {
+                float xv = xbc[hh * headDim + q];
+                y[yo + hh * headDim + q] = Math.fma(d[hh], xv, acc4[q]) * Exp.silu(z[zo + hh * headDim + q]);
             }
         }
         int gs = dInner / groups;

@@ -12,6 +12,23 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * this JVM runs), the read-out is the canonical dot of the new state, and both are close to float64.
  */
 class ScanTest {
+    /** Four rows of a head at once: the states and read-outs of four single-row steps, bit for bit. */
+    @Test
+    void fourRowsAtOnceAreFourRowsOneByOne() {
+        Random r = new Random(3);
+        for (int n : new int[]{16, 24, 64, 128}) {
+            float[] st = new float[4 * n + 2], b = new float[n + 1], c = new float[n + 1], dx = new float[6];
+            for (int i = 0; i < st.length; i++) st[i] = (float) r.nextGaussian();
+            for (int i = 0; i < n + 1; i++) { b[i] = (float) r.nextGaussian(); c[i] = (float) r.nextGaussian(); }
+            for (int i = 0; i < dx.length; i++) dx[i] = (float) r.nextGaussian();
+            float[] one = st.clone(), four = st.clone(), want = new float[4], got = new float[5];
+            for (int j = 0; j < 4; j++) want[j] = Scan.ssd(one, 1 + j * n, 0.93f, dx[2 + j], b, 1, c, 0, n);
+            Scan.ssd4(four, 1, 0.93f, dx, 2, b, 1, c, 0, n, got, 1);
+            for (int i = 0; i < st.length; i++) assertEquals(Float.floatToRawIntBits(one[i]), Float.floatToRawIntBits(four[i]), "state " + i);
+            for (int j = 0; j < 4; j++) assertEquals(Float.floatToRawIntBits(want[j]), Float.floatToRawIntBits(got[1 + j]), "row " + j + ", n " + n);
+        }
+    }
+
     @Test
     void statesAdvanceElementByElementAndTheReadOutIsTheCanonicalDot() {
         Random r = new Random(7);
