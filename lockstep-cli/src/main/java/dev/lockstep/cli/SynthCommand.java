@@ -24,7 +24,7 @@ final class SynthCommand implements Callable<Integer> {
 
     @Option(names = "--preset", required = true, paramLabel = "NAME",
             description = "llama-3.2-1b, llama-3.2-3b, llama-3.1-8b, qwen3-0.6b, qwen2.5-0.5b, small, tiny; recurrent: "
-                    + "mamba-130m, mamba2-370m, mamba-tiny, mamba2-tiny")
+                    + "mamba-130m, mamba2-370m, ttt-linear-125m, mamba-tiny, mamba2-tiny, ttt-tiny")
     String preset;
 
     @Option(names = "--arch", paramLabel = "ARCH", description = "llama, mistral, qwen2 or qwen3 (default: the preset's)")
