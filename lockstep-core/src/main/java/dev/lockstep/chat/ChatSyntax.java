@@ -1,6 +1,5 @@
 package dev.lockstep.chat;
 
-import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
@@ -203,21 +202,20 @@ public final class ChatSyntax {
             if (tools == null && !r.calls().isEmpty()) r = new ChatReply(r.reasoning(), reply, List.of());
             return new ChatReply(r.reasoning(), emptyToNull(r.content(), !r.calls().isEmpty()), r.calls());
         }
-        String reasoning = null, answer = erase == null ? reply : erase.matcher(reply).replaceAll(""), asWritten = reply;
-        if (thinking != null) {
-            Thinking.Split s = thinking.split(answer, thinkingOpened);
+        String answer = erase == null ? reply : erase.matcher(reply).replaceAll(""), reasoning = null;
+        Thinking.Split s = thinking == null ? null : thinking.split(answer, thinkingOpened);
+        if (s != null) {
             reasoning = s.reasoning() == null ? null : s.reasoning().strip();
             answer = s.answer();
-            asWritten = erase == null ? answer : thinking.split(reply, thinkingOpened).answer();
-        } else if (erase == null) {
-            asWritten = answer;
         }
+        // the answer as the model wrote it, for a reply read as text (a family's erased markers only frame calls)
+        String asWritten = erase == null ? answer : thinking == null ? reply : thinking.split(reply, thinkingOpened).answer();
         if (tools == null) {
             if (calls instanceof Recipients) { // its content has a recipient in front, tools or not
                 CallSyntax.Parsed p = calls.parse(answer, ToolSpecs.of(null));
-                if (p != null) answer = p.content();
+                if (p != null) asWritten = p.content();
             }
-            return new ChatReply(reasoning, calls instanceof Recipients ? answer : asWritten, List.of());
+            return new ChatReply(reasoning, asWritten, List.of());
         }
         CallSyntax.Parsed p = calls.parse(answer, tools);
         // no call: the answer as the model wrote it (the family's erased markers only frame calls)
@@ -248,12 +246,5 @@ public final class ChatSyntax {
 
     Thinking thinking() {
         return thinking;
-    }
-
-    /** The families this server reads, by name. */
-    public static List<String> families() {
-        List<String> out = new ArrayList<>();
-        for (Family f : FAMILIES) out.add(f.name);
-        return out;
     }
 }

@@ -51,8 +51,8 @@ final class JsonCallBlocks extends CallSyntax {
             pos = p;
         }
         content.append(text, pos, text.length());
-        if (calls.isEmpty() || opensCall(content)) return calls.isEmpty() && !opensCall(content) ? new Parsed(text, List.of()) : null;
-        return new Parsed(content.toString(), calls);
+        if (opensCall(content)) return null; // an opener left outside every block: a call that did not parse
+        return calls.isEmpty() ? new Parsed(text, List.of()) : new Parsed(content.toString(), calls);
     }
 
     private static boolean addCalls(JsonNode node, ToolSpecs tools, List<ToolCall> calls) {

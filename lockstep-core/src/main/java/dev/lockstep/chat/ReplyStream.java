@@ -33,9 +33,8 @@ public final class ReplyStream {
         String all = text.toString(), reasoning = "", answer = all;
         Thinking t = syntax.thinking();
         if (t != null) {
-            int p = CallSyntax.skipSpace(all, 0);
-            if (!thinkingOpened && p < all.length() && t.open().startsWith(all.substring(p, Math.min(all.length(), p + t.open().length())))
-                    && all.length() - p < t.open().length())
+            String head = all.substring(CallSyntax.skipSpace(all, 0));
+            if (!thinkingOpened && !head.isEmpty() && head.length() < t.open().length() && t.open().startsWith(head))
                 return new Delta("", ""); // may still become the opening tag
             Thinking.Split s = t.split(all, thinkingOpened);
             if (s.reasoning() != null) {

@@ -22,6 +22,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeSet;
 
 /**
  * {@code POST /v1/chat/completions}: messages rendered through the model's chat template, then one
@@ -41,17 +42,11 @@ final class ChatCompletions {
             "guided_grammar");
 
     /** Every field this endpoint reads; others get a 400 ({@link Fields#only}). */
-    static final Set<String> FIELDS = union(SamplingFields.fields("messages", "logprobs", "top_logprobs", "return_token_ids",
+    static final Set<String> FIELDS = Fields.union(SamplingFields.fields("messages", "logprobs", "top_logprobs", "return_token_ids",
             "response_format", "tools", "tool_choice", "parallel_tool_calls", "chat_template_kwargs", "reasoning_effort", "n_probs",
             "include_stop_str_in_output"),
             NoOpFields.CHAT, FORMAT_EXTENSIONS);
 
-    @SafeVarargs
-    static Set<String> union(Set<String>... sets) {
-        Set<String> all = new java.util.HashSet<>();
-        for (Set<String> s : sets) all.addAll(s);
-        return Set.copyOf(all);
-    }
     private static final ObjectMapper PLAIN = new ObjectMapper();
 
     void handle(Context ctx) throws Exception {
@@ -144,7 +139,7 @@ final class ChatCompletions {
         JsonNode effort = f.node("reasoning_effort");
         if (effort != null && !effort.isNull()) {
             if (!effort.isTextual() || !EFFORTS.contains(effort.textValue()))
-                throw ApiException.badRequest("reasoning_effort", "reasoning_effort must be one of " + new java.util.TreeSet<>(EFFORTS)
+                throw ApiException.badRequest("reasoning_effort", "reasoning_effort must be one of " + new TreeSet<>(EFFORTS)
                         + ", got " + effort);
             vars.put("reasoning_effort", effort.textValue());
         }

@@ -7,6 +7,7 @@ import dev.lockstep.sampling.SamplingParams;
 
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
@@ -39,6 +40,14 @@ final class Fields {
             if (unsupported != null) throw ApiException.badRequest(name, name + ": " + unsupported);
             throw ApiException.badRequest(name, "unrecognized request argument supplied: " + name);
         }
+    }
+
+    /** The field names of several sets (an endpoint's own, the shared sampling ones, extensions), as one set. */
+    @SafeVarargs
+    static Set<String> union(Set<String>... sets) {
+        Set<String> all = new HashSet<>();
+        for (Set<String> s : sets) all.addAll(s);
+        return Set.copyOf(all);
     }
 
     private static final Map<String, String> UNSUPPORTED = Map.ofEntries(

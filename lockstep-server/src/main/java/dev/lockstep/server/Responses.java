@@ -28,7 +28,7 @@ import java.util.Set;
  * goes back as input, as with chat.
  */
 final class Responses {
-    static final Set<String> FIELDS = ChatCompletions.union(Set.of("model", "input", "instructions", "max_output_tokens", "temperature",
+    static final Set<String> FIELDS = Fields.union(Set.of("model", "input", "instructions", "max_output_tokens", "temperature",
             "top_p", "stream", "text", "tools", "tool_choice", "parallel_tool_calls", "store", "metadata", "user", "seed", "reasoning",
             "top_logprobs", "max_tool_calls"), NoOpFields.RESPONSES);
 

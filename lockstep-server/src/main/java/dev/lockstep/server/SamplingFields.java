@@ -6,7 +6,6 @@ import dev.lockstep.engine.SpecConfig;
 import dev.lockstep.engine.TokenStops;
 import dev.lockstep.sampling.SamplingParams;
 
-import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 
@@ -31,9 +30,7 @@ record SamplingFields(SamplingParams sampling, int n, int maxTokens, List<String
 
     /** The shared fields plus an endpoint's own: everything else is refused ({@link Fields#only}). */
     static Set<String> fields(String... endpointOwn) {
-        Set<String> all = new HashSet<>(FIELDS);
-        all.addAll(List.of(endpointOwn));
-        return Set.copyOf(all);
+        return Fields.union(FIELDS, Set.copyOf(List.of(endpointOwn)));
     }
 
     /** Lockstep's extension {@code "speculation": "off" | "ngram" | "draft"}: never changes the output, only the speed. */

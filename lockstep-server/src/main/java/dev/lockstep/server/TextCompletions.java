@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.lockstep.engine.FinishReason;
 import dev.lockstep.engine.GenerationEvent;
 import dev.lockstep.engine.GenerationRequest;
 import dev.lockstep.engine.ResponseFormat;
@@ -37,7 +36,7 @@ final class TextCompletions {
     private record Prompt(String text, int[] ids) {}
 
     /** Every field this endpoint reads; others get a 400 ({@link Fields#only}). */
-    static final Set<String> FIELDS = ChatCompletions.union(SamplingFields.fields("prompt", "echo", "logprobs", "return_token_ids",
+    static final Set<String> FIELDS = Fields.union(SamplingFields.fields("prompt", "echo", "logprobs", "return_token_ids",
             "suffix", "best_of", "response_format", "n_probs", "include_stop_str_in_output"), NoOpFields.COMPLETIONS,
             ChatCompletions.FORMAT_EXTENSIONS);
 
